@@ -87,7 +87,7 @@ def uniform_skeleton(joints: torch.Tensor, skeleton: Skeleton) -> torch.Tensor:
     tgt_leg = float(skeleton.lengths[knee] + skeleton.lengths[ankle])
     scale = (tgt_leg / src_leg)[..., None, None]  # (..., 1, 1)
     out = [None] * skeleton.num_joints
-    out[0] = joints[..., 0, :] * scale[..., 0, :]
+    out[0] = joints[..., 0, :] * scale  # (..., T, 3)
     for chain in skeleton.chains:
         for p, c in zip(chain[:-1], chain[1:], strict=True):
             bone = joints[..., c, :] - joints[..., p, :]
