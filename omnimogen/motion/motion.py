@@ -51,6 +51,13 @@ def resample(joints: np.ndarray, src_fps: float, dst_fps: float) -> np.ndarray:
     return ((1 - w) * joints[i0] + w * joints[i1]).astype(joints.dtype)
 
 
+def mirror_joints(joints: np.ndarray, skeleton: Skeleton = SMPL22) -> np.ndarray:
+    """Left/right mirror image of (..., J, 3) joints: negate X and swap the paired joints."""
+    out = np.asarray(joints)[..., list(skeleton.mirror), :].copy()
+    out[..., 0] *= -1
+    return out
+
+
 def _check_array(x: np.ndarray, what: str, min_frames: int) -> np.ndarray:
     if len(x) < min_frames:
         raise MotionError(f"{what} has {len(x)} frame(s); a motion needs at least {min_frames}.")
@@ -121,6 +128,13 @@ class Motion:
 
     def with_caption(self, caption: str | None) -> Motion:
         return replace(self, caption=caption)
+
+    def mirrored(self) -> Motion:
+        """The left/right mirror image (HumanML3D's augmentation); the caption's sides are swapped too."""
+        from ..data.captions import mirror_text
+
+        caption = mirror_text(self.caption) if self.caption else None
+        return Motion.from_joints(mirror_joints(self.joints, self.skeleton), self.fps, caption, self.skeleton, self.name)
 
     def resample(self, fps: float) -> Motion:
         return Motion.from_joints(resample(self.joints, self.fps, fps), fps, self.caption, self.skeleton, self.name)

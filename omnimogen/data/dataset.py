@@ -1,0 +1,149 @@
+"""Reading and writing datasets in the HumanML3D layout.
+
+    ROOT/new_joint_vecs/ID.npy   features (T, D)
+    ROOT/new_joints/ID.npy       joints recovered from the features (T, J, 3)
+    ROOT/texts/ID.txt            one caption per line: "text#tokens#start#end"
+    ROOT/train.txt, val.txt, test.txt   clip ids, one per line
+    ROOT/Mean.npy, Std.npy       normalisation statistics of the train split
+    ROOT/labels.json             optional: {ID: {"action", "style", "take", ...}}
+
+HumanML3D itself, our Bandai build and a user's own data all load through :class:`MotionDataset`.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import FormatError
+from ..motion import FPS, SMPL22, Motion, Normalizer, Skeleton
+
+SPLITS = ("train", "val", "test")
+
+
+@dataclass(frozen=True)
+class Caption:
+    """A caption; ``start``/``end`` in seconds limit it to part of the clip (0, 0: all of it)."""
+
+    text: str
+    start: float = 0.0
+    end: float = 0.0
+
+    def to_line(self) -> str:
+        # HumanML3D's second field holds word/POS pairs from spaCy; we write word/OTHER, which its
+        # word vectoriser accepts, rather than depend on a tagger.
+        tokens = " ".join(f"{w}/OTHER" for w in self.text.lower().rstrip(".").replace(",", "").split())
+        return f"{self.text}#{tokens}#{self.start:.1f}#{self.end:.1f}"
+
+    @classmethod
+    def from_line(cls, line: str) -> Caption:
+        parts = line.rstrip("\n").split("#")
+        start = float(parts[2]) if len(parts) > 2 and parts[2] else 0.0
+        end = float(parts[3]) if len(parts) > 3 and parts[3] else 0.0
+        return cls(parts[0].strip(), 0.0 if np.isnan(start) else start, 0.0 if np.isnan(end) else end)
+
+
+@dataclass
+class Clip:
+    id: str
+    features: np.ndarray  # (T, D)
+    captions: list[Caption]
+    label: dict = field(default_factory=dict)
+
+    @property
+    def num_frames(self) -> int:
+        return len(self.features) + 1
+
+    def motion(self, skeleton: Skeleton = SMPL22) -> Motion:
+        caption = self.captions[0].text if self.captions else None
+        return Motion.from_features(self.features, caption=caption, skeleton=skeleton, name=self.id)
+
+
+class MotionDataset:
+    """One split of a HumanML3D-layout dataset, read lazily clip by clip.
+
+    Clips listed in the split file whose feature file is missing, or shorter than ``min_frames``
+    feature rows, are left out with one warning that counts them.
+    """
+
+    def __init__(self, root: str | Path, split: str = "train", *, min_frames: int = 1, skeleton: Skeleton = SMPL22):
+        self.root = Path(root)
+        self.split = split
+        self.skeleton = skeleton
+        if not self.root.is_dir():
+            raise FormatError(f"{self.root}: dataset directory does not exist.")
+        split_file = self.root / f"{split}.txt"
+        if not split_file.is_file():
+            raise FormatError(f"{split_file}: split file missing; a HumanML3D-layout dataset needs {split}.txt.")
+        if not (self.root / "new_joint_vecs").is_dir():
+            raise FormatError(f"{self.root}: missing the new_joint_vecs/ folder of feature files.")
+        ids = [line.strip() for line in split_file.read_text(encoding="utf-8").splitlines() if line.strip()]
+        labels_file = self.root / "labels.json"
+        self.labels: dict[str, dict] = json.loads(labels_file.read_text()) if labels_file.is_file() else {}
+        kept, missing, short = [], 0, 0
+        for i in ids:
+            path = self._feature_path(i)
+            if not path.is_file():
+                missing += 1
+            elif min_frames > 1 and _npy_rows(path) < min_frames:
+                short += 1
+            else:
+                kept.append(i)
+        if missing or short:
+            warnings.warn(
+                f"{split_file}: left out {missing} clip(s) without a feature file and {short} shorter than "
+                f"{min_frames} frames; {len(kept)} remain.",
+                stacklevel=2,
+            )
+        self.ids = kept
+
+    def _feature_path(self, clip_id: str) -> Path:
+        return self.root / "new_joint_vecs" / f"{clip_id}.npy"
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __iter__(self) -> Iterator[Clip]:
+        return (self[i] for i in range(len(self)))
+
+    def __getitem__(self, index: int) -> Clip:
+        clip_id = self.ids[index]
+        path = self._feature_path(clip_id)
+        features = np.load(path)
+        if features.ndim != 2 or features.shape[1] != self.skeleton.feature_dim:
+            raise FormatError(f"{path}: features of shape {features.shape}, expected (frames, {self.skeleton.feature_dim}).")
+        return Clip(clip_id, features, self.captions(clip_id), self.labels.get(clip_id, {}))
+
+    def captions(self, clip_id: str) -> list[Caption]:
+        path = self.root / "texts" / f"{clip_id}.txt"
+        if not path.is_file():
+            return []
+        return [Caption.from_line(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+    def normalizer(self) -> Normalizer:
+        return Normalizer.load(self.root)
+
+    @property
+    def fps(self) -> int:
+        return FPS
+
+
+def _npy_rows(path: Path) -> int:
+    return np.load(path, mmap_mode="r").shape[0]
+
+
+def write_clip(root: Path, clip_id: str, features: np.ndarray, joints: np.ndarray, captions: list[Caption]) -> None:
+    """Write one clip's three files into a HumanML3D-layout folder."""
+    np.save(root / "new_joint_vecs" / f"{clip_id}.npy", features.astype(np.float32))
+    np.save(root / "new_joints" / f"{clip_id}.npy", joints.astype(np.float32))
+    (root / "texts" / f"{clip_id}.txt").write_text("".join(c.to_line() + "\n" for c in captions), encoding="utf-8")
+
+
+def make_layout(root: Path) -> None:
+    for sub in ("new_joint_vecs", "new_joints", "texts"):
+        (root / sub).mkdir(parents=True, exist_ok=True)
