@@ -51,6 +51,8 @@ RIGHT_COLOURS = ("#b3261e", "#f07b3f", "#f5a97a")
 MIDLINE_COLOURS = ("#2e2e2e", "#6b6b6b")
 FLOOR_COLOURS = ("#e9e9e9", "#cfcfcf")
 PATH_COLOUR = "#2a9d5c"
+DOT_COLOUR = "#222222"
+CLOCK_COLOUR = "#555555"
 
 
 def render(
@@ -76,7 +78,7 @@ def render(
     ``titles`` label the panels; without them each motion's ``.caption`` is used (for a single motion it
     becomes the figure caption instead). ``fps`` defaults to the motions' ``.fps`` or 20. ``trail`` draws
     the root path on the floor (the whole path faint, the part walked so far bold). ``max_frames`` caps the
-    number of frames written by keeping every k-th frame, for fast previews; the playback speed stays real
+    number of frames of an animation by keeping every k-th frame, for fast previews; playback stays real
     time. ``.png`` writes a contact sheet: one row per motion, six evenly spaced poses.
 
     The file is written atomically: a failed render leaves nothing at ``path``. Returns ``path``.
@@ -86,7 +88,9 @@ def render(
     if suffix not in SUPPORTED:
         raise FormatError(f"Cannot render {path}: unsupported extension {suffix!r}, use one of {SUPPORTED}.")
     if suffix == ".mp4" and shutil.which("ffmpeg") is None:
-        raise FormatError(f"Cannot render {path}: writing .mp4 needs ffmpeg on the PATH; install it or use .gif.")
+        raise FormatError(
+            f"Cannot render {path}: writing .mp4 needs ffmpeg on the PATH; install it or use .gif."
+        )
     if max_frames is not None and max_frames < 1:
         raise ValueError(f"max_frames must be at least 1, got {max_frames}")
     items = list(motions) if isinstance(motions, list | tuple) else [motions]
@@ -95,30 +99,12 @@ def render(
     joints = [_joints(item, skeleton, path, i, len(items)) for i, item in enumerate(items)]
     titles, caption = _labels(items, titles, caption)
     fps = _frame_rate(items, fps, path)
-    length = max(len(j) for j in joints)
-
+    look = _Look(skeleton, (elev, azim), trail)
     with atomic_path(path) as tmp:
         if suffix == ".png":
-            _write_sheet(joints, titles, caption, fps, skeleton, (elev, azim), trail, tmp)
-            return path
-        stride = 1 if max_frames is None else math.ceil(length / max_frames)
-        scene = _Scene(
-            [_PanelSpec(j, t) for j, t in zip(joints, titles, strict=True)],
-            rows=1,
-            panel_px=PANEL_PX,
-            caption=caption,
-            skeleton=skeleton,
-            view=(elev, azim),
-            trail=trail,
-            animated=True,
-        )
-        frames = (scene.frame(t, f"{t / fps:5.2f} s") for t in range(0, length, stride))
-        if suffix == ".gif":
-            # The last frame shows the whole walked path; with the first it holds every colour in use.
-            colours = np.concatenate([scene.frame(0, ""), scene.frame(length - 1, "")])
-            _write_gif(frames, tmp, fps / stride, colours)
+            _write_sheet(joints, titles, caption, fps, look, tmp)
         else:
-            _write_mp4(frames, tmp, fps / stride, path)
+            _write_animation(joints, titles, caption, fps, look, max_frames, tmp, path)
     return path
 
 
@@ -127,7 +113,11 @@ def _joints(item, skeleton: Skeleton, path: Path, index: int, count: int) -> np.
     data = getattr(item, "joints", item)
     if hasattr(data, "detach"):  # a torch tensor
         data = data.detach().cpu().numpy()
-    what = f"Cannot render {path}: motion {index + 1} of {count}" if count > 1 else f"Cannot render {path}: the motion"
+    what = (
+        f"Cannot render {path}: motion {index + 1} of {count}"
+        if count > 1
+        else f"Cannot render {path}: the motion"
+    )
     try:
         arr = np.asarray(data, dtype=np.float64)
     except (TypeError, ValueError) as err:
@@ -142,7 +132,9 @@ def _joints(item, skeleton: Skeleton, path: Path, index: int, count: int) -> np.
         raise MotionError(f"{what} has zero frames.")
     bad = ~np.isfinite(arr)
     if bad.any():
-        raise MotionError(f"{what} contains NaN or infinite values (first in frame {np.argwhere(bad)[0][0]}).")
+        raise MotionError(
+            f"{what} contains NaN or infinite values (first in frame {np.argwhere(bad)[0][0]})."
+        )
     return arr
 
 
@@ -169,6 +161,15 @@ def _frame_rate(items: list, fps: float | None, path: Path) -> float:
     if len(rates) > 1:
         raise MotionError(f"Cannot render {path}: the motions have different frame rates {sorted(rates)}.")
     return rates.pop() if rates else float(FPS)
+
+
+@dataclass(frozen=True)
+class _Look:
+    """How every panel is drawn: which skeleton, from where, with or without the root path."""
+
+    skeleton: Skeleton
+    view: tuple[float, float]  # elevation and azimuth of the camera, degrees
+    trail: bool
 
 
 @dataclass
@@ -215,7 +216,9 @@ def _chain_colours(skeleton: Skeleton) -> list[str]:
     return colours
 
 
-def _floor_tiles(lo: np.ndarray, hi: np.ndarray) -> tuple[list[np.ndarray], list[str], np.ndarray, np.ndarray]:
+def _floor_tiles(
+    lo: np.ndarray, hi: np.ndarray
+) -> tuple[list[np.ndarray], list[str], np.ndarray, np.ndarray]:
     """Checkerboard squares on the floor covering [lo, hi] (plot x, y), with a tile size that keeps the
     board at most ~24 tiles across so long walks stay cheap to draw. Returns the squares, their colours
     and the board's corners (which become the axis limits)."""
@@ -246,9 +249,10 @@ def _projected_ratio(extent: list[float], elev: float, azim: float) -> float:
 class _Scene:
     """One figure with a 3-D panel per spec; its artists are built once and moved to each frame.
 
-    Layout in pixels, top to bottom: the wrapped caption, then per row of panels a title line and square
-    panels. With ``animated`` the moving artists are left out of the full draw and blitted per frame over
-    a cached background; without it (the contact sheet) the figure is drawn once, whole.
+    Layout in pixels, top to bottom: the wrapped caption, then per row of panels a title line and the
+    panels, as wide as ``panel_px`` and as tall as the scene seen from the camera needs. With ``animated``
+    the moving artists are left out of the full draw and blitted per frame over a cached background;
+    without it (the contact sheet) the figure is drawn once, whole.
     """
 
     def __init__(
@@ -258,20 +262,22 @@ class _Scene:
         rows: int,
         panel_px: int,
         caption: str | None,
-        skeleton: Skeleton,
-        view: tuple[float, float],
-        trail: bool,
+        look: _Look,
         animated: bool,
     ):
         every = np.concatenate([_to_plot(s.joints).reshape(-1, 3) for s in specs])
         lo, hi = every.min(axis=0), every.max(axis=0)
         squares, colours, floor_lo, floor_hi = _floor_tiles(lo[:2] - 0.3, hi[:2] + 0.3)
-        limits = [(floor_lo[0], floor_hi[0]), (floor_lo[1], floor_hi[1]), (min(lo[2], 0.0), max(hi[2], 1.0) + 0.1)]
+        limits = [
+            (floor_lo[0], floor_hi[0]),
+            (floor_lo[1], floor_hi[1]),
+            (min(lo[2], 0.0), max(hi[2], 1.0) + 0.1),
+        ]
         aspect = [b - a for a, b in limits]  # equal scale on all three axes
 
         cols = math.ceil(len(specs) / rows)
         width = cols * panel_px
-        panel_h = round(panel_px * np.clip(_projected_ratio(aspect, *view), 0.5, 1.25))
+        panel_h = round(panel_px * np.clip(_projected_ratio(aspect, *look.view), 0.5, 1.25))
         title_px = TITLE_PX if any(s.title for s in specs) else 0
         caption_lines = textwrap.wrap(caption or "", width=width // 8)[:3]
         header_px = CAPTION_LINE_PX * len(caption_lines) + (6 if caption_lines else 0)
@@ -279,48 +285,66 @@ class _Scene:
         self.figure = Figure(figsize=(width / DPI, height / DPI), dpi=DPI, facecolor="white")
         self.canvas = FigureCanvasAgg(self.figure)
         if caption_lines:
-            self.figure.text(0.5, 1 - 4 / height, "\n".join(caption_lines), ha="center", va="top", fontsize=11)
-        self.clock = self.figure.text(0.01, 0.01, "", fontsize=9, color="#555555", animated=animated)
+            self.figure.text(
+                0.5, 1 - 4 / height, "\n".join(caption_lines), ha="center", va="top", fontsize=11
+            )
+        self.clock = self.figure.text(0.01, 0.01, "", fontsize=9, color=CLOCK_COLOUR, animated=animated)
 
-        chain_colours = _chain_colours(skeleton)
-        root = skeleton.parents.index(-1)
         self.panels = []
         for index, spec in enumerate(specs):
             row, col = divmod(index, cols)
             top = height - header_px - row * (title_px + panel_h)
             if spec.title:
                 title = textwrap.shorten(spec.title, width=panel_px // 7, placeholder="...")
-                self.figure.text((col + 0.5) / cols, (top - 3) / height, title, ha="center", va="top", fontsize=10)
-            rect = (col / cols, (top - title_px - panel_h) / height, 1 / cols, panel_h / height)
+                self.figure.text(
+                    (col + 0.5) / cols, (top - 3) / height, title, ha="center", va="top", fontsize=10
+                )
+            # Matplotlib keeps 3-D axes square: centre a square one on the (often wider) panel region and
+            # let _zoom_to_fit scale the scene into the region; the invisible overhang draws nothing.
+            region = (col * panel_px, top - title_px - panel_h, panel_px, panel_h)
+            centre_y = region[1] + panel_h / 2
+            rect = (col / cols, (centre_y - panel_px / 2) / height, 1 / cols, panel_px / height)
             ax = self.figure.add_axes(rect, projection="3d", computed_zorder=False)
             ax.set_axis_off()
+            ax.patch.set_visible(False)  # the square axes overhang their region; keep neighbours visible
             ax.set_proj_type("ortho")
-            ax.view_init(elev=view[0], azim=view[1])
+            ax.view_init(elev=look.view[0], azim=look.view[1])
             ax.set_xlim(*limits[0])
             ax.set_ylim(*limits[1])
             ax.set_zlim(*limits[2])
             ax.set_box_aspect(aspect)
             ax.add_collection3d(Poly3DCollection(squares, facecolors=colours, edgecolors="none", zorder=0))
-            self.panels.append(_Panel(ax, spec, skeleton, chain_colours, root, trail, animated))
+            self.panels.append(_Panel(ax, region, spec, look, animated))
         self._zoom_to_fit(np.array(list(itertools.product(*limits))), aspect)
         if animated:
             self.canvas.draw()
             self.background = self.canvas.copy_from_bbox(self.figure.bbox)
 
     def _zoom_to_fit(self, corners: np.ndarray, aspect: list[float]) -> None:
-        """Zoom every panel so the box of the whole motion just fills it (matplotlib leaves wide margins).
+        """Zoom and shift every panel so the box of the whole scene just fills its region.
 
-        The fixed camera has to frame the whole scene; measuring the projected box after one draw is
-        simpler and sturdier than re-deriving matplotlib's projection.
+        Measured after one draw rather than derived from matplotlib's projection internals: in an
+        orthographic view the box centre projects to the 2-D origin and zooming scales about it, so one
+        measurement gives both the zoom and the shift that centres the box in the region.
         """
         self.canvas.draw()
+        width, height = self.canvas.get_width_height()
         for panel in self.panels:
-            ax = panel.ax
+            ax, (x0, y0, w, h) = panel.ax, panel.region
             x, y, _ = proj3d.proj_transform(*corners.T, ax.M)
-            pixels = ax.transData.transform(np.column_stack([x, y]))
-            extent = pixels.max(axis=0) - pixels.min(axis=0)
-            zoom = 0.96 * min(ax.bbox.width / extent[0], ax.bbox.height / extent[1])
-            ax.set_box_aspect(aspect, zoom=zoom)
+            origin = ax.transData.transform((0.0, 0.0))
+            half = np.abs(ax.transData.transform(np.column_stack([x, y])) - origin).max(axis=0)
+            ax.set_box_aspect(aspect, zoom=0.97 * min(w / 2 / half[0], h / 2 / half[1]))
+            shift = (x0 + w / 2 - origin[0], y0 + h / 2 - origin[1])
+            position = ax.get_position()
+            ax.set_position(
+                (
+                    position.x0 + shift[0] / width,
+                    position.y0 + shift[1] / height,
+                    position.width,
+                    position.height,
+                )
+            )
 
     def frame(self, t: int, clock: str) -> np.ndarray:
         """The (H, W, 3) uint8 image of animation frame ``t`` (panels past their end hold their last pose)."""
@@ -334,6 +358,7 @@ class _Scene:
         return np.asarray(self.canvas.buffer_rgba())[..., :3].copy()
 
     def save_still(self, path: Path) -> None:
+        """Draw every panel at its own fixed frame and save the whole figure as a PNG."""
         for panel in self.panels:
             panel.show(panel.spec.frame)
         self.figure.savefig(path, format="png", dpi=DPI)
@@ -342,21 +367,26 @@ class _Scene:
 class _Panel:
     """The artists of one motion in one panel: a line per chain, joint dots and the root path."""
 
-    def __init__(self, ax, spec: _PanelSpec, skeleton: Skeleton, colours: list[str], root: int, trail, animated):
+    def __init__(
+        self, ax, region: tuple[float, float, float, float], spec: _PanelSpec, look: _Look, animated
+    ):
         self.ax = ax
+        self.region = region  # (x0, y0, width, height) in figure pixels, the part of the figure it may fill
         self.spec = spec
         self.points = _to_plot(spec.joints)
-        self.chains = skeleton.chains
-        self.ground = self.points[:, root].copy()
+        self.chains = look.skeleton.chains
+        self.ground = self.points[:, look.skeleton.parents.index(-1)].copy()  # the root, dropped to the floor
         self.ground[:, 2] = 0.0
         self.bones = [
             ax.plot([], [], [], color=c, lw=2.2, solid_capstyle="round", zorder=2, animated=animated)[0]
-            for c in colours
+            for c in _chain_colours(look.skeleton)
         ]
-        self.dots = ax.plot([], [], [], ls="", marker="o", ms=2.5, color="#222222", zorder=3, animated=animated)[0]
+        self.dots = ax.plot(
+            [], [], [], ls="", marker="o", ms=2.5, color=DOT_COLOUR, zorder=3, animated=animated
+        )[0]
         self.moving = [*self.bones, self.dots]
         self.walked = None
-        if trail:
+        if look.trail:
             ax.plot(*self.ground.T, color=PATH_COLOUR, lw=1.0, alpha=0.35, zorder=1)
             self.walked = ax.plot([], [], [], color=PATH_COLOUR, lw=2.0, zorder=1, animated=animated)[0]
             self.moving.insert(0, self.walked)
@@ -372,42 +402,57 @@ class _Panel:
             self.walked.set_data_3d(*self.ground[: t + 1].T)
 
 
-def _write_sheet(joints, titles, caption, fps, skeleton, view, trail, path: Path) -> None:
-    """A PNG contact sheet: one row per motion, SHEET_FRAMES poses evenly spaced over the longest one."""
+def _write_sheet(joints, titles, caption, fps: float, look: _Look, path: Path) -> None:
+    """A PNG contact sheet: one row per motion, SHEET_FRAMES poses evenly spaced over the longest one.
+
+    Columns are the same instants in every row, so a source and its edit line up; a motion that has
+    already ended shows its last pose, and its label says when that was.
+    """
     length = max(len(j) for j in joints)
     picks = np.unique(np.linspace(0, length - 1, min(SHEET_FRAMES, length)).round().astype(int))
     specs = [
-        _PanelSpec(j, f"{title}  {t / fps:.1f} s".strip(), int(t))
+        _PanelSpec(j, f"{title}  {min(t, len(j) - 1) / fps:.1f} s".strip(), int(t))
         for j, title in zip(joints, titles, strict=True)
         for t in picks
     ]
     scene = _Scene(
-        specs,
-        rows=len(joints),
-        panel_px=SHEET_PANEL_PX,
-        caption=caption,
-        skeleton=skeleton,
-        view=view,
-        trail=trail,
-        animated=False,
+        specs, rows=len(joints), panel_px=SHEET_PANEL_PX, caption=caption, look=look, animated=False
     )
     scene.save_still(path)
 
 
+def _write_animation(
+    joints, titles, caption, fps: float, look: _Look, max_frames, tmp: Path, path: Path
+) -> None:
+    """Render every frame (or every k-th, so at most ``max_frames``) into ``tmp`` as GIF or MP4."""
+    length = max(len(j) for j in joints)
+    stride = 1 if max_frames is None else math.ceil(length / max_frames)
+    specs = [_PanelSpec(j, t) for j, t in zip(joints, titles, strict=True)]
+    scene = _Scene(specs, rows=1, panel_px=PANEL_PX, caption=caption, look=look, animated=True)
+    frames = (scene.frame(t, f"{t / fps:5.2f} s") for t in range(0, length, stride))
+    if tmp.suffix.lower() == ".gif":
+        # The last frame shows the whole walked path; with the first it holds every colour in use.
+        colours = np.concatenate([scene.frame(0, ""), scene.frame(length - 1, "")])
+        _write_gif(frames, tmp, fps / stride, colours)
+    else:
+        _write_mp4(frames, tmp, fps / stride, name=path)
+
+
 def _write_gif(frames: Iterable[np.ndarray], path: Path, fps: float, colours: np.ndarray) -> None:
-    """Quantise every frame to one palette taken from ``colours`` (an image holding every colour in use),
+    """Quantise every frame to one palette taken from ``colours`` (an image showing every colour in use),
     without dithering, and save them as one looping GIF.
 
     One shared palette is faster than a palette per frame, free of colour flicker, and keeps the frames
     at one byte per pixel while they wait to be written.
     """
-    palette = Image.fromarray(colours).quantize(colors=255, method=Image.Quantize.MEDIANCUT)
+    palette = Image.fromarray(colours).quantize(colors=256, method=Image.Quantize.FASTOCTREE)
     images = [Image.fromarray(f).quantize(palette=palette, dither=Image.Dither.NONE) for f in frames]
     images[0].save(path, save_all=True, append_images=images[1:], duration=round(1000 / fps), loop=0)
 
 
-def _write_mp4(frames: Iterator[np.ndarray], path: Path, fps: float, target: Path) -> None:
-    """Pipe raw RGB frames into ffmpeg (H.264, yuv420p so common players open it)."""
+def _write_mp4(frames: Iterator[np.ndarray], path: Path, fps: float, *, name: Path) -> None:
+    """Pipe raw RGB frames into ffmpeg (H.264, yuv420p so common players open it); ``name`` is the
+    file the user asked for, which error messages mention instead of the temporary ``path``."""
     frames = iter(frames)
     first = next(frames)
     height, width = first.shape[:2]
@@ -429,4 +474,6 @@ def _write_mp4(frames: Iterator[np.ndarray], path: Path, fps: float, target: Pat
         raise
     error = process.stderr.read().decode(errors="replace").strip()
     if process.wait() != 0:
-        raise FormatError(f"Cannot render {target}: ffmpeg failed ({error.splitlines()[-1] if error else 'no message'}).")
+        raise FormatError(
+            f"Cannot render {name}: ffmpeg failed ({error.splitlines()[-1] if error else 'no message'})."
+        )

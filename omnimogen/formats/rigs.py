@@ -40,39 +40,44 @@ _MIXAMO_LIMBS = {
 
 # Built-in rigs. Names match case-insensitively after dropping a namespace ("mixamorig:Hips").
 # A joint a rig leaves out (Bandai's spine2, CMU's spine2) is placed by `place_missing`.
+# fmt: off
 RIGS: dict[str, dict[str, tuple[str, ...]]] = {
-    "smpl": {
-        **_rig({n: n for n in SMPL22.joint_names if not n.startswith(("left_", "right_"))}, {}),
-        **{n: (n, n.replace("left_", "l_").replace("right_", "r_")) for n in SMPL22.joint_names if "_" in n},
-    },
+    "smpl": {n: (n, n.replace("left_", "l_").replace("right_", "r_")) for n in SMPL22.joint_names},
     "mixamo": _rig(
-        {"pelvis": "Hips", "spine1": "Spine", "spine2": "Spine1", "spine3": "Spine2", "neck": "Neck", "head": "Head"},
+        {"pelvis": "Hips", "spine1": "Spine", "spine2": "Spine1", "spine3": "Spine2", "neck": "Neck",
+         "head": "Head"},
         _MIXAMO_LIMBS,
     ),
     # CMU as converted to BVH: Neck and the shoulders sit on Spine1 (zero offsets), so the SMPL neck is
     # Neck1 and the collars, which would have zero-length bones, are placed between spine3 and the arm.
-    "cmu": _rig({"pelvis": "Hips", "spine1": "Spine", "spine3": "Spine1", "neck": "Neck1", "head": "Head"}, _MIXAMO_LIMBS),
+    "cmu": _rig(
+        {"pelvis": "Hips", "spine1": "Spine", "spine3": "Spine1", "neck": "Neck1", "head": "Head"},
+        _MIXAMO_LIMBS,
+    ),
     "bandai": _rig(
         {"pelvis": "Hips", "spine1": "Spine", "spine3": "Chest", "neck": "Neck", "head": "Head"},
         {"hip": "UpperLeg_{s}", "knee": "LowerLeg_{s}", "ankle": "Foot_{s}", "foot": "Toes_{s}",
          "collar": "Shoulder_{s}", "shoulder": "UpperArm_{s}", "elbow": "LowerArm_{s}", "wrist": "Hand_{s}"},
-    ),  # fmt: skip
+    ),
     "unreal": _rig(
-        {"pelvis": "pelvis", "spine1": "spine_01", "spine2": "spine_02", "spine3": "spine_03", "neck": "neck_01",
-         "head": "head"},
+        {"pelvis": "pelvis", "spine1": "spine_01", "spine2": "spine_02", "spine3": "spine_03",
+         "neck": "neck_01", "head": "head"},
         {"hip": "thigh_{s}", "knee": "calf_{s}", "ankle": "foot_{s}", "foot": "ball_{s}",
          "collar": "clavicle_{s}", "shoulder": "upperarm_{s}", "elbow": "lowerarm_{s}", "wrist": "hand_{s}"},
-    ),  # fmt: skip
+    ),
     "character_creator": _rig(
         {"pelvis": ("CC_Base_Hip", "CC_Base_Pelvis"), "spine1": "CC_Base_Waist", "spine2": "CC_Base_Spine01",
          "spine3": "CC_Base_Spine02", "neck": "CC_Base_NeckTwist01", "head": "CC_Base_Head"},
         {"hip": "CC_Base_{s}_Thigh", "knee": "CC_Base_{s}_Calf", "ankle": "CC_Base_{s}_Foot",
          "foot": "CC_Base_{s}_ToeBase", "collar": "CC_Base_{s}_Clavicle", "shoulder": "CC_Base_{s}_Upperarm",
          "elbow": "CC_Base_{s}_Forearm", "wrist": "CC_Base_{s}_Hand"},
-    ),  # fmt: skip
+    ),
 }
+# fmt: on
 
-JOINT_MAP_HINT = 'pass a JSON joint map such as {"pelvis": "MyHips", ...} (joint_map= in Python, --joint-map on the CLI)'
+JOINT_MAP_HINT = (
+    'pass a JSON joint map such as {"pelvis": "MyHips", ...} (joint_map= in Python, --joint-map on the CLI)'
+)
 
 
 def normalize_name(name: str) -> str:
@@ -95,7 +100,9 @@ def load_joint_map(path: str | os.PathLike) -> dict[str, str]:
 def check_joint_map(doc: object, where: str = "joint map") -> dict[str, str]:
     """Validate a joint map given as a mapping; ``where`` names it in messages."""
     if not isinstance(doc, Mapping) or not all(isinstance(v, str) for v in doc.values()):
-        raise FormatError(f'{where}: a joint map must be a JSON object of names, like {{"pelvis": "MyHips"}}.')
+        raise FormatError(
+            f'{where}: a joint map must be a JSON object of names, like {{"pelvis": "MyHips"}}.'
+        )
     unknown = sorted(set(doc) - set(SMPL22.joint_names))
     if unknown:
         raise FormatError(
@@ -120,13 +127,18 @@ def match_rig(
         joint_map = check_joint_map(joint_map)
         absent = [f"{k} -> {v!r}" for k, v in joint_map.items() if normalize_name(v) not in lookup]
         if absent:
-            raise FormatError(f"{where}: the joint map names joints the file does not have ({', '.join(absent)}).")
+            raise FormatError(
+                f"{where}: the joint map names joints the file does not have ({', '.join(absent)})."
+            )
         found = {SMPL22.index(k): lookup[normalize_name(v)] for k, v in joint_map.items()}
         rig = "custom"
     else:
 
         def resolve(rig: dict[str, tuple[str, ...]]) -> dict[int, int]:
-            hits = {k: next((lookup[n] for n in map(normalize_name, names) if n in lookup), None) for k, names in rig.items()}
+            hits = {
+                k: next((lookup[n] for n in map(normalize_name, names) if n in lookup), None)
+                for k, names in rig.items()
+            }
             return {SMPL22.index(k): i for k, i in hits.items() if i is not None}
 
         def score(item: tuple[str, dict[int, int]]) -> tuple[int, int]:
@@ -137,7 +149,9 @@ def match_rig(
     missing = [k for k in REQUIRED if SMPL22.index(k) not in found]
     if missing:
         closest = "" if joint_map is not None else f" (closest built-in rig: {rig})"
-        raise FormatError(f"{where}: no joint found for SMPL {', '.join(missing)}{closest}; {JOINT_MAP_HINT}.")
+        raise FormatError(
+            f"{where}: no joint found for SMPL {', '.join(missing)}{closest}; {JOINT_MAP_HINT}."
+        )
     return rig, found
 
 

@@ -1,0 +1,259 @@
+"""The motion tokenizer: a 1-D convolutional encoder/decoder around a residual vector quantizer.
+
+    features (B, T, D) -> encoder -> latents (B, T/4, C) -> RVQ -> codes (B, T/4, L) -> decoder -> (B, T, D)
+
+Level 0 quantizes the latent, each next level the residual the previous ones left. Quantizer
+dropout during training (vector-quantize-pytorch's ``quantize_dropout``) keeps every prefix of
+levels decodable, so ``decode(codes, levels=k)`` gives a coarser but usable motion.
+The architecture follows MoMask (Guo et al., CVPR 2024): dilated residual blocks, x4 downsampling.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from safetensors.torch import load_file, save_file
+from vector_quantize_pytorch import ResidualVQ
+
+from ..errors import FormatError, MotionError
+from ..fileio import atomic_path
+from ..motion import SMPL22, Motion, Normalizer, Skeleton
+
+
+@dataclass(frozen=True)
+class TokenizerConfig:
+    input_dim: int = 263  # feature width of the skeleton
+    width: int = 512  # channels of the conv stacks
+    code_dim: int = 512  # dimension of a code vector
+    num_levels: int = 6  # L, residual quantizer levels
+    codebook_size: int = 512  # codes per level
+    down_t: int = 2  # number of x2 temporal downsamplings (x4 overall)
+    depth: int = 3  # residual blocks per resolution
+    dilation_growth: int = 3
+    ema_decay: float = 0.99
+    commitment_weight: float = 0.02
+    dead_code_threshold: float = 2.0  # EMA usage under which a code is reset to a batch latent
+    quantize_dropout: bool = True
+
+    @property
+    def downsample(self) -> int:
+        return 2**self.down_t
+
+
+PRESETS = {
+    # The paper's configuration (Bu et al.): 6 levels x 512 codes, code dimension 512.
+    "paper": TokenizerConfig(),
+    # The shipped default: the paper's quantizer on a narrower network that trains on a CPU.
+    "cpu": TokenizerConfig(width=256, code_dim=256),
+    # For tests.
+    "tiny": TokenizerConfig(width=32, code_dim=16, num_levels=3, codebook_size=32, depth=1),
+}
+
+
+class ResBlock(nn.Module):
+    def __init__(self, width: int, dilation: int):
+        super().__init__()
+        self.conv1 = nn.Conv1d(width, width, 3, padding=dilation, dilation=dilation)
+        self.conv2 = nn.Conv1d(width, width, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, C, T)
+        return x + self.conv2(F.relu(self.conv1(F.relu(x))))
+
+
+def _res_stack(width: int, depth: int, growth: int, reverse: bool) -> nn.Sequential:
+    dilations = [growth**i for i in range(depth)]
+    return nn.Sequential(*[ResBlock(width, d) for d in (dilations[::-1] if reverse else dilations)])
+
+
+class Encoder(nn.Module):
+    def __init__(self, c: TokenizerConfig):
+        super().__init__()
+        layers = [nn.Conv1d(c.input_dim, c.width, 3, padding=1), nn.ReLU()]
+        for _ in range(c.down_t):
+            layers += [nn.Conv1d(c.width, c.width, 4, stride=2, padding=1), _res_stack(c.width, c.depth, c.dilation_growth, False)]
+        layers.append(nn.Conv1d(c.width, c.code_dim, 3, padding=1))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, D, T) -> (B, C, T/4)
+        return self.net(x)
+
+
+class Decoder(nn.Module):
+    def __init__(self, c: TokenizerConfig):
+        super().__init__()
+        layers = [nn.Conv1d(c.code_dim, c.width, 3, padding=1), nn.ReLU()]
+        for _ in range(c.down_t):
+            layers += [
+                _res_stack(c.width, c.depth, c.dilation_growth, True),
+                nn.Upsample(scale_factor=2, mode="nearest"),
+                nn.Conv1d(c.width, c.width, 3, padding=1),
+            ]
+        layers += [nn.Conv1d(c.width, c.width, 3, padding=1), nn.ReLU(), nn.Conv1d(c.width, c.input_dim, 3, padding=1)]
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:  # (B, C, T/4) -> (B, D, T)
+        return self.net(z)
+
+
+@dataclass
+class TokenizerOutput:
+    reconstruction: torch.Tensor  # (B, T, D) normalised features
+    codes: torch.Tensor  # (B, T/4, L), -1 where quantizer dropout removed a level
+    commit_loss: torch.Tensor  # scalar
+
+
+class MotionTokenizer(nn.Module):
+    """Normalised features <-> codes. ``encode``/``decode`` take and give ``Motion`` objects."""
+
+    def __init__(self, config: TokenizerConfig, normalizer: Normalizer, skeleton: Skeleton = SMPL22):
+        super().__init__()
+        if config.input_dim != skeleton.feature_dim:
+            raise ValueError(f"input_dim {config.input_dim} does not match the skeleton's feature width {skeleton.feature_dim}")
+        self.config = config
+        self.skeleton = skeleton
+        self.normalizer = normalizer
+        self.encoder = Encoder(config)
+        self.decoder = Decoder(config)
+        self.quantizer = ResidualVQ(
+            dim=config.code_dim,
+            num_quantizers=config.num_levels,
+            codebook_size=config.codebook_size,
+            decay=config.ema_decay,
+            commitment_weight=config.commitment_weight,
+            threshold_ema_dead_code=config.dead_code_threshold,
+            quantize_dropout=config.quantize_dropout,
+            quantize_dropout_cutoff_index=0,
+            kmeans_init=True,
+            kmeans_iters=10,
+        )
+
+    # ---- tensors -------------------------------------------------------------------------------
+
+    def forward(self, x: torch.Tensor) -> TokenizerOutput:
+        """x: (B, T, D) normalised features, T a multiple of the downsampling factor."""
+        z = self.encoder(x.transpose(1, 2)).transpose(1, 2)  # (B, T/4, C)
+        q, codes, commit = self.quantizer(z)
+        recon = self.decoder(q.transpose(1, 2)).transpose(1, 2)  # (B, T, D)
+        return TokenizerOutput(recon, codes, commit.sum())
+
+    @torch.no_grad()
+    def encode_tensor(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, T, D) normalised features -> (B, ceil(T/4), L) codes; T is padded by repeating the last row."""
+        pad = (-x.shape[1]) % self.config.downsample
+        if pad:
+            x = torch.cat([x, x[:, -1:].expand(-1, pad, -1)], dim=1)
+        z = self.encoder(x.transpose(1, 2)).transpose(1, 2)
+        _, codes, _ = self.quantizer(z)
+        return codes
+
+    @torch.no_grad()
+    def decode_tensor(self, codes: torch.Tensor, levels: int | None = None) -> torch.Tensor:
+        """(B, S, L) codes -> (B, 4S, D) normalised features, using the first ``levels`` levels."""
+        levels = self.config.num_levels if levels is None else levels
+        q = self.quantizer.get_output_from_indices(codes[..., :levels])  # (B, S, C)
+        return self.decoder(q.transpose(1, 2)).transpose(1, 2)
+
+    # ---- motions -------------------------------------------------------------------------------
+
+    def encode(self, motion: Motion) -> np.ndarray:
+        """A motion -> integer codes (ceil((frames - 1) / 4), L). Any length of at least 2 frames."""
+        f = motion.features  # (T, D) at 20 fps
+        if f.shape[1] != self.config.input_dim:
+            raise MotionError(f"the motion has {f.shape[1]} features per frame; this tokenizer takes {self.config.input_dim}.")
+        x = torch.from_numpy(self.normalizer.normalize(f)).float()[None]
+        self.eval()
+        return self.encode_tensor(x)[0].numpy().astype(np.int64)
+
+    def decode(self, codes, levels: int | None = None, length: int | None = None) -> Motion:
+        """Codes (S, L) -> a motion of ``4 S + 1`` frames (or ``length`` frames when given, at most that).
+
+        ``levels=k`` uses only the first k levels (1 = coarsest).
+        """
+        codes = self.check_codes(codes)
+        levels = self.config.num_levels if levels is None else levels
+        if not 1 <= levels <= self.config.num_levels:
+            raise MotionError(f"levels must be between 1 and {self.config.num_levels}, got {levels}.")
+        self.eval()
+        x = self.decode_tensor(torch.from_numpy(codes)[None], levels)[0]
+        f = self.normalizer.denormalize(x.numpy())
+        if length is not None:
+            if not 2 <= length <= len(f) + 1:
+                raise MotionError(f"length must be between 2 and {len(f) + 1} frames for {len(codes)} steps, got {length}.")
+            f = f[: length - 1]
+        return Motion.from_features(f, skeleton=self.skeleton)
+
+    def check_codes(self, codes) -> np.ndarray:
+        c = np.asarray(codes)
+        if c.ndim != 2 or c.shape[1] != self.config.num_levels:
+            raise MotionError(f"codes must have shape (steps, {self.config.num_levels}), got {c.shape}.")
+        if len(c) == 0:
+            raise MotionError("codes are empty: a motion needs at least one latent step.")
+        if not np.issubdtype(c.dtype, np.integer):
+            if not np.all(np.mod(c, 1) == 0):
+                raise MotionError("codes must be integers.")
+            c = c.astype(np.int64)
+        if c.min() < 0 or c.max() >= self.config.codebook_size:
+            raise MotionError(f"codes must lie in [0, {self.config.codebook_size}), found {c.min()}..{c.max()}.")
+        return c.astype(np.int64)
+
+    # ---- checkpoints ---------------------------------------------------------------------------
+
+    def save_pretrained(self, directory: str | Path) -> None:
+        """``config.json`` + ``model.safetensors`` + ``Mean.npy``/``Std.npy``, each written atomically."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        doc = {"type": "omnimogen.tokenizer", "skeleton": self.skeleton.name, **asdict(self.config)}
+        with atomic_path(directory / "config.json") as tmp:
+            tmp.write_text(json.dumps(doc, indent=1))
+        with atomic_path(directory / "model.safetensors") as tmp:
+            save_file({k: v.contiguous() for k, v in self.state_dict().items()}, str(tmp))
+        for name, arr in (("Mean.npy", self.normalizer.mean), ("Std.npy", self.normalizer.std)):
+            with atomic_path(directory / name) as tmp:
+                np.save(tmp, arr)
+
+    @classmethod
+    def from_pretrained(cls, directory: str | Path) -> MotionTokenizer:
+        directory = Path(directory)
+        if not directory.is_dir():
+            raise FormatError(f"{directory}: tokenizer directory does not exist.")
+        for name in ("config.json", "model.safetensors", "Mean.npy", "Std.npy"):
+            if not (directory / name).is_file():
+                raise FormatError(f"{directory}: missing {name}; a tokenizer directory holds config.json, "
+                                  "model.safetensors, Mean.npy and Std.npy.")  # fmt: skip
+        try:
+            doc = json.loads((directory / "config.json").read_text())
+        except json.JSONDecodeError as e:
+            raise FormatError(f"{directory / 'config.json'}: not valid JSON ({e}).") from None
+        if doc.get("type") != "omnimogen.tokenizer":
+            raise FormatError(f"{directory / 'config.json'}: not an omnimogen tokenizer config.")
+        if doc.get("skeleton", SMPL22.name) != SMPL22.name:
+            raise FormatError(f"{directory}: tokenizer for skeleton {doc['skeleton']!r}; only {SMPL22.name!r} is built in.")
+        names = {f.name for f in fields(TokenizerConfig)}
+        config = TokenizerConfig(**{k: v for k, v in doc.items() if k in names})
+        normalizer = Normalizer.load(directory)
+        if normalizer.mean.shape != (config.input_dim,):
+            raise FormatError(f"{directory}: Mean.npy has {normalizer.mean.shape[0]} values, config says {config.input_dim}.")
+        model = cls(config, normalizer)
+        state = load_file(str(directory / "model.safetensors"))
+        try:
+            missing, unexpected = model.load_state_dict(state, strict=False)
+        except RuntimeError as e:  # a tensor of the wrong shape
+            raise FormatError(f"{directory / 'model.safetensors'}: weights do not match config.json ({str(e).splitlines()[-1].strip()}).") from None
+        if missing or unexpected:
+            raise FormatError(
+                f"{directory / 'model.safetensors'}: weights do not match config.json "
+                f"(missing {len(missing)}, unexpected {len(unexpected)} tensors, e.g. {(missing or unexpected)[0]})."
+            )
+        return model.eval()
+
+
+def num_steps(frames: int, downsample: int = 4) -> int:
+    """Latent steps for a motion of ``frames`` frames (``frames - 1`` feature rows)."""
+    return math.ceil((frames - 1) / downsample)
