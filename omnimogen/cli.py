@@ -31,8 +31,12 @@ def _bvh_options(args) -> dict:
 def _add_bvh_flags(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("BVH input")
     g.add_argument("--joint-map", metavar="JSON", help="map of SMPL joint names to the rig's names, for unknown rigs")
-    g.add_argument("--up", choices=["y", "z"], help="up axis of the BVH (default: detected from the pose)")
-    g.add_argument("--unit", choices=["m", "cm", "mm", "inch"], help="unit of the BVH (default: detected from the body size)")
+    g.add_argument("--up", choices=["y", "z", "-y", "-z"], help="up axis of the BVH (default: detected from the pose)")
+    g.add_argument(
+        "--unit",
+        choices=["m", "cm", "mm", "inch", "cmu"],
+        help="unit of the BVH (default: detected from the body size)",
+    )
 
 
 def _load(path: str, args):
@@ -46,7 +50,14 @@ def cmd_render(args) -> None:
 
     motions = [_load(p, args) for p in args.inputs]
     titles = args.titles or ([Path(p).name.split(".")[0] for p in args.inputs] if len(motions) > 1 else None)
-    render(motions, args.output, titles=titles, caption=args.caption, fps=motions[0].fps, max_frames=args.max_frames)
+    render(
+        motions,
+        args.output,
+        titles=titles,
+        caption=args.caption,
+        fps=motions[0].fps,
+        max_frames=args.max_frames,
+    )
     print(f"wrote {args.output}")
 
 

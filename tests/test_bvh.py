@@ -129,12 +129,8 @@ def test_import_bandai_clip():
     assert (clip.fps, clip.source_fps, clip.name) == (20.0, 30.0, "dataset-1_walk_normal_001")
     joints = clip.joints
     assert joints.shape == (130, 22, 3) and joints.dtype == np.float32  # floor(194 / 30 * 20) + 1
-    np.testing.assert_allclose(
-        joints[:, J["spine2"]], (joints[:, J["spine1"]] + joints[:, J["spine3"]]) / 2, atol=1e-6
-    )
-    feet = joints[:, [J["left_ankle"], J["right_ankle"], J["left_foot"], J["right_foot"]], 1].min(
-        axis=1
-    )  # (T,)
+    np.testing.assert_allclose(joints[:, J["spine2"]], (joints[:, J["spine1"]] + joints[:, J["spine3"]]) / 2, atol=1e-6)
+    feet = joints[:, [J["left_ankle"], J["right_ankle"], J["left_foot"], J["right_foot"]], 1].min(axis=1)  # (T,)
     floor = joints[..., 1].min()
     assert 0.0 < floor < 0.1  # Bandai's toe joints stay about 4 cm above the ground
     assert np.mean(feet - floor < 0.03) > 0.9  # a foot is on the floor nearly all the time
@@ -170,9 +166,7 @@ def test_export_round_trip_keeps_pelvis_orientation(tmp_path, yaw):
     np.testing.assert_allclose(facing(again.joints.astype(np.float64)), expected, atol=1e-4)
     # The root's channels alone turn +Z to the facing, and its yaw curve never jumps.
     root = parse_bvh(path).motion[:, 3:6]
-    np.testing.assert_allclose(
-        Rotation.from_euler("ZXY", root, degrees=True).apply([0, 0, 1]), expected, atol=1e-5
-    )
+    np.testing.assert_allclose(Rotation.from_euler("ZXY", root, degrees=True).apply([0, 0, 1]), expected, atol=1e-5)
     assert np.abs(np.diff(root, axis=0)).max() < 10.0
     np.testing.assert_allclose(root[-1, 2] - root[0, 2], yaw[1] - yaw[0], atol=1e-3)
 
@@ -217,13 +211,9 @@ def test_custom_joint_map_and_unknown_rig(tmp_path):
     write_bvh(tmp_path / "src.bvh", joints)
     path = tmp_path / "odd_rig.bvh"
     path.write_text(
-        renamed(
-            (tmp_path / "src.bvh").read_text(), {n: f"Bone{i:02d}" for i, n in enumerate(SMPL22.joint_names)}
-        )
+        renamed((tmp_path / "src.bvh").read_text(), {n: f"Bone{i:02d}" for i, n in enumerate(SMPL22.joint_names)})
     )
-    with pytest.raises(
-        FormatError, match=r"odd_rig\.bvh: no joint found for SMPL pelvis, .*--joint-map"
-    ) as err:
+    with pytest.raises(FormatError, match=r"odd_rig\.bvh: no joint found for SMPL pelvis, .*--joint-map") as err:
         read_bvh(path)
     assert "\n" not in str(err.value)
 

@@ -58,7 +58,9 @@ def assert_mirror_images(f, fm):
 
 
 def test_splits_are_deterministic_stratified_and_disjoint():
-    takes = [Take(f"dataset-2_walk_{s}_{i:03d}", 2, "walk", s, i, None, None) for s in ("normal", "happy") for i in range(40)]
+    takes = [
+        Take(f"dataset-2_walk_{s}_{i:03d}", 2, "walk", s, i, None, None) for s in ("normal", "happy") for i in range(40)
+    ]
     takes += [Take(f"dataset-1_bow_{s}_001", 1, "bow", s, 1, None, None) for s in STYLES]
     a, b = assign_splits(takes), assign_splits(list(reversed(takes)))
     assert a == b  # independent of order
@@ -86,9 +88,11 @@ def small_corpus(tmp_path_factory):
 
 def test_small_build_has_the_humanml3d_layout(small_corpus):
     out, report = small_corpus
-    assert report.takes_written == 12 and report.clips_written == 24 and not set(report.skipped) - {
-        "dataset-1_dance-long_normal_001"
-    }
+    assert (
+        report.takes_written == 12
+        and report.clips_written == 24
+        and not set(report.skipped) - {"dataset-1_dance-long_normal_001"}
+    )
     assert sum(report.per_split.values()) == 24
     labels = json.loads((out / "labels.json").read_text())
     ids = {s: (out / f"{s}.txt").read_text().split() for s in ("train", "val", "test")}

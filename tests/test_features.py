@@ -117,13 +117,25 @@ def test_other_skeleton_has_its_own_width():
         leg=(4, 4), mirror=[0, 2, 1, 3, 5, 4, 7, 6],
     )  # fmt: skip
     assert skel.feature_dim == 4 + 7 * 3 + 7 * 6 + 8 * 3 + 4
-    rest = np.array([[0, 1, 0], [0.1, 1, 0], [-0.1, 1, 0], [0, 1.5, 0], [0.1, 0.2, 0], [-0.1, 0.2, 0],
-                     [0.2, 1.5, 0], [-0.2, 1.5, 0]])
+    rest = np.array(
+        [
+            [0, 1, 0],
+            [0.1, 1, 0],
+            [-0.1, 1, 0],
+            [0, 1.5, 0],
+            [0.1, 0.2, 0],
+            [-0.1, 0.2, 0],
+            [0.2, 1.5, 0],
+            [-0.2, 1.5, 0],
+        ]
+    )
     t = np.linspace(0, 1, 12)[:, None, None]
     joints = rest[None] + t * np.array([0.0, 0.0, 1.0])  # walk forward 1 m
     feats = joints_to_features(joints, skel)
     assert feats.shape == (11, skel.feature_dim)
-    np.testing.assert_allclose(features_to_joints(feats, skel, extra_frame=True)[-1, 0], [0, 0.8, 1], atol=1e-6)  # on the floor
+    np.testing.assert_allclose(
+        features_to_joints(feats, skel, extra_frame=True)[-1, 0], [0, 0.8, 1], atol=1e-6
+    )  # on the floor
 
 
 def test_sixd_and_quaternion_helpers_agree():
@@ -152,7 +164,11 @@ def test_features_to_joints_rejects_bad_input(bad, message):
 
 @pytest.mark.parametrize(
     "bad, message",
-    [(np.zeros((10, 21, 3)), "shape"), (np.zeros((1, 22, 3)), "at least 2 frames"), (np.full((5, 22, 3), np.inf), "NaN")],
+    [
+        (np.zeros((10, 21, 3)), "shape"),
+        (np.zeros((1, 22, 3)), "at least 2 frames"),
+        (np.full((5, 22, 3), np.inf), "NaN"),
+    ],
 )
 def test_joints_to_features_rejects_bad_input(bad, message):
     with pytest.raises(MotionError, match=message):

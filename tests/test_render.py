@@ -152,9 +152,7 @@ def test_bad_motions_raise_motion_error_and_write_nothing(name, tmp_path):
 
 
 def test_error_messages_say_what_is_wrong(tmp_path):
-    with pytest.raises(
-        MotionError, match=r"motion 2 of 2 has shape \(5, 21, 3\), expected \(frames, 22, 3\)"
-    ):
+    with pytest.raises(MotionError, match=r"motion 2 of 2 has shape \(5, 21, 3\), expected \(frames, 22, 3\)"):
         render([np.zeros((5, 22, 3)), np.zeros((5, 21, 3))], tmp_path / "x.gif")
     with pytest.raises(MotionError, match="NaN or infinite values \\(first in frame 3\\)"):
         render(BAD_INPUTS["NaN"], tmp_path / "x.gif")

@@ -69,7 +69,9 @@ def find_takes(src: Path) -> list[Take]:
     """Every labelled take under ``src``, in a fixed order; a take whose BVH is missing has bvh=None."""
     folders = sorted(src.glob("Bandai-Namco-Research-Motiondataset-*"))
     if not folders:
-        raise FormatError(f"{src}: no Bandai-Namco-Research-Motiondataset-* folder found; pass the folder that holds them.")
+        raise FormatError(
+            f"{src}: no Bandai-Namco-Research-Motiondataset-* folder found; pass the folder that holds them."
+        )
     takes = []
     for folder in folders:
         dataset = int(folder.name.rsplit("-", 1)[1])
@@ -86,7 +88,10 @@ def find_takes(src: Path) -> list[Take]:
             except (json.JSONDecodeError, KeyError, IndexError, TypeError) as e:
                 warnings.warn(f"{label_file}: unreadable label ({e!r}); skipped.", stacklevel=2)
                 continue
-            bvh = next((p for p in (label_file.with_suffix(".bvh.gz"), label_file.with_suffix(".bvh")) if p.is_file()), None)
+            bvh = next(
+                (p for p in (label_file.with_suffix(".bvh.gz"), label_file.with_suffix(".bvh")) if p.is_file()),
+                None,
+            )
             takes.append(Take(stem, dataset, action, style, int(stem.rsplit("_", 1)[1]), bvh, label_file))
     return takes
 
@@ -112,7 +117,9 @@ def assign_splits(takes: list[Take]) -> dict[str, str]:
         shift = _unit_hash("/".join(map(str, key)))
         for rank, t in enumerate(members):
             u = ((rank + shift) / len(members)) % 1.0
-            out[t.id] = "train" if u < SPLIT_FRACTIONS["train"] else "val" if u < 1 - SPLIT_FRACTIONS["test"] else "test"
+            out[t.id] = (
+                "train" if u < SPLIT_FRACTIONS["train"] else "val" if u < 1 - SPLIT_FRACTIONS["test"] else "test"
+            )
     return out
 
 
@@ -135,7 +142,11 @@ def _process(take: Take, tmp_root: str) -> tuple[str, int, str, str | None]:
         captions = [Caption(c) for c in captions_for(take.action, take.style, CAPTIONS_PER_CLIP, take.id)]
         for clip_id, joints, caps in (
             (take.id, clip.joints, captions),
-            ("M" + take.id, mirror_joints(clip.joints, SMPL22), [Caption(mirror_text(c.text)) for c in captions]),
+            (
+                "M" + take.id,
+                mirror_joints(clip.joints, SMPL22),
+                [Caption(mirror_text(c.text)) for c in captions],
+            ),
         ):
             features = Motion.from_joints(joints, FPS).features
             write_clip(root, clip_id, features, features_to_joints(features), caps)
@@ -183,9 +194,19 @@ def build_bandai(src: str | Path, out: str | Path, *, limit: int | None = None, 
         labels, split_ids = {}, {s: [] for s in SPLITS}
         for take_id in written:
             t, split = by_id[take_id], splits[take_id]
-            base = {"dataset": t.dataset, "take": t.take, "source": str(t.bvh.relative_to(src)), "split": split}
+            base = {
+                "dataset": t.dataset,
+                "take": t.take,
+                "source": str(t.bvh.relative_to(src)),
+                "split": split,
+            }
             labels[take_id] = {"action": t.action, "style": t.style, "mirror": False, **base}
-            labels["M" + take_id] = {"action": mirror_label(t.action), "style": t.style, "mirror": True, **base}
+            labels["M" + take_id] = {
+                "action": mirror_label(t.action),
+                "style": t.style,
+                "mirror": True,
+                **base,
+            }
             split_ids[split] += [take_id, "M" + take_id]
         for s in SPLITS:
             (tmp / f"{s}.txt").write_text("".join(i + "\n" for i in split_ids[s]))

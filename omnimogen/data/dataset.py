@@ -116,7 +116,9 @@ class MotionDataset:
         path = self._feature_path(clip_id)
         features = np.load(path)
         if features.ndim != 2 or features.shape[1] != self.skeleton.feature_dim:
-            raise FormatError(f"{path}: features of shape {features.shape}, expected (frames, {self.skeleton.feature_dim}).")
+            raise FormatError(
+                f"{path}: features of shape {features.shape}, expected (frames, {self.skeleton.feature_dim})."
+            )
         return Clip(clip_id, features, self.captions(clip_id), self.labels.get(clip_id, {}))
 
     def captions(self, clip_id: str) -> list[Caption]:

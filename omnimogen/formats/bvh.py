@@ -176,9 +176,7 @@ def _parse(text: str, where: str) -> BvhFile:
     except (IndexError, ValueError):
         raise _error(where, frames_line, "the frame count or frame time is not a number") from None
     if num_frames < 1:
-        raise _error(
-            where, frames_line, f"the file declares {num_frames} frames; a motion needs at least one"
-        )
+        raise _error(where, frames_line, f"the file declares {num_frames} frames; a motion needs at least one")
     if not (math.isfinite(frame_time) and frame_time > 0):
         raise _error(where, time_line, f"the frame time {frame_time} is not a positive number of seconds")
 
@@ -281,9 +279,7 @@ def _parse_hierarchy(tokens: _Tokens):
             raise _error(where, line, f"unexpected '{word}' in the hierarchy")
     if stack:
         name = next((names[j] for j in reversed(stack) if j >= 0), "End Site")
-        raise _error(
-            where, tokens.end_line, f"joint '{name}' is not closed before MOTION (unbalanced braces)"
-        )
+        raise _error(where, tokens.end_line, f"joint '{name}' is not closed before MOTION (unbalanced braces)")
     if not names:
         raise _error(where, tokens.end_line, "the hierarchy has no joints")
     return tuple(names), tuple(parents), offsets, tuple(channels)
@@ -354,10 +350,7 @@ def _detect_unit(joints: np.ndarray, where: str) -> str:
     """
     length = 0.0
     for side in ("left", "right"):
-        chain = [
-            SMPL22.index(n)
-            for n in (f"{side}_ankle", f"{side}_knee", f"{side}_hip", "pelvis", "neck", "head")
-        ]
+        chain = [SMPL22.index(n) for n in (f"{side}_ankle", f"{side}_knee", f"{side}_hip", "pelvis", "neck", "head")]
         bones = np.linalg.norm(np.diff(joints[:, chain], axis=1), axis=-1)  # (F, 5)
         length += float(np.median(bones.sum(axis=1))) / 2
     if not length > 0:
@@ -365,9 +358,7 @@ def _detect_unit(joints: np.ndarray, where: str) -> str:
     return min(UNITS, key=lambda u: abs(math.log(length * UNITS[u] / _TYPICAL_BODY)))
 
 
-def write_bvh(
-    path: str | os.PathLike, joints: np.ndarray, *, fps: float = FPS, skeleton: Skeleton = SMPL22
-) -> Path:
+def write_bvh(path: str | os.PathLike, joints: np.ndarray, *, fps: float = FPS, skeleton: Skeleton = SMPL22) -> Path:
     """Write (T, J, 3) joint positions (metres, Y up) as a BVH on ``skeleton``; returns the path.
 
     Offsets and positions are in metres, which Blender's importer shows at human size with its
@@ -405,9 +396,7 @@ def _check_joints(joints, skeleton: Skeleton, path: Path) -> np.ndarray:
         )
     bad = ~np.isfinite(arr).all(axis=(1, 2))
     if bad.any():
-        raise MotionError(
-            f"{path}: the joints hold NaN or infinite values (first at frame {int(np.argmax(bad))})."
-        )
+        raise MotionError(f"{path}: the joints hold NaN or infinite values (first at frame {int(np.argmax(bad))}).")
     return arr
 
 
@@ -433,9 +422,7 @@ def _inverse_kinematics(joints: np.ndarray, skeleton: Skeleton) -> tuple[np.ndar
     """
     frames, num_joints = joints.shape[:2]
     parents = skeleton.parents
-    bones = (
-        joints - joints[:, [p if p >= 0 else j for j, p in enumerate(parents)]]
-    )  # (T, J, 3), zero at the root
+    bones = joints - joints[:, [p if p >= 0 else j for j, p in enumerate(parents)]]  # (T, J, 3), zero at the root
     lengths = np.median(np.linalg.norm(bones, axis=-1), axis=0)  # (J,)
     offsets = skeleton.tpose_directions * lengths[:, None]  # (J, 3)
     root = parents.index(-1)

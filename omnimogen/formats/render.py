@@ -88,9 +88,7 @@ def render(
     if suffix not in SUPPORTED:
         raise FormatError(f"Cannot render {path}: unsupported extension {suffix!r}, use one of {SUPPORTED}.")
     if suffix == ".mp4" and shutil.which("ffmpeg") is None:
-        raise FormatError(
-            f"Cannot render {path}: writing .mp4 needs ffmpeg on the PATH; install it or use .gif."
-        )
+        raise FormatError(f"Cannot render {path}: writing .mp4 needs ffmpeg on the PATH; install it or use .gif.")
     if max_frames is not None and max_frames < 1:
         raise ValueError(f"max_frames must be at least 1, got {max_frames}")
     items = list(motions) if isinstance(motions, list | tuple) else [motions]
@@ -113,11 +111,7 @@ def _joints(item, skeleton: Skeleton, path: Path, index: int, count: int) -> np.
     data = getattr(item, "joints", item)
     if hasattr(data, "detach"):  # a torch tensor
         data = data.detach().cpu().numpy()
-    what = (
-        f"Cannot render {path}: motion {index + 1} of {count}"
-        if count > 1
-        else f"Cannot render {path}: the motion"
-    )
+    what = f"Cannot render {path}: motion {index + 1} of {count}" if count > 1 else f"Cannot render {path}: the motion"
     try:
         arr = np.asarray(data, dtype=np.float64)
     except (TypeError, ValueError) as err:
@@ -132,9 +126,7 @@ def _joints(item, skeleton: Skeleton, path: Path, index: int, count: int) -> np.
         raise MotionError(f"{what} has zero frames.")
     bad = ~np.isfinite(arr)
     if bad.any():
-        raise MotionError(
-            f"{what} contains NaN or infinite values (first in frame {np.argwhere(bad)[0][0]})."
-        )
+        raise MotionError(f"{what} contains NaN or infinite values (first in frame {np.argwhere(bad)[0][0]}).")
     return arr
 
 
@@ -216,9 +208,7 @@ def _chain_colours(skeleton: Skeleton) -> list[str]:
     return colours
 
 
-def _floor_tiles(
-    lo: np.ndarray, hi: np.ndarray
-) -> tuple[list[np.ndarray], list[str], np.ndarray, np.ndarray]:
+def _floor_tiles(lo: np.ndarray, hi: np.ndarray) -> tuple[list[np.ndarray], list[str], np.ndarray, np.ndarray]:
     """Checkerboard squares on the floor covering [lo, hi] (plot x, y), with a tile size that keeps the
     board at most ~24 tiles across so long walks stay cheap to draw. Returns the squares, their colours
     and the board's corners (which become the axis limits)."""
@@ -285,9 +275,7 @@ class _Scene:
         self.figure = Figure(figsize=(width / DPI, height / DPI), dpi=DPI, facecolor="white")
         self.canvas = FigureCanvasAgg(self.figure)
         if caption_lines:
-            self.figure.text(
-                0.5, 1 - 4 / height, "\n".join(caption_lines), ha="center", va="top", fontsize=11
-            )
+            self.figure.text(0.5, 1 - 4 / height, "\n".join(caption_lines), ha="center", va="top", fontsize=11)
         self.clock = self.figure.text(0.01, 0.01, "", fontsize=9, color=CLOCK_COLOUR, animated=animated)
 
         self.panels = []
@@ -296,9 +284,7 @@ class _Scene:
             top = height - header_px - row * (title_px + panel_h)
             if spec.title:
                 title = textwrap.shorten(spec.title, width=panel_px // 7, placeholder="...")
-                self.figure.text(
-                    (col + 0.5) / cols, (top - 3) / height, title, ha="center", va="top", fontsize=10
-                )
+                self.figure.text((col + 0.5) / cols, (top - 3) / height, title, ha="center", va="top", fontsize=10)
             # Matplotlib keeps 3-D axes square: centre a square one on the (often wider) panel region and
             # let _zoom_to_fit scale the scene into the region; the invisible overhang draws nothing.
             region = (col * panel_px, top - title_px - panel_h, panel_px, panel_h)
@@ -367,9 +353,7 @@ class _Scene:
 class _Panel:
     """The artists of one motion in one panel: a line per chain, joint dots and the root path."""
 
-    def __init__(
-        self, ax, region: tuple[float, float, float, float], spec: _PanelSpec, look: _Look, animated
-    ):
+    def __init__(self, ax, region: tuple[float, float, float, float], spec: _PanelSpec, look: _Look, animated):
         self.ax = ax
         self.region = region  # (x0, y0, width, height) in figure pixels, the part of the figure it may fill
         self.spec = spec
@@ -381,9 +365,7 @@ class _Panel:
             ax.plot([], [], [], color=c, lw=2.2, solid_capstyle="round", zorder=2, animated=animated)[0]
             for c in _chain_colours(look.skeleton)
         ]
-        self.dots = ax.plot(
-            [], [], [], ls="", marker="o", ms=2.5, color=DOT_COLOUR, zorder=3, animated=animated
-        )[0]
+        self.dots = ax.plot([], [], [], ls="", marker="o", ms=2.5, color=DOT_COLOUR, zorder=3, animated=animated)[0]
         self.moving = [*self.bones, self.dots]
         self.walked = None
         if look.trail:
@@ -415,15 +397,11 @@ def _write_sheet(joints, titles, caption, fps: float, look: _Look, path: Path) -
         for j, title in zip(joints, titles, strict=True)
         for t in picks
     ]
-    scene = _Scene(
-        specs, rows=len(joints), panel_px=SHEET_PANEL_PX, caption=caption, look=look, animated=False
-    )
+    scene = _Scene(specs, rows=len(joints), panel_px=SHEET_PANEL_PX, caption=caption, look=look, animated=False)
     scene.save_still(path)
 
 
-def _write_animation(
-    joints, titles, caption, fps: float, look: _Look, max_frames, tmp: Path, path: Path
-) -> None:
+def _write_animation(joints, titles, caption, fps: float, look: _Look, max_frames, tmp: Path, path: Path) -> None:
     """Render every frame (or every k-th, so at most ``max_frames``) into ``tmp`` as GIF or MP4."""
     length = max(len(j) for j in joints)
     stride = 1 if max_frames is None else math.ceil(length / max_frames)
@@ -474,6 +452,4 @@ def _write_mp4(frames: Iterator[np.ndarray], path: Path, fps: float, *, name: Pa
         raise
     error = process.stderr.read().decode(errors="replace").strip()
     if process.wait() != 0:
-        raise FormatError(
-            f"Cannot render {name}: ffmpeg failed ({error.splitlines()[-1] if error else 'no message'})."
-        )
+        raise FormatError(f"Cannot render {name}: ffmpeg failed ({error.splitlines()[-1] if error else 'no message'}).")

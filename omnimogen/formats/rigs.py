@@ -100,9 +100,7 @@ def load_joint_map(path: str | os.PathLike) -> dict[str, str]:
 def check_joint_map(doc: object, where: str = "joint map") -> dict[str, str]:
     """Validate a joint map given as a mapping; ``where`` names it in messages."""
     if not isinstance(doc, Mapping) or not all(isinstance(v, str) for v in doc.values()):
-        raise FormatError(
-            f'{where}: a joint map must be a JSON object of names, like {{"pelvis": "MyHips"}}.'
-        )
+        raise FormatError(f'{where}: a joint map must be a JSON object of names, like {{"pelvis": "MyHips"}}.')
     unknown = sorted(set(doc) - set(SMPL22.joint_names))
     if unknown:
         raise FormatError(
@@ -127,9 +125,7 @@ def match_rig(
         joint_map = check_joint_map(joint_map)
         absent = [f"{k} -> {v!r}" for k, v in joint_map.items() if normalize_name(v) not in lookup]
         if absent:
-            raise FormatError(
-                f"{where}: the joint map names joints the file does not have ({', '.join(absent)})."
-            )
+            raise FormatError(f"{where}: the joint map names joints the file does not have ({', '.join(absent)}).")
         found = {SMPL22.index(k): lookup[normalize_name(v)] for k, v in joint_map.items()}
         rig = "custom"
     else:
@@ -149,9 +145,7 @@ def match_rig(
     missing = [k for k in REQUIRED if SMPL22.index(k) not in found]
     if missing:
         closest = "" if joint_map is not None else f" (closest built-in rig: {rig})"
-        raise FormatError(
-            f"{where}: no joint found for SMPL {', '.join(missing)}{closest}; {JOINT_MAP_HINT}."
-        )
+        raise FormatError(f"{where}: no joint found for SMPL {', '.join(missing)}{closest}; {JOINT_MAP_HINT}.")
     return rig, found
 
 

@@ -105,8 +105,13 @@ def _inverse_kinematics(joints: torch.Tensor, skeleton: Skeleton) -> torch.Tenso
     root_quat = qbetween(forward, forward.new_tensor([0.0, 0.0, 1.0]))  # (..., T, 4)
     # The released HumanML3D data fixes the first frame's facing to the identity (the clip was
     # already turned to face +Z); recovery starts from the identity too, so the round trip is exact.
-    root_quat = torch.cat([torch.zeros_like(root_quat[..., :1, :]) + root_quat.new_tensor([1.0, 0, 0, 0]),
-                           root_quat[..., 1:, :]], dim=-2)
+    root_quat = torch.cat(
+        [
+            torch.zeros_like(root_quat[..., :1, :]) + root_quat.new_tensor([1.0, 0, 0, 0]),
+            root_quat[..., 1:, :],
+        ],
+        dim=-2,
+    )
     quats = [None] * skeleton.num_joints
     quats[0] = root_quat
     directions = torch.from_numpy(skeleton.directions).to(joints)

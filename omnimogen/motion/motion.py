@@ -87,7 +87,13 @@ class Motion:
             raise MotionError(f"joints must have shape (frames, {skeleton.num_joints}, 3), got {j.shape}.")
         if not fps > 0:
             raise MotionError(f"fps must be positive, got {fps}.")
-        return cls(_joints=_check_array(j, "joints", 2), fps=float(fps), caption=caption, skeleton=skeleton, name=name)
+        return cls(
+            _joints=_check_array(j, "joints", 2),
+            fps=float(fps),
+            caption=caption,
+            skeleton=skeleton,
+            name=name,
+        )
 
     @classmethod
     def from_features(cls, features, caption: str | None = None, skeleton: Skeleton = SMPL22,
@@ -134,7 +140,9 @@ class Motion:
         from ..data.captions import mirror_text
 
         caption = mirror_text(self.caption) if self.caption else None
-        return Motion.from_joints(mirror_joints(self.joints, self.skeleton), self.fps, caption, self.skeleton, self.name)
+        return Motion.from_joints(
+            mirror_joints(self.joints, self.skeleton), self.fps, caption, self.skeleton, self.name
+        )
 
     def resample(self, fps: float) -> Motion:
         return Motion.from_joints(resample(self.joints, self.fps, fps), fps, self.caption, self.skeleton, self.name)
@@ -192,7 +200,7 @@ class Motion:
         except (UnicodeDecodeError, json.JSONDecodeError) as e:
             raise FormatError(f"{path}: not valid JSON ({e}).") from None
         if not isinstance(doc, dict) or doc.get("format") != JSON_FORMAT:
-            raise FormatError(f"{path}: not an omnimogen motion (expected \"format\": \"{JSON_FORMAT}\").")
+            raise FormatError(f'{path}: not an omnimogen motion (expected "format": "{JSON_FORMAT}").')
         if doc.get("joint_names") not in (None, list(skeleton.joint_names)):
             raise FormatError(f"{path}: its joints are not those of the {skeleton.name!r} skeleton.")
         try:

@@ -57,7 +57,9 @@ class Normalizer:
         try:
             mean, std = np.load(directory / "Mean.npy"), np.load(directory / "Std.npy")
         except FileNotFoundError as e:
-            raise FormatError(f"{directory}: missing {Path(e.filename).name}; a normalizer needs Mean.npy and Std.npy.") from None
+            raise FormatError(
+                f"{directory}: missing {Path(e.filename).name}; a normalizer needs Mean.npy and Std.npy."
+            ) from None
         if mean.shape != std.shape or mean.ndim != 1:
             raise FormatError(f"{directory}: Mean.npy {mean.shape} and Std.npy {std.shape} must be equal 1-D shapes.")
         return cls(mean.astype(np.float32), std.astype(np.float32))

@@ -92,7 +92,13 @@ _SMPL22_NAMES = (
     "right_collar", "head", "left_shoulder", "right_shoulder", "left_elbow", "right_elbow",
     "left_wrist", "right_wrist",
 )  # fmt: skip
-_SMPL22_CHAINS = ((0, 2, 5, 8, 11), (0, 1, 4, 7, 10), (0, 3, 6, 9, 12, 15), (9, 14, 17, 19, 21), (9, 13, 16, 18, 20))
+_SMPL22_CHAINS = (
+    (0, 2, 5, 8, 11),
+    (0, 1, 4, 7, 10),
+    (0, 3, 6, 9, 12, 15),
+    (9, 14, 17, 19, 21),
+    (9, 13, 16, 18, 20),
+)
 # HumanML3D's raw offsets (paramUtil.t2m_raw_offsets): the directions its IK rotates from.
 _SMPL22_DIRECTIONS = np.array(
     [[0, 0, 0], [1, 0, 0], [-1, 0, 0], [0, 1, 0], [0, -1, 0], [0, -1, 0], [0, 1, 0], [0, -1, 0],

@@ -77,7 +77,10 @@ class Encoder(nn.Module):
         super().__init__()
         layers = [nn.Conv1d(c.input_dim, c.width, 3, padding=1), nn.ReLU()]
         for _ in range(c.down_t):
-            layers += [nn.Conv1d(c.width, c.width, 4, stride=2, padding=1), _res_stack(c.width, c.depth, c.dilation_growth, False)]
+            layers += [
+                nn.Conv1d(c.width, c.width, 4, stride=2, padding=1),
+                _res_stack(c.width, c.depth, c.dilation_growth, False),
+            ]
         layers.append(nn.Conv1d(c.width, c.code_dim, 3, padding=1))
         self.net = nn.Sequential(*layers)
 
@@ -95,7 +98,11 @@ class Decoder(nn.Module):
                 nn.Upsample(scale_factor=2, mode="nearest"),
                 nn.Conv1d(c.width, c.width, 3, padding=1),
             ]
-        layers += [nn.Conv1d(c.width, c.width, 3, padding=1), nn.ReLU(), nn.Conv1d(c.width, c.input_dim, 3, padding=1)]
+        layers += [
+            nn.Conv1d(c.width, c.width, 3, padding=1),
+            nn.ReLU(),
+            nn.Conv1d(c.width, c.input_dim, 3, padding=1),
+        ]
         self.net = nn.Sequential(*layers)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:  # (B, C, T/4) -> (B, D, T)
@@ -115,7 +122,9 @@ class MotionTokenizer(nn.Module):
     def __init__(self, config: TokenizerConfig, normalizer: Normalizer, skeleton: Skeleton = SMPL22):
         super().__init__()
         if config.input_dim != skeleton.feature_dim:
-            raise ValueError(f"input_dim {config.input_dim} does not match the skeleton's feature width {skeleton.feature_dim}")
+            raise ValueError(
+                f"input_dim {config.input_dim} does not match the skeleton's feature width {skeleton.feature_dim}"
+            )
         self.config = config
         self.skeleton = skeleton
         self.normalizer = normalizer
@@ -166,7 +175,9 @@ class MotionTokenizer(nn.Module):
         """A motion -> integer codes (ceil((frames - 1) / 4), L). Any length of at least 2 frames."""
         f = motion.features  # (T, D) at 20 fps
         if f.shape[1] != self.config.input_dim:
-            raise MotionError(f"the motion has {f.shape[1]} features per frame; this tokenizer takes {self.config.input_dim}.")
+            raise MotionError(
+                f"the motion has {f.shape[1]} features per frame; this tokenizer takes {self.config.input_dim}."
+            )
         x = torch.from_numpy(self.normalizer.normalize(f)).float()[None]
         self.eval()
         return self.encode_tensor(x)[0].numpy().astype(np.int64)
@@ -185,7 +196,9 @@ class MotionTokenizer(nn.Module):
         f = self.normalizer.denormalize(x.numpy())
         if length is not None:
             if not 2 <= length <= len(f) + 1:
-                raise MotionError(f"length must be between 2 and {len(f) + 1} frames for {len(codes)} steps, got {length}.")
+                raise MotionError(
+                    f"length must be between 2 and {len(f) + 1} frames for {len(codes)} steps, got {length}."
+                )
             f = f[: length - 1]
         return Motion.from_features(f, skeleton=self.skeleton)
 
@@ -234,18 +247,24 @@ class MotionTokenizer(nn.Module):
         if doc.get("type") != "omnimogen.tokenizer":
             raise FormatError(f"{directory / 'config.json'}: not an omnimogen tokenizer config.")
         if doc.get("skeleton", SMPL22.name) != SMPL22.name:
-            raise FormatError(f"{directory}: tokenizer for skeleton {doc['skeleton']!r}; only {SMPL22.name!r} is built in.")
+            raise FormatError(
+                f"{directory}: tokenizer for skeleton {doc['skeleton']!r}; only {SMPL22.name!r} is built in."
+            )
         names = {f.name for f in fields(TokenizerConfig)}
         config = TokenizerConfig(**{k: v for k, v in doc.items() if k in names})
         normalizer = Normalizer.load(directory)
         if normalizer.mean.shape != (config.input_dim,):
-            raise FormatError(f"{directory}: Mean.npy has {normalizer.mean.shape[0]} values, config says {config.input_dim}.")
+            raise FormatError(
+                f"{directory}: Mean.npy has {normalizer.mean.shape[0]} values, config says {config.input_dim}."
+            )
         model = cls(config, normalizer)
         state = load_file(str(directory / "model.safetensors"))
         try:
             missing, unexpected = model.load_state_dict(state, strict=False)
         except RuntimeError as e:  # a tensor of the wrong shape
-            raise FormatError(f"{directory / 'model.safetensors'}: weights do not match config.json ({str(e).splitlines()[-1].strip()}).") from None
+            raise FormatError(
+                f"{directory / 'model.safetensors'}: weights do not match config.json ({str(e).splitlines()[-1].strip()})."
+            ) from None
         if missing or unexpected:
             raise FormatError(
                 f"{directory / 'model.safetensors'}: weights do not match config.json "
