@@ -78,6 +78,14 @@ def cmd_data_bandai(args) -> None:
         print(f"skipped {take}: {reason}")
 
 
+def cmd_train_tokenizer(args) -> None:
+    from .training.common import resolve_config
+    from .training.tokenizer import TokenizerTrainConfig, train_tokenizer
+
+    cfg = resolve_config(TokenizerTrainConfig, args.config, args.set or [])
+    train_tokenizer(args.data, args.out, cfg)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="omnimogen", description="Instruction-driven 3D human motion generation.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__import__('omnimogen').__version__}")
@@ -108,6 +116,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, help="worker processes (default: up to 2)")
     p.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
     p.set_defaults(func=cmd_data_bandai)
+
+    train = sub.add_parser("train", help="train models").add_subparsers(dest="model", required=True)
+    p = train.add_parser("tokenizer", help="train the motion tokenizer (resumes RUN if it has checkpoints)")
+    p.add_argument("--data", required=True, help="HumanML3D-layout dataset folder")
+    p.add_argument("--out", required=True, help="run folder (checkpoints, logs, best/ and final/ tokenizers)")
+    p.add_argument("--config", help="JSON file of training settings")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a setting, e.g. --set model.width=128")
+    p.set_defaults(func=cmd_train_tokenizer)
     return parser
 
 

@@ -1,0 +1,151 @@
+"""What every training command shares: config files and overrides, run folders, resumable checkpoints.
+
+A run folder holds ``config.json`` (the resolved training config), ``checkpoints/step-N/`` (written
+completely, then published by atomically rewriting ``checkpoints/latest``, so a run killed at any
+moment, even by SIGKILL, resumes from the last complete checkpoint) and ``log.jsonl``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+import typing
+from pathlib import Path
+
+from ..errors import OmnimogenError
+from ..fileio import atomic_path
+
+
+class ConfigError(OmnimogenError, ValueError):
+    """A training config file or --set override is wrong."""
+
+
+def _coerce(value: str, kind):
+    origin = typing.get_origin(kind)
+    if kind is bool:
+        if value.lower() in ("1", "true", "yes", "on"):
+            return True
+        if value.lower() in ("0", "false", "no", "off"):
+            return False
+        raise ValueError(value)
+    if kind in (int, float, str):
+        return kind(value)
+    if origin in (tuple, list):
+        return json.loads(value)
+    if origin is typing.Union or origin is getattr(__import__("types"), "UnionType", None):
+        args = [a for a in typing.get_args(kind) if a is not type(None)]
+        if value.lower() in ("none", "null"):
+            return None
+        return _coerce(value, args[0])
+    return json.loads(value)
+
+
+def resolve_config(cls, file: str | Path | None = None, overrides: list[str] = ()):
+    """Build a config dataclass from defaults, then a JSON file, then ``key=value`` overrides.
+
+    Nested dataclass fields are addressed with dots (``model.width=256``).
+    """
+    values: dict = {}
+    if file:
+        try:
+            values = json.loads(Path(file).read_text())
+        except FileNotFoundError:
+            raise ConfigError(f"{file}: config file does not exist.") from None
+        except json.JSONDecodeError as e:
+            raise ConfigError(f"{file}: not valid JSON ({e}).") from None
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        if not sep:
+            raise ConfigError(f"--set {item!r}: expected key=value.")
+        node = values
+        *parents, leaf = key.split(".")
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[leaf] = raw  # coerced below against the field's type
+    return _build(cls, values, "")
+
+
+def _build(cls, values: dict, prefix: str):
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(values) - names
+    if unknown:
+        raise ConfigError(
+            f"unknown config key(s) {', '.join(prefix + u for u in sorted(unknown))}; known: {', '.join(sorted(names))}."
+        )
+    kwargs = {}
+    for name, value in values.items():
+        kind = hints[name]
+        if dataclasses.is_dataclass(kind):
+            if not isinstance(value, dict):
+                raise ConfigError(f"{prefix}{name} must be a group of settings, not {value!r}.")
+            base = dataclasses.asdict(getattr(cls(), name))
+            kwargs[name] = _build(kind, {**base, **value}, f"{prefix}{name}.")
+        elif isinstance(value, str) and kind is not str:
+            try:
+                kwargs[name] = _coerce(value, kind)
+            except (ValueError, json.JSONDecodeError):
+                raise ConfigError(
+                    f"{prefix}{name}={value!r} is not a valid {getattr(kind, '__name__', kind)}."
+                ) from None
+        else:
+            kwargs[name] = value
+    return cls(**kwargs)
+
+
+class RunDir:
+    """The files of one training run."""
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+        self.checkpoints = self.root / "checkpoints"
+
+    def latest(self) -> Path | None:
+        pointer = self.checkpoints / "latest"
+        if not pointer.is_file():
+            return None
+        path = self.checkpoints / pointer.read_text().strip()
+        return path if (path / "COMPLETE").is_file() else None
+
+    def new_checkpoint(self, step: int) -> Path:
+        path = self.checkpoints / f"step-{step:08d}"
+        shutil.rmtree(path, ignore_errors=True)  # a half-written one from a killed run
+        path.mkdir(parents=True)
+        return path
+
+    def publish(self, path: Path, keep: int = 2) -> None:
+        """Mark ``path`` complete, point ``latest`` at it, and delete all but the newest ``keep``."""
+        (path / "COMPLETE").write_text("")
+        with atomic_path(self.checkpoints / "latest") as tmp:
+            tmp.write_text(path.name)
+        done = sorted(p for p in self.checkpoints.glob("step-*") if (p / "COMPLETE").is_file())
+        for old in done[:-keep]:
+            shutil.rmtree(old, ignore_errors=True)
+        for stale in self.checkpoints.glob("step-*"):
+            if not (stale / "COMPLETE").is_file() and stale != path:
+                shutil.rmtree(stale, ignore_errors=True)
+
+    def log(self, record: dict) -> None:
+        with open(self.root / "log.jsonl", "a", encoding="utf-8") as f:
+            f.write(json.dumps(record) + "\n")
+
+    def check_config(self, config) -> None:
+        """Write the config on a fresh run; on resume, refuse a config that differs from the run's."""
+        path = self.root / "config.json"
+        doc = json.loads(json.dumps(dataclasses.asdict(config)))  # tuples -> lists, as stored
+        if path.is_file():
+            old = json.loads(path.read_text())
+            changed = {k for k in set(old) | set(doc) if old.get(k) != doc.get(k) and k not in RESUMABLE_KEYS}
+            if changed and self.latest() is not None:
+                raise ConfigError(
+                    f"{self.root}: this run was started with other settings ({', '.join(sorted(changed))}); "
+                    "resume it with the same config or choose a new --out folder."
+                )
+        self.root.mkdir(parents=True, exist_ok=True)
+        with atomic_path(path) as tmp:
+            tmp.write_text(json.dumps(doc, indent=1))
+
+
+# Settings a resumed run may change: how long it runs and how often it reports.
+RESUMABLE_KEYS = {"steps", "val_every", "ckpt_every", "log_every", "num_threads"}
