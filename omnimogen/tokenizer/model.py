@@ -40,7 +40,7 @@ class TokenizerConfig:
     ema_decay: float = 0.99
     commitment_weight: float = 0.02
     dead_code_threshold: float = 2.0  # EMA usage under which a code is reset to a batch latent
-    quantize_dropout: bool = True
+    quantize_dropout: float = 0.2  # probability that a training batch drops all levels above a random one
 
     @property
     def downsample(self) -> int:
@@ -137,7 +137,7 @@ class MotionTokenizer(nn.Module):
             decay=config.ema_decay,
             commitment_weight=config.commitment_weight,
             threshold_ema_dead_code=config.dead_code_threshold,
-            quantize_dropout=config.quantize_dropout,
+            quantize_dropout=config.quantize_dropout > 0,
             quantize_dropout_cutoff_index=0,
             kmeans_init=True,
             kmeans_iters=10,
@@ -148,6 +148,9 @@ class MotionTokenizer(nn.Module):
     def forward(self, x: torch.Tensor) -> TokenizerOutput:
         """x: (B, T, D) normalised features, T a multiple of the downsampling factor."""
         z = self.encoder(x.transpose(1, 2)).transpose(1, 2)  # (B, T/4, C)
+        # The library drops levels on every training batch; MoMask found a probability of 0.2 better,
+        # so the switch is flipped per batch (the library still picks the cut-off level).
+        self.quantizer.quantize_dropout = self.training and bool(torch.rand(()) < self.config.quantize_dropout)
         q, codes, commit = self.quantizer(z)
         recon = self.decoder(q.transpose(1, 2)).transpose(1, 2)  # (B, T, D)
         return TokenizerOutput(recon, codes, commit.sum())
@@ -166,7 +169,9 @@ class MotionTokenizer(nn.Module):
     def decode_tensor(self, codes: torch.Tensor, levels: int | None = None) -> torch.Tensor:
         """(B, S, L) codes -> (B, 4S, D) normalised features, using the first ``levels`` levels."""
         levels = self.config.num_levels if levels is None else levels
-        q = self.quantizer.get_output_from_indices(codes[..., :levels])  # (B, S, C)
+        codes = codes.clone()
+        codes[..., levels:] = -1  # the quantizer skips levels marked -1
+        q = self.quantizer.get_output_from_indices(codes)  # (B, S, C)
         return self.decoder(q.transpose(1, 2)).transpose(1, 2)
 
     # ---- motions -------------------------------------------------------------------------------
