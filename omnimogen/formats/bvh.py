@@ -19,7 +19,6 @@ from scipy.spatial.transform import Rotation
 from ..errors import FormatError, MotionError
 from ..fileio import atomic_path, open_text
 from ..motion.features import FPS
-from ..motion.motion import resample
 from ..motion.skeleton import SMPL22, Skeleton
 from .rigs import load_joint_map, match_rig, place_missing
 
@@ -51,14 +50,24 @@ class BvhFile:
         fps = 1.0 / self.frame_time
         return float(round(fps)) if abs(fps - round(fps)) < 1e-4 * fps else fps
 
-    def global_positions(self) -> np.ndarray:
-        """(F, J, 3) joint positions in file units by forward kinematics.
+    def global_positions(self, times: np.ndarray | None = None) -> np.ndarray:
+        """(T, J, 3) joint positions in file units by forward kinematics, at the frames or at ``times``.
 
         Rotation channels are intrinsic Euler angles in their listed order (Zrotation Xrotation
         Yrotation -> R = Rz Rx Ry); position channels replace the joint's offset on their axes.
+        ``times`` (seconds) between frames interpolate each joint's local rotation (slerp) and
+        position (linear) before the forward kinematics, so bones keep their lengths; interpolating
+        the global positions instead would shorten fast-swinging limbs by millimetres.
         """
         frames, num_joints = len(self.motion), len(self.joint_names)
-        positions = np.empty((frames, num_joints, 3))
+        if times is None:
+            i0, w = np.arange(frames), np.zeros(frames)
+        else:
+            src = np.clip(np.asarray(times, dtype=np.float64) * self.fps, 0, frames - 1)
+            i0 = np.minimum(np.floor(src).astype(int), frames - 1)
+            w = src - i0
+        i1 = np.minimum(i0 + 1, frames - 1)
+        positions = np.empty((len(i0), num_joints, 3))
         rotations: list[Rotation] = []
         col = 0
         for j, chans in enumerate(self.channels):
@@ -69,8 +78,14 @@ class BvhFile:
             for k, ch in enumerate(chans):
                 if ch.endswith("position"):
                     local[:, "XYZ".index(ch[0])] = values[:, k]
-            angles = values[:, [k for k, ch in enumerate(chans) if ch.endswith("rotation")]]
-            rot = Rotation.from_euler(order, angles, degrees=True) if order else Rotation.identity(frames)
+            local = (1 - w[:, None]) * local[i0] + w[:, None] * local[i1]  # (T, 3)
+            if order:
+                angles = values[:, [k for k, ch in enumerate(chans) if ch.endswith("rotation")]]
+                r = Rotation.from_euler(order, angles, degrees=True)
+                r0, r1 = r[i0], r[i1]
+                rot = r0 * Rotation.from_rotvec(w[:, None] * (r0.inv() * r1).as_rotvec())  # slerp
+            else:
+                rot = Rotation.identity(len(i0))
             p = self.parents[j]
             if p < 0:
                 positions[:, j] = local
@@ -304,7 +319,9 @@ def read_bvh(
     if isinstance(joint_map, str | os.PathLike):
         joint_map = load_joint_map(joint_map)
     rig, found = match_rig(bvh.joint_names, joint_map, where=bvh.name)
-    source = bvh.global_positions()  # (F, Js, 3) file units
+    duration = (len(bvh.motion) - 1) / bvh.fps
+    times = np.arange(int(np.floor(duration * fps + 1e-6)) + 1) / fps  # the clip's span, resampled
+    source = bvh.global_positions(times)  # (T, Js, 3) file units
     joints = np.full((len(source), SMPL22.num_joints, 3), np.nan)  # (F, 22, 3)
     joints[:, list(found)] = source[:, list(found.values())]
 
@@ -324,8 +341,7 @@ def read_bvh(
     name = Path(bvh.name).name
     for suffix in (".gz", ".bvh"):
         name = name[: -len(suffix)] if name.lower().endswith(suffix) else name
-    joints = resample(joints, bvh.fps, fps).astype(np.float32)
-    return BvhImport(joints, float(fps), bvh.fps, rig, up, unit, placed, name)
+    return BvhImport(joints.astype(np.float32), float(fps), bvh.fps, rig, up, unit, placed, name)
 
 
 def _option(value: str | None, choices: Mapping[str, object], what: str, where: str) -> str | None:
