@@ -69,6 +69,47 @@ def cmd_convert(args) -> None:
     print(f"wrote {args.output} ({motion.num_frames} frames, {motion.duration:.2f} s)")
 
 
+def cmd_encode(args) -> None:
+    from .tokenizer import load_tokenizer
+
+    tok = load_tokenizer(args.tokenizer)
+    motion = _load(args.input, args)
+    codes = tok.encode(motion)
+    doc = {
+        "format": "omnimogen.codes",
+        "version": 1,
+        "levels": tok.config.num_levels,
+        "codebook_size": tok.config.codebook_size,
+        "frames": len(motion.features) + 1,  # at 20 fps; decode restores exactly this length
+        "codes": codes.tolist(),
+    }
+    from .fileio import atomic_path
+
+    with atomic_path(args.output) as tmp:
+        tmp.write_text(json.dumps(doc))
+    print(f"wrote {args.output} ({len(codes)} steps x {codes.shape[1]} levels)")
+
+
+def cmd_decode(args) -> None:
+    from .errors import FormatError
+    from .tokenizer import load_tokenizer
+
+    tok = load_tokenizer(args.tokenizer)
+    try:
+        doc = json.loads(Path(args.input).read_text(encoding="utf-8"))
+        codes = doc["codes"]
+    except FileNotFoundError:
+        raise FormatError(f"{args.input}: no such file.") from None
+    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as e:
+        raise FormatError(f"{args.input}: not a codes file written by 'omnimogen encode' ({e!r}).") from None
+    try:
+        motion = tok.decode(codes, levels=args.levels, length=doc.get("frames"))
+    except OmnimogenError as e:
+        raise type(e)(f"{args.input}: {e}") from None
+    motion.save(args.output)
+    print(f"wrote {args.output} ({motion.num_frames} frames, {motion.duration:.2f} s)")
+
+
 def cmd_data_bandai(args) -> None:
     from .data.bandai import build_bandai
 
@@ -107,6 +148,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--caption", help="caption to store with the motion")
     _add_bvh_flags(p)
     p.set_defaults(func=cmd_convert)
+
+    p = sub.add_parser("encode", help="turn a motion into tokenizer codes (JSON)")
+    p.add_argument("input", metavar="IN")
+    p.add_argument("-o", "--output", required=True, help="codes.json")
+    p.add_argument("--tokenizer", help="tokenizer directory (default: the one shipped with the package)")
+    _add_bvh_flags(p)
+    p.set_defaults(func=cmd_encode)
+
+    p = sub.add_parser("decode", help="turn tokenizer codes (JSON) back into a motion")
+    p.add_argument("input", metavar="CODES")
+    p.add_argument("-o", "--output", required=True, help="OUT.bvh, .npy, .json, .gif, ...")
+    p.add_argument("--levels", type=int, help="decode with the first K levels only (default: all)")
+    p.add_argument("--tokenizer", help="tokenizer directory (default: the one shipped with the package)")
+    p.set_defaults(func=cmd_decode)
 
     data = sub.add_parser("data", help="build datasets").add_subparsers(dest="dataset", required=True)
     p = data.add_parser("bandai", help="build a HumanML3D-layout dataset from the Bandai Namco motion datasets")

@@ -24,7 +24,7 @@ from vector_quantize_pytorch import ResidualVQ
 
 from ..errors import FormatError, MotionError
 from ..fileio import atomic_path
-from ..motion import SMPL22, Motion, Normalizer, Skeleton
+from ..motion import FPS, SMPL22, Motion, Normalizer, Skeleton
 
 
 @dataclass(frozen=True)
@@ -145,12 +145,16 @@ class MotionTokenizer(nn.Module):
 
     # ---- tensors -------------------------------------------------------------------------------
 
-    def forward(self, x: torch.Tensor) -> TokenizerOutput:
-        """x: (B, T, D) normalised features, T a multiple of the downsampling factor."""
+    def forward(self, x: torch.Tensor, drop_levels: bool = False) -> TokenizerOutput:
+        """x: (B, T, D) normalised features, T a multiple of the downsampling factor.
+
+        ``drop_levels`` (training only) keeps the levels up to a random one and drops the rest. The
+        library would drop on every batch; MoMask found dropping on 20% of batches better, so the
+        caller flips the coin, with the same outcome on every process (the quantizer's collectives
+        must match across DDP ranks).
+        """
         z = self.encoder(x.transpose(1, 2)).transpose(1, 2)  # (B, T/4, C)
-        # The library drops levels on every training batch; MoMask found a probability of 0.2 better,
-        # so the switch is flipped per batch (the library still picks the cut-off level).
-        self.quantizer.quantize_dropout = self.training and bool(torch.rand(()) < self.config.quantize_dropout)
+        self.quantizer.quantize_dropout = self.training and drop_levels
         q, codes, commit = self.quantizer(z)
         recon = self.decoder(q.transpose(1, 2)).transpose(1, 2)  # (B, T, D)
         return TokenizerOutput(recon, codes, commit.sum())
@@ -179,6 +183,11 @@ class MotionTokenizer(nn.Module):
     def encode(self, motion: Motion) -> np.ndarray:
         """A motion -> integer codes (ceil((frames - 1) / 4), L). Any length of at least 2 frames."""
         f = motion.features  # (T, D) at 20 fps
+        if len(f) < self.config.downsample:
+            raise MotionError(
+                f"the motion has {motion.num_frames} frames; the tokenizer needs at least "
+                f"{self.config.downsample + 1} (one latent step, {self.config.downsample / FPS:.2f} s)."
+            )
         if f.shape[1] != self.config.input_dim:
             raise MotionError(
                 f"the motion has {f.shape[1]} features per frame; this tokenizer takes {self.config.input_dim}."
@@ -276,6 +285,18 @@ class MotionTokenizer(nn.Module):
                 f"(missing {len(missing)}, unexpected {len(unexpected)} tensors, e.g. {(missing or unexpected)[0]})."
             )
         return model.eval()
+
+
+DEFAULT_DIR = Path(__file__).resolve().parent.parent / "assets" / "tokenizer"
+
+
+def load_tokenizer(path: str | Path | None = None) -> MotionTokenizer:
+    """The tokenizer shipped with the package, or one saved with ``save_pretrained`` at ``path``."""
+    if path is None:
+        if not (DEFAULT_DIR / "config.json").is_file():
+            raise FormatError(f"{DEFAULT_DIR}: this install ships no default tokenizer; pass a path to a trained one.")
+        path = DEFAULT_DIR
+    return MotionTokenizer.from_pretrained(path)
 
 
 def num_steps(frames: int, downsample: int = 4) -> int:

@@ -82,6 +82,8 @@ def _build(cls, values: dict, prefix: str):
                 raise ConfigError(f"{prefix}{name} must be a group of settings, not {value!r}.")
             base = dataclasses.asdict(getattr(cls(), name))
             kwargs[name] = _build(kind, {**base, **value}, f"{prefix}{name}.")
+        elif isinstance(value, dict) and typing.get_origin(kind) in (dict, None) and kind is not str:
+            kwargs[name] = {k: _json_or_str(v) for k, v in value.items()}  # free-form group: numbers parse
         elif isinstance(value, str) and kind is not str:
             try:
                 kwargs[name] = _coerce(value, kind)
@@ -92,6 +94,15 @@ def _build(cls, values: dict, prefix: str):
         else:
             kwargs[name] = value
     return cls(**kwargs)
+
+
+def _json_or_str(value):
+    if not isinstance(value, str):
+        return value
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError:
+        return value
 
 
 class RunDir:

@@ -189,7 +189,9 @@ def train_tokenizer(data: str | Path, out: str | Path, cfg: TokenizerTrainConfig
             it = iter(loader_for(epoch))
             continue
         model.train()
-        out_ = model(x)
+        # One coin per step from a generator seeded by the step: identical on every rank, and on resume.
+        coin = torch.rand((), generator=torch.Generator().manual_seed(cfg.seed * 7919 + step))
+        out_ = model(x, drop_levels=bool(coin < raw.config.quantize_dropout))
         loss, joint_l1 = reconstruction_loss(raw, x, out_.reconstruction, cfg.joint_weight)
         loss = loss + out_.commit_loss
         opt.zero_grad(set_to_none=True)

@@ -1,0 +1,202 @@
+"""The tokenizer: codes round trip, any length, checkpoints, bad input, and training (resume, two processes)."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from conftest import FIXTURES
+
+from omnimogen import Motion
+from omnimogen.cli import main
+from omnimogen.errors import FormatError, MotionError
+from omnimogen.motion import Normalizer
+from omnimogen.tokenizer import PRESETS, MotionTokenizer, load_tokenizer
+from omnimogen.training.common import ConfigError, resolve_config
+from omnimogen.training.tokenizer import TokenizerTrainConfig, train_tokenizer
+
+TINY = PRESETS["tiny"]
+
+
+@pytest.fixture(scope="module")
+def tok():
+    torch.manual_seed(0)
+    model = MotionTokenizer(TINY, Normalizer.load(FIXTURES))
+    model.train()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for _ in range(3):  # initialise the codebooks (k-means on the first batches)
+            model(torch.randn(4, 32, 263))
+    return model.eval()
+
+
+@pytest.mark.parametrize("frames", [5, 6, 7, 8, 9, 171])
+def test_any_length_encodes_and_decodes_to_the_stated_length(tok, hml_features, frames):
+    m = Motion.from_features(hml_features[: frames - 1])
+    codes = tok.encode(m)
+    steps = -(-(frames - 1) // 4)  # ceil
+    assert codes.shape == (steps, TINY.num_levels) and codes.dtype == np.int64
+    assert codes.min() >= 0 and codes.max() < TINY.codebook_size
+    assert tok.decode(codes).num_frames == 4 * steps + 1
+    assert tok.decode(codes, length=frames).num_frames == frames
+
+
+def test_coarser_levels_decode_and_codes_are_deterministic(tok, hml_features):
+    m = Motion.from_features(hml_features)
+    codes = tok.encode(m)
+    np.testing.assert_array_equal(codes, tok.encode(m))
+    full, coarse = tok.decode(codes), tok.decode(codes, levels=1)
+    assert full.num_frames == coarse.num_frames
+    assert not np.allclose(full.features, coarse.features)  # the other levels contribute
+
+
+def test_save_and_load_pretrained(tok, hml_features, tmp_path):
+    tok.save_pretrained(tmp_path / "t")
+    assert {p.name for p in (tmp_path / "t").iterdir()} == {"config.json", "model.safetensors", "Mean.npy", "Std.npy"}
+    again = load_tokenizer(tmp_path / "t")
+    m = Motion.from_features(hml_features)
+    np.testing.assert_array_equal(again.encode(m), tok.encode(m))
+    np.testing.assert_allclose(again.decode(tok.encode(m)).features, tok.decode(tok.encode(m)).features, atol=1e-6)
+
+
+def test_broken_checkpoints_are_named(tok, tmp_path):
+    tok.save_pretrained(tmp_path / "a")
+    (tmp_path / "a" / "Std.npy").unlink()
+    with pytest.raises(FormatError, match="missing Std.npy"):
+        MotionTokenizer.from_pretrained(tmp_path / "a")
+    tok.save_pretrained(tmp_path / "b")
+    cfg = json.loads((tmp_path / "b" / "config.json").read_text())
+    (tmp_path / "b" / "config.json").write_text(json.dumps({**cfg, "width": 48}))
+    with pytest.raises(FormatError, match="do not match config.json"):
+        MotionTokenizer.from_pretrained(tmp_path / "b")
+    with pytest.raises(FormatError, match="does not exist"):
+        MotionTokenizer.from_pretrained(tmp_path / "nope")
+
+
+@pytest.mark.parametrize(
+    "codes, message",
+    [
+        (np.zeros((4, 2), dtype=int), "shape"),
+        (np.full((4, 3), 32), "lie in"),
+        (np.full((4, 3), -1), "lie in"),
+        (np.zeros((0, 3), dtype=int), "empty"),
+        (np.full((4, 3), 0.5), "integers"),
+    ],
+)
+def test_bad_codes(tok, codes, message):
+    with pytest.raises(MotionError, match=message):
+        tok.decode(codes)
+
+
+def test_bad_motions(tok, hml_features):
+    with pytest.raises(MotionError, match="at least 5"):
+        tok.encode(Motion.from_features(hml_features[:3]))
+    with pytest.raises(MotionError, match="levels"):
+        tok.decode(np.zeros((2, 3), dtype=int), levels=4)
+
+
+# ---- training ---------------------------------------------------------------------------------
+
+
+def _tiny_cfg(**overrides) -> TokenizerTrainConfig:
+    base = {"preset": "tiny", "steps": 6, "batch_size": 4, "window": 16, "val_every": 3, "ckpt_every": 2,
+            "log_every": 2, "val_clips": 4, "warmup_steps": 1}  # fmt: skip
+    return TokenizerTrainConfig(**{**base, **overrides})
+
+
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory):
+    """A 40-take Bandai build (train and val populated)."""
+    from conftest import BANDAI
+
+    from omnimogen.data.bandai import build_bandai
+
+    out = tmp_path_factory.mktemp("tokdata") / "bandai"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        build_bandai(BANDAI, out, limit=40, progress=False)
+    return out
+
+
+def test_config_overrides_and_errors(tmp_path):
+    cfg = resolve_config(TokenizerTrainConfig, None, ["steps=7", "model.width=64", "lr_decay_at=[0.5]"])
+    assert cfg.steps == 7 and cfg.model == {"width": 64} and cfg.lr_decay_at == [0.5]
+    assert cfg.model_config().width == 64
+    with pytest.raises(ConfigError, match="unknown config key"):
+        resolve_config(TokenizerTrainConfig, None, ["stepz=7"])
+    with pytest.raises(ConfigError, match="not a valid int"):
+        resolve_config(TokenizerTrainConfig, None, ["steps=many"])
+    (tmp_path / "c.json").write_text('{"steps": 3, "preset": "tiny"}')
+    assert resolve_config(TokenizerTrainConfig, tmp_path / "c.json").steps == 3
+
+
+def test_training_resumes_after_sigkill(tiny_data, tmp_path):
+    """Kill a run with SIGKILL after its first checkpoint; the resumed run finishes from there."""
+    run = tmp_path / "run"
+    args = [sys.executable, "-m", "omnimogen.cli", "train", "tokenizer", "--data", str(tiny_data), "--out", str(run)]
+    sets = ["--set", "preset=tiny", "--set", "steps=400", "--set", "batch_size=4", "--set", "window=16",
+            "--set", "ckpt_every=5", "--set", "val_every=1000", "--set", "val_clips=2"]  # fmt: skip
+    proc = subprocess.Popen(args + sets, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while not (run / "checkpoints" / "latest").exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    latest = (run / "checkpoints" / "latest").read_text().strip()
+    killed_at = int(latest.split("-")[1])
+    assert 0 < killed_at < 400
+    # The same settings as the killed run; only the length may differ on resume.
+    cfg = TokenizerTrainConfig(preset="tiny", steps=killed_at + 4, batch_size=4, window=16, ckpt_every=5,
+                               val_every=1000, val_clips=2)  # fmt: skip
+    result = train_tokenizer(tiny_data, run, cfg, progress=False)
+    log = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    assert log[-1]["step"] == killed_at + 4 and result["rank_checksums"]
+    assert (run / "final" / "model.safetensors").is_file()
+    for ckpt in (run / "checkpoints").glob("step-*"):
+        assert (ckpt / "COMPLETE").is_file()  # no half-written checkpoint survives
+
+
+def test_resume_refuses_a_different_config(tiny_data, tmp_path):
+    train_tokenizer(tiny_data, tmp_path / "r", _tiny_cfg(), progress=False)
+    with pytest.raises(ConfigError, match="other settings"):
+        train_tokenizer(tiny_data, tmp_path / "r", _tiny_cfg(lr=1e-3), progress=False)
+
+
+def test_two_processes_end_with_identical_weights(tiny_data, tmp_path):
+    """DDP over gloo on the CPU, launched like a user would (torchrun)."""
+    run = tmp_path / "ddp"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "-m", "omnimogen.cli",
+           "train", "tokenizer", "--data", str(tiny_data), "--out", str(run), "--set", "preset=tiny",
+           "--set", "steps=6", "--set", "batch_size=4", "--set", "window=16", "--set", "val_every=3",
+           "--set", "ckpt_every=3", "--set", "val_clips=2"]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    log = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    checksums = log[-1]["rank_checksums"]
+    assert len(checksums) == 2 and checksums[0] == checksums[1]
+    assert load_tokenizer(run / "final").config.num_levels == TINY.num_levels
+
+
+def test_cli_encode_decode(tok, hml_features, tmp_path, capsys):
+    tok.save_pretrained(tmp_path / "tok")
+    src = tmp_path / "m.npy"
+    np.save(src, hml_features[:41])
+    args = ["--tokenizer", str(tmp_path / "tok")]
+    assert main(["encode", str(src), "-o", str(tmp_path / "c.json"), *args]) == 0
+    doc = json.loads((tmp_path / "c.json").read_text())
+    assert doc["frames"] == 42 and len(doc["codes"]) == 11 and len(doc["codes"][0]) == 3
+    assert main(["decode", str(tmp_path / "c.json"), "-o", str(tmp_path / "out.npy"), *args]) == 0
+    assert np.load(tmp_path / "out.npy").shape == (41, 263)
+    doc["codes"][0][0] = 999
+    (tmp_path / "bad.json").write_text(json.dumps(doc))
+    assert main(["decode", str(tmp_path / "bad.json"), "-o", str(tmp_path / "x.npy"), *args]) == 2
+    err = capsys.readouterr().err
+    assert "bad.json" in err and "lie in" in err and not (tmp_path / "x.npy").exists()
