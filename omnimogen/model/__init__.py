@@ -1,0 +1,1 @@
+"""The OmniMoGen model: unified vocabulary, transformer, generation."""

@@ -1,0 +1,223 @@
+"""Constrained, KV-cached sampling of an assistant turn.
+
+Outside a motion span only text and structure tokens may be sampled; inside a span only motion
+codes of the expected level (flat layout) or ``<step>``/``</mo>`` plus level-wise codes (grouped
+layout). A span can be forced to an exact number of latent steps (length control). Randomness
+comes from a ``torch.Generator`` passed in, never from the global seed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from .transformer import OmniMoGenLM
+from .vocab import Rendered
+
+
+@dataclass(frozen=True)
+class SamplingOptions:
+    temperature: float = 1.0  # 0: greedy
+    top_k: int | None = None
+    top_p: float | None = None
+    max_new_tokens: int = 512
+    motion_steps: int | None = None  # force every motion span to exactly this many latent steps
+    max_motion_steps: int = 64  # a span is closed after this many steps (the training maximum)
+
+
+@dataclass
+class Generated:
+    ids: list[np.ndarray]  # per batch item: the new tokens (up to and including <eoa>)
+    codes: list[np.ndarray | None] = field(default_factory=list)  # grouped layout: (T_new, L), -1 off steps
+    finished: list[bool] = field(default_factory=list)  # reached <eoa> within the budget
+
+
+def _sample(logits: torch.Tensor, allowed: torch.Tensor, opt: SamplingOptions, gen: torch.Generator | None):
+    """logits (B, V), allowed (B, V) bool -> (B,) ids."""
+    logits = logits.float().masked_fill(~allowed, float("-inf"))
+    if opt.temperature == 0:
+        return logits.argmax(-1)
+    logits = logits / opt.temperature
+    if opt.top_k:
+        kth = torch.topk(logits, min(opt.top_k, logits.shape[-1]), dim=-1).values[..., -1:]
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    if opt.top_p is not None and opt.top_p < 1.0:
+        sorted_logits, order = torch.sort(logits, descending=True, dim=-1)
+        probs = torch.softmax(sorted_logits, -1)
+        drop = probs.cumsum(-1) - probs > opt.top_p  # keep the smallest prefix reaching top_p
+        sorted_logits = sorted_logits.masked_fill(drop, float("-inf"))
+        logits = torch.full_like(logits, float("-inf")).scatter(-1, order, sorted_logits)
+    return torch.multinomial(torch.softmax(logits, -1), 1, generator=gen).squeeze(-1)
+
+
+class _Grammar:
+    """Which token ids may follow, per batch item, as an assistant turn is written."""
+
+    TEXT, NAME, MOTION, DONE = range(4)
+
+    def __init__(self, model: OmniMoGenLM, batch: int, opt: SamplingOptions):
+        v = model.vocab
+        self.v, self.opt, self.layout = v, opt, v.layout
+        self.state = [self.TEXT] * batch
+        self.steps = [0] * batch  # latent steps in the current span
+        self.pos = [0] * batch  # tokens in the current span (flat)
+        self.name_len = [0] * batch
+        width = model.lm.get_input_embeddings().num_embeddings
+        self.width = width
+        sp = v.special
+        text = torch.zeros(width, dtype=torch.bool)
+        text[len(sp) : v.text_size] = True
+        self.text_ok = text.clone()
+        for s in ("<mo>", "<name>", "<eoa>"):
+            self.text_ok[sp[s]] = True
+        self.name_ok = text.clone()
+        self.name_first = text.clone()
+        self.name_ok[sp["<mo>"]] = True
+        self.level_ok = []
+        for level in range(v.levels):
+            m = torch.zeros(width, dtype=torch.bool)
+            if self.layout == "flat":
+                lo, hi = v.level_range(level)
+                m[lo:hi] = True
+            self.level_ok.append(m)
+
+    def allowed(self, i: int) -> torch.Tensor:
+        sp, st = self.v.special, self.state[i]
+        if st == self.TEXT:
+            return self.text_ok
+        if st == self.NAME:
+            return self.name_first if self.name_len[i] == 0 else self.name_ok
+        if st == self.DONE:
+            m = torch.zeros(self.width, dtype=torch.bool)
+            m[sp["<pad>"]] = True
+            return m
+        must_stop, may_stop = self._limits(i)
+        m = torch.zeros(self.width, dtype=torch.bool)
+        if self.layout == "flat":
+            level = self.pos[i] % self.v.levels
+            if level == 0 and must_stop:
+                m[sp["</mo>"]] = True
+                return m
+            m |= self.level_ok[level]
+            if level == 0 and may_stop:
+                m[sp["</mo>"]] = True
+            return m
+        if must_stop:
+            m[sp["</mo>"]] = True
+        else:
+            m[sp["<step>"]] = True
+            m[sp["</mo>"]] = may_stop
+        return m
+
+    def _limits(self, i: int) -> tuple[bool, bool]:
+        steps, fixed = self.steps[i], self.opt.motion_steps
+        if fixed is not None:
+            return steps >= fixed, steps >= fixed
+        return steps >= self.opt.max_motion_steps, steps >= 1
+
+    def advance(self, i: int, token: int) -> None:
+        sp = self.v.special
+        st = self.state[i]
+        if st == self.TEXT:
+            if token == sp["<eoa>"]:
+                self.state[i] = self.DONE
+            elif token == sp["<name>"]:
+                self.state[i], self.name_len[i] = self.NAME, 0
+            elif token == sp["<mo>"]:
+                self.state[i], self.steps[i], self.pos[i] = self.MOTION, 0, 0
+        elif st == self.NAME:
+            if token == sp["<mo>"]:
+                self.state[i], self.steps[i], self.pos[i] = self.MOTION, 0, 0
+            else:
+                self.name_len[i] += 1
+        elif st == self.MOTION:
+            if token == sp["</mo>"]:
+                self.state[i] = self.TEXT
+            elif self.layout == "grouped":
+                self.steps[i] += 1
+            else:
+                self.pos[i] += 1
+                if self.pos[i] % self.v.levels == 0:
+                    self.steps[i] += 1
+
+
+@torch.no_grad()
+def generate(
+    model: OmniMoGenLM,
+    prompts: list[Rendered],
+    options: SamplingOptions = SamplingOptions(),
+    generator: torch.Generator | None = None,
+    use_cache: bool = True,
+) -> Generated:
+    """Write the assistant turn that follows each prompt (rendered with ``generation_prompt=True``)."""
+    model.eval()
+    v = model.vocab
+    grouped = v.layout == "grouped"
+    pad = v.special["<pad>"]
+    B, T0 = len(prompts), max(len(p.ids) for p in prompts)
+    device = next(model.parameters()).device
+    # Left padding, so every prompt ends at the same position.
+    ids = torch.full((B, T0), pad, dtype=torch.long)
+    attn = torch.zeros((B, T0), dtype=torch.long)
+    codes = torch.full((B, T0, v.levels), -1, dtype=torch.long) if grouped else None
+    for b, p in enumerate(prompts):
+        n = len(p.ids)
+        ids[b, T0 - n :] = torch.from_numpy(p.ids)
+        attn[b, T0 - n :] = 1
+        if grouped:
+            codes[b, T0 - n :] = torch.from_numpy(p.codes)
+    ids, attn = ids.to(device), attn.to(device)
+    codes = codes.to(device) if grouped else None
+    grammar = _Grammar(model, B, options)
+    new_ids: list[list[int]] = [[] for _ in range(B)]
+    new_codes: list[list[np.ndarray]] = [[] for _ in range(B)]
+    past = None
+    cur_ids, cur_codes = ids, codes
+    for _ in range(options.max_new_tokens):
+        pos = (attn.cumsum(-1) - 1).clamp(min=0)
+        if use_cache:
+            out = model(cur_ids, cur_codes, attention_mask=attn, position_ids=pos[:, -cur_ids.shape[1] :],
+                        past_key_values=past, use_cache=True)  # fmt: skip
+            past = out.past_key_values
+        else:
+            out = model(ids, codes, attention_mask=attn, position_ids=pos)
+        logits, hidden = out.logits[:, -1], out.hidden[:, -1]  # (B, V), (B, H)
+        allowed = torch.stack([grammar.allowed(b) for b in range(B)]).to(device)
+        token = _sample(logits, allowed, options, generator)  # (B,)
+        step_codes = torch.full((B, v.levels), -1, dtype=torch.long, device=device)
+        if grouped:
+            is_step = token == v.special["<step>"]
+            if is_step.any():
+                step_codes[is_step] = _sample_step(model, hidden[is_step], options, generator)
+        for b in range(B):
+            if grammar.state[b] == grammar.DONE:
+                continue
+            new_ids[b].append(int(token[b]))
+            if grouped:
+                new_codes[b].append(step_codes[b].cpu().numpy())
+            grammar.advance(b, int(token[b]))
+        if all(s == grammar.DONE for s in grammar.state):
+            break
+        cur_ids = token[:, None]
+        cur_codes = step_codes[:, None] if grouped else None
+        ids = torch.cat([ids, cur_ids], 1)
+        codes = torch.cat([codes, cur_codes], 1) if grouped else None
+        attn = torch.cat([attn, torch.ones((B, 1), dtype=attn.dtype, device=device)], 1)
+    return Generated(
+        ids=[np.array(x, dtype=np.int64) for x in new_ids],
+        codes=[np.array(c, dtype=np.int64).reshape(-1, v.levels) if grouped else None for c in new_codes],
+        finished=[s == grammar.DONE for s in grammar.state],
+    )
+
+
+def _sample_step(model: OmniMoGenLM, hidden: torch.Tensor, opt: SamplingOptions, gen) -> torch.Tensor:
+    """Codes (N, L) of one latent step, level by level, each conditioned on the coarser ones."""
+    n, L = hidden.shape[0], model.vocab.levels
+    chosen = torch.full((n, L), -1, dtype=torch.long, device=hidden.device)
+    everything = torch.ones((n, model.vocab.codebook_size), dtype=torch.bool, device=hidden.device)
+    for level in range(L):
+        logits = model.code_logits(hidden, chosen)[:, level]  # (N, K)
+        chosen[:, level] = _sample(logits, everything, opt, gen)
+    return chosen

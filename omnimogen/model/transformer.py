@@ -1,0 +1,127 @@
+"""One causal transformer over the unified vocabulary (a Hugging Face causal language model).
+
+The default is a small Llama-style model initialised from scratch. In the ``grouped`` layout a
+motion step enters as the sum of its level embeddings (added to the ``<step>`` token's) and leaves
+through one head per level; level l's head also sees embeddings of the codes chosen for levels < l
+(teacher-forced in training), so the levels of a step are predicted coarse to fine rather than
+independently.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .vocab import Vocab
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    layout: str = "grouped"  # "grouped" (one position per latent step) or "flat" (the paper's)
+    hidden_size: int = 384
+    layers: int = 8
+    heads: int = 6
+    intermediate_size: int = 1024
+    max_positions: int = 1024
+    rope_theta: float = 10_000.0
+
+
+@dataclass
+class LMOutput:
+    logits: torch.Tensor  # (B, T, V) next-token logits over the vocabulary
+    hidden: torch.Tensor  # (B, T, H) last hidden states
+    past_key_values: object | None = None
+
+
+class OmniMoGenLM(nn.Module):
+    def __init__(self, config: ModelConfig, vocab: Vocab):
+        super().__init__()
+        from transformers import LlamaConfig, LlamaForCausalLM
+
+        if config.layout != vocab.layout:
+            raise ValueError(f"model layout {config.layout!r} differs from the vocabulary's {vocab.layout!r}")
+        self.config, self.vocab = config, vocab
+        L, K = vocab.levels, vocab.codebook_size
+        # The grouped layout never puts code tokens in ``ids``: the text-sized table suffices.
+        vocab_size = vocab.text_size if config.layout == "grouped" else vocab.size
+        self.lm = LlamaForCausalLM(
+            LlamaConfig(
+                vocab_size=vocab_size,
+                hidden_size=config.hidden_size,
+                intermediate_size=config.intermediate_size,
+                num_hidden_layers=config.layers,
+                num_attention_heads=config.heads,
+                num_key_value_heads=config.heads,
+                max_position_embeddings=config.max_positions,
+                rope_theta=config.rope_theta,
+                tie_word_embeddings=True,
+                pad_token_id=vocab.special["<pad>"],
+                bos_token_id=vocab.special["<bos>"],
+                eos_token_id=vocab.special["<eoa>"],
+            )
+        )
+        if config.layout == "grouped":
+            self.code_embed = nn.Embedding(L * K, config.hidden_size)  # input: sum over levels
+            self.code_cond = nn.Embedding(L * K, config.hidden_size)  # coarse-to-fine conditioning
+            self.code_norm = nn.LayerNorm(config.hidden_size)
+            self.code_head = nn.Linear(config.hidden_size, L * K)  # level l uses rows l*K .. (l+1)*K
+            self.register_buffer("level_offsets", torch.arange(L) * K, persistent=False)
+
+    # ---- the forward pass ------------------------------------------------------------------------
+
+    def embed(self, ids: torch.Tensor, codes: torch.Tensor | None) -> torch.Tensor:
+        x = self.lm.get_input_embeddings()(ids)  # (B, T, H)
+        if codes is not None and self.config.layout == "grouped":
+            step = codes[..., 0] >= 0  # (B, T)
+            flat = (codes.clamp(min=0) + self.level_offsets).masked_fill(~step[..., None], 0)
+            x = x + (self.code_embed(flat).sum(-2) * step[..., None])
+        return x
+
+    def forward(self, ids, codes=None, attention_mask=None, position_ids=None, past_key_values=None, use_cache=False):
+        out = self.lm.model(
+            inputs_embeds=self.embed(ids, codes),
+            attention_mask=attention_mask,
+            position_ids=position_ids,
+            past_key_values=past_key_values,
+            use_cache=use_cache,
+        )
+        hidden = out.last_hidden_state
+        return LMOutput(self.lm.lm_head(hidden), hidden, out.past_key_values if use_cache else None)
+
+    def code_logits(self, hidden: torch.Tensor, prev_codes: torch.Tensor) -> torch.Tensor:
+        """Level logits (..., L, K) of the next step, from hidden (..., H) and that step's codes
+        (..., L) for teacher forcing (only levels < l condition level l; -1 entries are ignored)."""
+        L, K = self.vocab.levels, self.vocab.codebook_size
+        cond = self.code_cond(prev_codes.clamp(min=0) + self.level_offsets) * (prev_codes >= 0)[..., None]
+        # level l sees the sum of the embeddings of levels 0..l-1
+        shifted = torch.cumsum(cond, dim=-2) - cond  # (..., L, H)
+        h = self.code_norm(hidden[..., None, :] + shifted)
+        weight = self.code_head.weight.view(L, K, -1)
+        bias = self.code_head.bias.view(L, K)
+        return torch.einsum("...lh,lkh->...lk", h, weight) + bias
+
+    def loss(self, ids, loss_mask, codes=None, attention_mask=None) -> tuple[torch.Tensor, dict]:
+        """Next-token cross-entropy on the assistant's tokens (and its motion codes)."""
+        out = self(ids, codes, attention_mask=attention_mask)
+        target, learn = ids[:, 1:], loss_mask[:, 1:]
+        logits = out.logits[:, :-1]
+        token_loss = F.cross_entropy(logits[learn], target[learn]) if learn.any() else logits.sum() * 0
+        stats = {"token_loss": float(token_loss.detach())}
+        if self.config.layout != "grouped":
+            return token_loss, stats
+        step = learn & (target == self.vocab.special["<step>"])  # (B, T-1)
+        if not step.any():
+            return token_loss, stats
+        next_codes = codes[:, 1:][step]  # (N, L)
+        level_logits = self.code_logits(out.hidden[:, :-1][step], next_codes)  # (N, L, K)
+        code_loss = F.cross_entropy(level_logits.reshape(-1, self.vocab.codebook_size), next_codes.reshape(-1))
+        stats["code_loss"] = float(code_loss.detach())
+        # Weigh a step like the L tokens it replaces, so both layouts put the same weight on motion.
+        n_tokens, n_steps = int(learn.sum()), int(step.sum())
+        loss = (token_loss * n_tokens + code_loss * n_steps * self.vocab.levels) / (
+            n_tokens + n_steps * self.vocab.levels
+        )
+        return loss, stats
