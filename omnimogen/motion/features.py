@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import MotionError
-from .rotations import matrix_to_cont6d, qbetween, qinv, qmul, qrot, quat_to_matrix
+from .rotations import cont6d_to_matrix, matrix_to_cont6d, matrix_to_quat, qbetween, qinv, qmul, qrot, quat_to_matrix
 from .skeleton import SMPL22, Skeleton
 
 Variant = Literal["corrected", "humanml3d"]
@@ -239,6 +239,68 @@ def features_to_joints(features, skeleton: Skeleton = SMPL22, *, extra_frame: bo
         last = joints[..., -1, :, :] + qrot(qinv(r_rot[..., -1, None, :]), vel)
         joints = torch.cat([joints, last[..., None, :, :]], dim=-3)
     return back(joints)
+
+
+def facing_rotations(features, skeleton: Skeleton = SMPL22):
+    """The body as a facing, a root position and per-bone rotations relative to the facing frame.
+
+    Returns ``(r_rot, r_pos, rel)``: r_rot (..., T, 4) the world-to-facing quaternion integrated from
+    the root angular velocity, r_pos (..., T, 3) the root, rel (..., T, J, 4) for each bone the
+    shortest-arc rotation from its rest direction to its direction seen from the facing frame
+    (entry 0 is the identity). A bone of a chain points along ``qrot(qinv(r_rot) * rel, offset)``.
+
+    Why not the stored 6-D values as they are: HumanML3D's IK composes each chain as
+    ``r_rot * L1 * L2 ...`` although ``r_rot`` maps world to facing (it is the inverse of the body's
+    orientation), so a stored local rotation L depends on how far the body has turned since the
+    first frame. Spliced raw into another clip, it sets a limb off by up to twice the difference of
+    the two facings (180 degrees for a clip that has turned 90 degrees). ``rel`` is the same
+    information made independent of the facing: ``rel = r_rot * (r_rot * L1 * L2 ...)``.
+
+    The features must be those of the clip as it stands (``joints_to_features`` of its joints), not a
+    row slice of a longer clip: the stored rotations refer to the facing at the original first frame.
+    """
+    f, back = _to_tensor(features)
+    j = skeleton.num_joints
+    if f.ndim < 2 or f.shape[-1] != skeleton.feature_dim:
+        raise MotionError(f"features must have shape (frames, {skeleton.feature_dim}), got {tuple(f.shape)}.")
+    _check_finite(f, "features")
+    r_rot, r_pos = _root_trajectory(f)  # (..., T, 4), (..., T, 3)
+    d6 = f[..., skeleton.feature_slices()["rotations"]].unflatten(-1, (j - 1, 6))
+    local = matrix_to_quat(cont6d_to_matrix(d6))  # (..., T, J-1, 4); entry c-1 is joint c
+    rel = [torch.zeros_like(r_rot) + r_rot.new_tensor([1.0, 0, 0, 0])] * j
+    for chain in skeleton.chains:
+        world = r_rot
+        for c in chain[1:]:
+            world = qmul(world, local[..., c - 1, :])
+            rel[c] = qmul(r_rot, world)
+    return back(r_rot), back(r_pos), back(torch.stack(rel, dim=-2))
+
+
+def pose_from_rotations(r_rot, r_pos, rel, skeleton: Skeleton = SMPL22):
+    """Forward kinematics: joints (..., T, J, 3) from ``facing_rotations``'s three arrays.
+
+    Every bone is laid with its reference length from its parent outwards, so any mix of rotations
+    (a body-part splice) gives a body with the skeleton's proportions.
+    """
+    r_rot, back = _to_tensor(r_rot)
+    r_pos, rel = _to_tensor(r_pos)[0], _to_tensor(rel)[0]
+    offsets = torch.from_numpy(skeleton.offsets).to(r_pos)  # (J, 3)
+    to_world = qinv(r_rot)
+    joints = [r_pos] + [None] * (skeleton.num_joints - 1)
+    for chain in skeleton.chains:
+        for p, c in zip(chain[:-1], chain[1:], strict=True):
+            joints[c] = joints[p] + qrot(qmul(to_world, rel[..., c, :]), offsets[c].expand_as(r_pos))
+    return back(torch.stack(joints, dim=-2))
+
+
+def rotations_to_joints(features, skeleton: Skeleton = SMPL22):
+    """Features (..., T, D) -> joints (..., T, J, 3) from the root channels and the 6-D rotations.
+
+    The exact inverse of the IK in ``joints_to_features`` (it ignores the ric positions): on the
+    features of a whole clip it agrees with ``features_to_joints`` to float precision. See
+    ``facing_rotations`` for what the features must be.
+    """
+    return pose_from_rotations(*facing_rotations(features, skeleton), skeleton)
 
 
 def frames_to_seconds(frames: int, fps: float = FPS) -> float:

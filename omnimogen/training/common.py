@@ -160,3 +160,109 @@ class RunDir:
 
 # Settings a resumed run may change: how long it runs and how often it reports.
 RESUMABLE_KEYS = {"steps", "val_every", "ckpt_every", "log_every", "num_threads"}
+
+
+def state_checksum(model) -> str:
+    """A short hash of every parameter and buffer: equal on all ranks when DDP kept them in sync."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for name, t in sorted(model.state_dict().items()):
+        h.update(name.encode())
+        h.update(t.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def train_loop(acc, run: RunDir, cfg, model, opt, sched, dataset, *, collate=None, train_step, validate,
+               save, name: str, progress: bool = True) -> dict:  # fmt: skip
+    """The loop every training command shares: epochs of shuffled batches, logging, validation,
+    keeping the best model, resumable checkpoints, and a final check that ranks agree.
+
+    ``train_step(model, batch, step) -> (loss, record)``; ``validate(step) -> (score, record)``,
+    lower scores are better, run on the main process only; ``save(directory)`` writes the model.
+    ``cfg`` needs ``steps``, ``batch_size``, ``seed``, ``log_every``, ``val_every``, ``ckpt_every``.
+    """
+    import time
+
+    import torch
+    from tqdm import tqdm
+
+    step, best = 0, float("inf")
+    latest = run.latest()
+    if latest is not None:
+        acc.load_state(str(latest))
+        meta = json.loads((latest / "meta.json").read_text())
+        step, best = meta["step"], meta["best"]
+        acc.print(f"resumed {run.root} at step {step}")
+
+    def loader_for(epoch: int):
+        gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + epoch)
+        dl = torch.utils.data.DataLoader(
+            dataset, batch_size=cfg.batch_size, shuffle=True, drop_last=True, generator=gen, collate_fn=collate
+        )
+        return acc.prepare_data_loader(dl)
+
+    batches_per_epoch = len(dataset) // (cfg.batch_size * acc.num_processes)
+    if batches_per_epoch == 0:
+        raise ConfigError(f"fewer training examples ({len(dataset)}) than one batch; lower batch_size.")
+    epoch, offset = divmod(step, batches_per_epoch)
+    loader = acc.skip_first_batches(loader_for(epoch), offset) if offset else loader_for(epoch)
+    it = iter(loader)
+    bar = tqdm(total=cfg.steps, initial=step, disable=not (progress and acc.is_main_process), desc=name)
+    record: dict = {}
+    t0 = time.perf_counter()
+    while step < cfg.steps:
+        try:
+            batch = next(it)
+        except StopIteration:
+            epoch += 1
+            it = iter(loader_for(epoch))
+            continue
+        model.train()
+        loss, record = train_step(model, batch, step)
+        opt.zero_grad(set_to_none=True)
+        acc.backward(loss)
+        opt.step()
+        sched.step()
+        step += 1
+        bar.update(1)
+        last = step == cfg.steps
+        if step % cfg.log_every == 0 or last:
+            record = {"step": step, "loss": float(loss.detach()), "lr": sched.get_last_lr()[0], **record,
+                      "sec_per_step": round((time.perf_counter() - t0) / cfg.log_every, 4)}  # fmt: skip
+            t0 = time.perf_counter()
+            bar.set_postfix({k: f"{v:.4g}" for k, v in record.items() if isinstance(v, float) and k != "lr"})
+            if acc.is_main_process:
+                run.log(record)
+        if step % cfg.val_every == 0 or last:
+            if acc.is_main_process:
+                score, val = validate(step)
+                if val:
+                    run.log({"step": step, "val": val})
+                    acc.print(
+                        f"step {step}: " + ", ".join(f"{k} {v:.4g}" for k, v in val.items() if isinstance(v, float))
+                    )
+                if score is not None and score < best:
+                    best = score
+                    save(run.root / "best")
+            acc.wait_for_everyone()
+        if step % cfg.ckpt_every == 0 or last:
+            if acc.is_main_process:
+                run.new_checkpoint(step)
+            acc.wait_for_everyone()
+            path = run.checkpoints / f"step-{step:08d}"
+            acc.save_state(str(path))
+            if acc.is_main_process:
+                (path / "meta.json").write_text(json.dumps({"step": step, "best": best}))
+                run.publish(path)
+            acc.wait_for_everyone()
+    bar.close()
+    checksums = acc.gather_for_metrics([state_checksum(acc.unwrap_model(model))], use_gather_object=True)
+    if acc.is_main_process:
+        save(run.root / "final")
+        if best == float("inf"):
+            save(run.root / "best")
+        run.log({"step": step, "rank_checksums": checksums})
+    acc.wait_for_everyone()
+    acc.end_training()
+    return {**record, "rank_checksums": checksums}

@@ -8,21 +8,17 @@ in ``RUN/best`` as a tokenizer directory (``MotionTokenizer.from_pretrained(RUN/
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from tqdm import tqdm
 
 from ..data.dataset import MotionDataset
 from ..motion import features_to_joints
 from ..tokenizer import PRESETS, MotionTokenizer, TokenizerConfig
-from .common import ConfigError, RunDir
+from .common import ConfigError, RunDir, train_loop
 
 
 @dataclass
@@ -119,14 +115,6 @@ def evaluate(model: MotionTokenizer, clips: list[np.ndarray], levels: int | None
     }
 
 
-def _state_checksum(model: torch.nn.Module) -> str:
-    h = hashlib.sha256()
-    for name, t in sorted(model.state_dict().items()):
-        h.update(name.encode())
-        h.update(t.detach().cpu().contiguous().numpy().tobytes())
-    return h.hexdigest()[:16]
-
-
 def train_tokenizer(data: str | Path, out: str | Path, cfg: TokenizerTrainConfig, progress: bool = True) -> dict:
     """Train (or resume) a tokenizer run. Returns the last validation record."""
     from accelerate import Accelerator
@@ -155,95 +143,25 @@ def train_tokenizer(data: str | Path, out: str | Path, cfg: TokenizerTrainConfig
     model, opt, sched = acc.prepare(model, opt, sched)
     raw = acc.unwrap_model(model)
 
-    step = 0
-    best = float("inf")
-    latest = run.latest()
-    if latest is not None:
-        acc.load_state(str(latest))
-        meta = json.loads((latest / "meta.json").read_text())
-        step, best = meta["step"], meta["best"]
-        acc.print(f"resumed {out} at step {step}")
-
-    def loader_for(epoch: int):
-        gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + epoch)
-        dl = torch.utils.data.DataLoader(
-            windows, batch_size=cfg.batch_size, shuffle=True, drop_last=True, generator=gen
-        )
-        return acc.prepare_data_loader(dl)
-
-    batches_per_epoch = len(windows) // (cfg.batch_size * acc.num_processes)
-    if batches_per_epoch == 0:
-        raise ConfigError(f"{data}: fewer training windows ({len(windows)}) than one batch; lower batch_size.")
-    epoch, offset = divmod(step, batches_per_epoch)
-    loader = acc.skip_first_batches(loader_for(epoch), offset) if offset else loader_for(epoch)
-    it = iter(loader)
-    bar = tqdm(total=cfg.steps, initial=step, disable=not (progress and acc.is_main_process), desc="tokenizer")
-    record: dict = {}
     recent_codes: list[torch.Tensor] = []
-    t0 = time.perf_counter()
-    while step < cfg.steps:
-        try:
-            x = next(it)
-        except StopIteration:
-            epoch += 1
-            it = iter(loader_for(epoch))
-            continue
-        model.train()
+
+    def train_step(model, x, step):
         # One coin per step from a generator seeded by the step: identical on every rank, and on resume.
         coin = torch.rand((), generator=torch.Generator().manual_seed(cfg.seed * 7919 + step))
-        out_ = model(x, drop_levels=bool(coin < raw.config.quantize_dropout))
-        loss, joint_l1 = reconstruction_loss(raw, x, out_.reconstruction, cfg.joint_weight)
-        loss = loss + out_.commit_loss
-        opt.zero_grad(set_to_none=True)
-        acc.backward(loss)
-        opt.step()
-        sched.step()
-        step += 1
-        recent_codes = (recent_codes + [out_.codes.detach().reshape(-1, raw.config.num_levels)])[-20:]
-        if step % cfg.log_every == 0 or step == cfg.steps:
-            codes = torch.cat(recent_codes)
-            use = [
-                float((torch.bincount(c[c >= 0], minlength=raw.config.codebook_size) > 0).float().mean())
-                for c in codes.T
-            ]
-            record = {"step": step, "loss": float(loss), "joint_l1_m": float(joint_l1), "commit": float(out_.commit_loss),
-                      "lr": sched.get_last_lr()[0], "usage": [round(u, 3) for u in use],
-                      "sec_per_step": (time.perf_counter() - t0) / cfg.log_every}  # fmt: skip
-            t0 = time.perf_counter()
-            bar.set_postfix(
-                loss=f"{record['loss']:.4f}", joint_mm=f"{1000 * record['joint_l1_m']:.1f}", use=f"{min(use):.2f}"
-            )
-            if acc.is_main_process:
-                run.log(record)
-        bar.update(1)
-        last = step == cfg.steps
-        if step % cfg.val_every == 0 or last:
-            if acc.is_main_process and val_clips:
-                val = evaluate(raw, val_clips)
-                record = {"step": step, "val": val}
-                run.log(record)
-                acc.print(f"step {step}: val MPJPE {val['mpjpe_mm']:.1f} mm, usage min {min(val['usage']):.2f}")
-                if val["mpjpe_mm"] < best:
-                    best = val["mpjpe_mm"]
-                    raw.save_pretrained(run.root / "best")
-            acc.wait_for_everyone()
-        if step % cfg.ckpt_every == 0 or last:
-            path = run.new_checkpoint(step) if acc.is_main_process else None
-            acc.wait_for_everyone()
-            path = run.checkpoints / f"step-{step:08d}"
-            acc.save_state(str(path))
-            if acc.is_main_process:
-                (path / "meta.json").write_text(json.dumps({"step": step, "best": best}))
-                run.publish(path)
-            acc.wait_for_everyone()
-    bar.close()
-    # Every rank reports a checksum of its weights: DDP must have kept them identical.
-    checksums = acc.gather_for_metrics([_state_checksum(raw)], use_gather_object=True)
-    if acc.is_main_process:
-        raw.save_pretrained(run.root / "final")
-        run.log({"step": step, "rank_checksums": checksums})
-        if best == float("inf"):
-            raw.save_pretrained(run.root / "best")
-    acc.wait_for_everyone()
-    acc.end_training()
-    return {**record, "rank_checksums": checksums}
+        out = model(x, drop_levels=bool(coin < raw.config.quantize_dropout))
+        loss, joint_l1 = reconstruction_loss(raw, x, out.reconstruction, cfg.joint_weight)
+        recent_codes[:] = (recent_codes + [out.codes.detach().reshape(-1, raw.config.num_levels)])[-20:]
+        codes = torch.cat(recent_codes)
+        size = raw.config.codebook_size
+        use = [round(float((torch.bincount(c[c >= 0], minlength=size) > 0).float().mean()), 3) for c in codes.T]
+        record = {"joint_mm": 1000 * float(joint_l1), "use_min": min(use), "usage": use}
+        return loss + out.commit_loss, record
+
+    def validate(step):
+        if not val_clips:
+            return None, {}
+        val = evaluate(raw, val_clips)
+        return val["mpjpe_mm"], val
+
+    return train_loop(acc, run, cfg, model, opt, sched, windows, train_step=train_step, validate=validate,
+                      save=raw.save_pretrained, name="tokenizer", progress=progress)  # fmt: skip
