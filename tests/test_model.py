@@ -82,7 +82,7 @@ def test_vocab_saves_and_loads(setup, tmp_path):
     again = Vocab.load(tmp_path)
     conv = conversation(np.random.default_rng(3))
     np.testing.assert_array_equal(again.render(conv).ids, vocab.render(conv).ids)
-    assert [again.text.id_to_token(i) for i in range(len(SPECIALS))] == list(SPECIALS)
+    assert [again.text.id_to_token(again.special[s]) for s in SPECIALS] == list(SPECIALS)
 
 
 def test_cached_and_uncached_decoding_agree(setup):
@@ -149,3 +149,38 @@ def test_grouped_loss_weighs_codes(setup):
     assert torch.isfinite(loss) and loss > 0
     loss.backward()
     assert ("code_loss" in stats) == (vocab.layout == "grouped")
+
+
+@pytest.mark.parametrize("lora_rank", [0, 4])
+def test_pretrained_base_with_resized_embeddings_and_lora(tmp_path, lora_rank):
+    """The pretrained path on a tiny random checkpoint saved locally (no downloads)."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    base_tok = Tokenizer(models.BPE())
+    base_tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    base_tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=280, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False
+    )
+    base_tok.train_from_iterator(TEXTS, trainer)
+    base_size = base_tok.get_vocab_size()
+    cfg = LlamaConfig(vocab_size=base_size, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                      num_attention_heads=2, num_key_value_heads=2)  # fmt: skip
+    LlamaForCausalLM(cfg).save_pretrained(tmp_path / "base")
+
+    vocab = Vocab.extend(base_tok, LEVELS, K, "grouped")
+    assert vocab.text_size == base_size + len(SPECIALS) and min(vocab.special.values()) == base_size
+    model = OmniMoGenLM(ModelConfig(base=str(tmp_path / "base"), lora_rank=lora_rank), vocab)
+    assert model.lm.get_input_embeddings().num_embeddings == vocab.text_size
+    r = vocab.render(conversation(np.random.default_rng(6)))
+    loss, _ = model.loss(
+        torch.from_numpy(r.ids)[None], torch.from_numpy(r.loss_mask)[None], torch.from_numpy(r.codes)[None]
+    )
+    loss.backward()
+    if lora_rank:
+        trainable = {n for n, p in model.named_parameters() if p.requires_grad}
+        assert any("lora_" in n for n in trainable) and not any("q_proj.base_layer" in n for n in trainable)
+    p = vocab.render([Message("user", (TextPart("walk"),))], generation_prompt=True)
+    out = generate(model, [p], SamplingOptions(temperature=0, max_new_tokens=20))
+    assert len(out.ids[0]) > 0

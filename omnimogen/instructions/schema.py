@@ -132,7 +132,10 @@ def _need(doc: dict, key: str, kind, where: str):
     return value
 
 
-def _ref(doc: dict, where: str) -> MotionRef:
+def ref_from_json(doc, where: str = "motion") -> MotionRef:
+    """A motion reference from its JSON object (also the donor of a body-part splice)."""
+    if not isinstance(doc, dict):
+        raise SampleError(f"{where}: a motion reference must be an object with a 'clip'.")
     clip = _need(doc, "clip", str, where)
     start = _need(doc, "start", int, where) if "start" in doc else 0
     end = doc.get("end")
@@ -177,7 +180,7 @@ def sample_from_json(doc, where: str = "sample") -> Sample:
                 name = pdoc.get("name")
                 if name is not None and not (isinstance(name, str) and PLACEHOLDER.fullmatch(f"<{name}>")):
                     raise SampleError(f"{pw}: field 'name' must be a placeholder name such as 'SourceMotion'.")
-                parts.append(Part(motion=_ref(_need(pdoc, "motion", dict, pw), f"{pw}.motion"), name=name))
+                parts.append(Part(motion=ref_from_json(_need(pdoc, "motion", dict, pw), f"{pw}.motion"), name=name))
         if not parts:
             raise SampleError(f"{tw}: a turn needs at least one part.")
         turns.append(Turn(role, tuple(parts)))

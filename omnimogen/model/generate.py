@@ -68,7 +68,7 @@ class _Grammar:
         self.width = width
         sp = v.special
         text = torch.zeros(width, dtype=torch.bool)
-        text[len(sp) : v.text_size] = True
+        text[: v.text_size] = torch.from_numpy(v.text_token_mask())
         self.text_ok = text.clone()
         for s in ("<mo>", "<name>", "<eoa>"):
             self.text_ok[sp[s]] = True

@@ -21,6 +21,8 @@ from .vocab import Vocab
 @dataclass(frozen=True)
 class ModelConfig:
     layout: str = "grouped"  # "grouped" (one position per latent step) or "flat" (the paper's)
+    base: str | None = None  # a local pretrained AutoModelForCausalLM folder; None: Llama-style from scratch
+    lora_rank: int = 0  # > 0: train LoRA adapters on the base (plus the new embeddings and heads)
     hidden_size: int = 384
     layers: int = 8
     heads: int = 6
@@ -39,35 +41,19 @@ class LMOutput:
 class OmniMoGenLM(nn.Module):
     def __init__(self, config: ModelConfig, vocab: Vocab):
         super().__init__()
-        from transformers import LlamaConfig, LlamaForCausalLM
-
         if config.layout != vocab.layout:
             raise ValueError(f"model layout {config.layout!r} differs from the vocabulary's {vocab.layout!r}")
         self.config, self.vocab = config, vocab
         L, K = vocab.levels, vocab.codebook_size
         # The grouped layout never puts code tokens in ``ids``: the text-sized table suffices.
         vocab_size = vocab.text_size if config.layout == "grouped" else vocab.size
-        self.lm = LlamaForCausalLM(
-            LlamaConfig(
-                vocab_size=vocab_size,
-                hidden_size=config.hidden_size,
-                intermediate_size=config.intermediate_size,
-                num_hidden_layers=config.layers,
-                num_attention_heads=config.heads,
-                num_key_value_heads=config.heads,
-                max_position_embeddings=config.max_positions,
-                rope_theta=config.rope_theta,
-                tie_word_embeddings=True,
-                pad_token_id=vocab.special["<pad>"],
-                bos_token_id=vocab.special["<bos>"],
-                eos_token_id=vocab.special["<eoa>"],
-            )
-        )
+        self.lm = _pretrained(config, vocab_size) if config.base else _scratch(config, vocab, vocab_size)
+        hidden = self.lm.get_input_embeddings().embedding_dim
         if config.layout == "grouped":
-            self.code_embed = nn.Embedding(L * K, config.hidden_size)  # input: sum over levels
-            self.code_cond = nn.Embedding(L * K, config.hidden_size)  # coarse-to-fine conditioning
-            self.code_norm = nn.LayerNorm(config.hidden_size)
-            self.code_head = nn.Linear(config.hidden_size, L * K)  # level l uses rows l*K .. (l+1)*K
+            self.code_embed = nn.Embedding(L * K, hidden)  # input: sum over levels
+            self.code_cond = nn.Embedding(L * K, hidden)  # coarse-to-fine conditioning
+            self.code_norm = nn.LayerNorm(hidden)
+            self.code_head = nn.Linear(hidden, L * K)  # level l uses rows l*K .. (l+1)*K
             self.register_buffer("level_offsets", torch.arange(L) * K, persistent=False)
 
     # ---- the forward pass ------------------------------------------------------------------------
@@ -81,15 +67,15 @@ class OmniMoGenLM(nn.Module):
         return x
 
     def forward(self, ids, codes=None, attention_mask=None, position_ids=None, past_key_values=None, use_cache=False):
-        out = self.lm.model(
+        out = self.lm(
             inputs_embeds=self.embed(ids, codes),
             attention_mask=attention_mask,
             position_ids=position_ids,
             past_key_values=past_key_values,
             use_cache=use_cache,
+            output_hidden_states=True,
         )
-        hidden = out.last_hidden_state
-        return LMOutput(self.lm.lm_head(hidden), hidden, out.past_key_values if use_cache else None)
+        return LMOutput(out.logits, out.hidden_states[-1], out.past_key_values if use_cache else None)
 
     def code_logits(self, hidden: torch.Tensor, prev_codes: torch.Tensor) -> torch.Tensor:
         """Level logits (..., L, K) of the next step, from hidden (..., H) and that step's codes
@@ -125,3 +111,43 @@ class OmniMoGenLM(nn.Module):
             n_tokens + n_steps * self.vocab.levels
         )
         return loss, stats
+
+
+def _scratch(config: ModelConfig, vocab: Vocab, vocab_size: int):
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    return LlamaForCausalLM(
+        LlamaConfig(
+            vocab_size=vocab_size,
+            hidden_size=config.hidden_size,
+            intermediate_size=config.intermediate_size,
+            num_hidden_layers=config.layers,
+            num_attention_heads=config.heads,
+            num_key_value_heads=config.heads,
+            max_position_embeddings=config.max_positions,
+            rope_theta=config.rope_theta,
+            tie_word_embeddings=True,
+            pad_token_id=vocab.special["<pad>"],
+            bos_token_id=vocab.special["<bos>"],
+            eos_token_id=vocab.special["<eoa>"],
+        )
+    )
+
+
+def _pretrained(config: ModelConfig, vocab_size: int):
+    """A local pretrained causal LM with its embeddings resized for our tokens, optionally with LoRA."""
+    from transformers import AutoModelForCausalLM
+
+    lm = AutoModelForCausalLM.from_pretrained(config.base, local_files_only=True)
+    lm.resize_token_embeddings(vocab_size)
+    if config.lora_rank > 0:
+        from peft import LoraConfig, get_peft_model
+
+        lora = LoraConfig(
+            r=config.lora_rank,
+            lora_alpha=2 * config.lora_rank,
+            target_modules="all-linear",
+            modules_to_save=["embed_tokens", "lm_head"],  # the new rows must train in full
+        )
+        lm = get_peft_model(lm, lora)
+    return lm

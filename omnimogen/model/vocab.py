@@ -74,12 +74,13 @@ class Vocab:
     def __init__(self, text_tokenizer, levels: int, codebook_size: int, layout: str = "grouped"):
         if layout not in LAYOUTS:
             raise ValueError(f"layout must be one of {LAYOUTS}, not {layout!r}")
-        self.text = text_tokenizer  # a tokenizers.Tokenizer whose first ids are SPECIALS
-        for i, s in enumerate(SPECIALS):
-            if self.text.token_to_id(s) != i:
-                raise FormatError(f"text tokenizer: special token {s!r} must have id {i}.")
+        self.text = text_tokenizer  # a tokenizers.Tokenizer that knows the SPECIALS
+        missing = [s for s in SPECIALS if self.text.token_to_id(s) is None]
+        if missing:
+            raise FormatError(f"text tokenizer: special tokens {missing} are missing; use Vocab.extend() to add them.")
         self.levels, self.codebook_size, self.layout = levels, codebook_size, layout
-        self.special = {s: i for i, s in enumerate(SPECIALS)}
+        self.special = {s: self.text.token_to_id(s) for s in SPECIALS}
+        self.special_ids = frozenset(self.special.values())
         self.text_size = self.text.get_vocab_size()
         self.motion_offset = self.text_size
         self.size = self.text_size + levels * codebook_size
@@ -102,6 +103,22 @@ class Vocab:
         )
         tok.train_from_iterator(texts, trainer)
         return cls(tok, levels, codebook_size, layout)
+
+    @classmethod
+    def extend(cls, text_tokenizer, levels: int, codebook_size: int, layout: str = "grouped") -> Vocab:
+        """The vocabulary of a pretrained language model's tokenizer (a ``tokenizers.Tokenizer``,
+        e.g. ``AutoTokenizer.from_pretrained(...).backend_tokenizer``) plus our special tokens,
+        which it appends after its own ids; the model's embeddings are resized to match."""
+        from tokenizers import AddedToken
+
+        text_tokenizer.add_special_tokens([AddedToken(s, special=True, normalized=False) for s in SPECIALS])
+        return cls(text_tokenizer, levels, codebook_size, layout)
+
+    def text_token_mask(self):
+        """(text_size,) bool: ids that are ordinary text, not structure."""
+        mask = np.ones(self.text_size, dtype=bool)
+        mask[list(self.special_ids)] = False
+        return mask
 
     def save(self, directory: str | Path) -> None:
         directory = Path(directory)
@@ -231,8 +248,8 @@ class Vocab:
                     c = np.asarray(codes)[k + 1 : end]
                 parts.append(MotionCodes(c, name))
                 k = end + 1
-            elif t < len(SPECIALS):
-                raise ValueError(f"unexpected {SPECIALS[t]} at position {k}")
+            elif t in self.special_ids:
+                raise ValueError(f"unexpected {self.text.id_to_token(t)} at position {k}")
             else:
                 text_buf.append(t)
                 k += 1
