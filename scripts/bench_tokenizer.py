@@ -25,7 +25,6 @@ import torch
 
 from omnimogen.data import MotionDataset
 from omnimogen.formats.render import render
-from omnimogen.motion import Motion
 from omnimogen.tokenizer import load_tokenizer
 from omnimogen.training.tokenizer import evaluate
 
@@ -60,10 +59,17 @@ def main() -> None:
     per_level = []
     for k in range(1, tok.config.num_levels + 1):
         test = evaluate(tok, clips, levels=k)
-        row = {"levels": k, "test_mpjpe_mm": round(test["mpjpe_mm"], 1), "test_mpjpe_aligned_mm": round(test["mpjpe_aligned_mm"], 1)}
+        row = {
+            "levels": k,
+            "test_mpjpe_mm": round(test["mpjpe_mm"], 1),
+            "test_mpjpe_aligned_mm": round(test["mpjpe_aligned_mm"], 1),
+        }
         if held_out:
             ho = evaluate(tok, held_out, levels=k)
-            row |= {"held_out_mpjpe_mm": round(ho["mpjpe_mm"], 1), "held_out_mpjpe_aligned_mm": round(ho["mpjpe_aligned_mm"], 1)}
+            row |= {
+                "held_out_mpjpe_mm": round(ho["mpjpe_mm"], 1),
+                "held_out_mpjpe_aligned_mm": round(ho["mpjpe_aligned_mm"], 1),
+            }
         per_level.append(row)
         print(row, flush=True)
     result = {

@@ -2,6 +2,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
+
+# Tests use tiny models: one thread is fastest, and OpenMP threads spinning against another busy
+# process (a training job) slow small ops down a hundredfold.
+torch.set_num_threads(1)
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 FIXTURES = SHARED / "fixtures" / "humanml3d"

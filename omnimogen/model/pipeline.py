@@ -1,0 +1,230 @@
+"""The user-facing model: instructions in, motions (and text) out.
+
+    model = omnimogen.load_model()
+    model.generate("a tired person waves goodbye", seconds=4).motions[0].save("wave.bvh")
+    model.edit(motion, "make it look happy")
+    model("Follow the style of <RefMotion> with the action of <SourceMotion>", SourceMotion=a, RefMotion=b)
+
+Motions are bound to the placeholders their instruction mentions (``<SourceMotion>``); they enter
+the prompt as motion parts named after them, in order of first mention, before the text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..errors import FormatError, OmnimogenError
+from ..instructions.schema import PLACEHOLDER
+from ..motion import FPS, Motion
+from ..tokenizer import MotionTokenizer, load_tokenizer
+from .generate import SamplingOptions, generate
+from .transformer import OmniMoGenLM, load_lm, save_lm
+from .vocab import Message, MotionCodes, TextPart
+
+MAX_SECONDS = 60.0  # longer requests are refused; beyond the training length motions are continued
+DEFAULT_DIR = Path(__file__).resolve().parent.parent / "assets" / "model"
+
+
+class InstructionError(OmnimogenError, ValueError):
+    """An instruction that cannot be carried out as given (missing motion, bad duration, ...)."""
+
+
+class GenerationError(OmnimogenError, RuntimeError):
+    """The model did not produce a valid answer within its retries."""
+
+
+@dataclass
+class Result:
+    text: str  # what the assistant wrote, motions shown as their placeholders
+    motions: list[Motion]
+    reasoning: str | None = None  # think=True: the judgments and plans written on the way
+    tokens: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # the answer's ids
+    parts: tuple = field(default=(), repr=False)  # the answer as parsed (text and codes), for follow-ups
+
+
+class OmniMoGen:
+    """A trained model and its motion tokenizer."""
+
+    def __init__(self, lm: OmniMoGenLM, tokenizer: MotionTokenizer):
+        if (tokenizer.config.num_levels, tokenizer.config.codebook_size) != (lm.vocab.levels, lm.vocab.codebook_size):
+            raise FormatError(
+                f"the model was trained on a tokenizer with {lm.vocab.levels} x {lm.vocab.codebook_size} codes; "
+                f"this one has {tokenizer.config.num_levels} x {tokenizer.config.codebook_size}."
+            )
+        self.lm, self.tokenizer = lm.eval(), tokenizer.eval()
+
+    # ---- files ---------------------------------------------------------------------------------
+
+    @classmethod
+    def from_pretrained(cls, directory: str | Path) -> OmniMoGen:
+        directory = Path(directory)
+        if not directory.is_dir():
+            raise FormatError(f"{directory}: model directory does not exist.")
+        return cls(load_lm(directory), load_tokenizer(directory / "tokenizer"))
+
+    def save_pretrained(self, directory: str | Path) -> None:
+        save_lm(self.lm, directory)
+        self.tokenizer.save_pretrained(Path(directory) / "tokenizer")
+
+    # ---- the calls -----------------------------------------------------------------------------
+
+    def __call__(self, instruction: str, *, seconds: float | None = None, frames: int | None = None,
+                 seed: int | None = None, samples: int = 1, think: bool = False, rounds: int = 3,
+                 temperature: float = 1.0, top_k: int | None = None, top_p: float | None = 0.95,
+                 history: list[Message] | None = None, **motions: Motion) -> Result:  # fmt: skip
+        """Carry out an instruction; ``motions`` bind its placeholders by name."""
+        prompt = self._user_turn(instruction, motions)
+        opt = self._options(seconds, frames, temperature, top_k, top_p)
+        gen = torch.Generator().manual_seed(seed) if seed is not None else None
+        messages = [*(history or []), prompt]
+        result = self._answer(messages, opt, gen, frames=self._frames(seconds, frames))
+        if think:
+            result = self._reflect(instruction, messages, result, opt, gen, rounds, self._frames(seconds, frames))
+        return result
+
+    def generate(self, text: str, **kwargs) -> Result:
+        """Text to motion."""
+        return self(text, **kwargs)
+
+    def edit(self, motion: Motion, instruction: str, **kwargs) -> Result:
+        """Edit ``motion`` as the instruction says; it is bound to ``<SourceMotion>``."""
+        if not PLACEHOLDER.search(instruction):
+            instruction = f"{instruction.rstrip()} <SourceMotion>" if instruction.strip() else instruction
+        return self(instruction, SourceMotion=motion, **kwargs)
+
+    def inbetween(self, start: Motion, end: Motion, text: str | None = None, **kwargs) -> Result:
+        """A motion from the pose(s) of ``start`` to those of ``end`` (optionally doing ``text``)."""
+        what = f" while the person {text.strip().rstrip('.')}" if text else ""
+        instruction = f"Generate the motion between <StartMotion> and <EndMotion>{what}."
+        return self(instruction, StartMotion=start, EndMotion=end, **kwargs)
+
+    def describe(self, motion: Motion, **kwargs) -> Result:
+        """Motion to text."""
+        return self("Describe the motion <Motion> in one sentence.", Motion=motion, **kwargs)
+
+    def chat(self) -> ChatSession:
+        return ChatSession(self)
+
+    # ---- internals -----------------------------------------------------------------------------
+
+    def _frames(self, seconds: float | None, frames: int | None) -> int | None:
+        if seconds is not None and frames is not None:
+            raise InstructionError("give the duration in seconds or in frames, not both.")
+        if seconds is not None:
+            if not 0 < seconds <= MAX_SECONDS:
+                raise InstructionError(f"seconds must be more than 0 and at most {MAX_SECONDS:g}, got {seconds}.")
+            frames = int(round(seconds * FPS)) + 1
+        if frames is not None and not 2 * self.tokenizer.config.downsample < frames <= MAX_SECONDS * FPS + 1:
+            raise InstructionError(
+                f"frames must be between {2 * self.tokenizer.config.downsample + 1} and {int(MAX_SECONDS * FPS) + 1}, got {frames}."
+            )
+        return frames
+
+    def _options(self, seconds, frames, temperature, top_k, top_p) -> SamplingOptions:
+        n = self._frames(seconds, frames)
+        steps = None if n is None else -(-(n - 1) // self.tokenizer.config.downsample)
+        return SamplingOptions(temperature=temperature, top_k=top_k, top_p=top_p, motion_steps=steps)
+
+    def _user_turn(self, instruction: str, motions: dict[str, Motion]) -> Message:
+        if not isinstance(instruction, str) or not instruction.strip():
+            raise InstructionError("the instruction is empty; say what the motion should be.")
+        named = list(dict.fromkeys(PLACEHOLDER.findall(instruction)))
+        missing = [n for n in named if n not in motions]
+        if missing:
+            raise InstructionError(
+                f"the instruction refers to {', '.join(f'<{n}>' for n in missing)} but no motion was given for it; "
+                f"pass it as {missing[0]}=motion (or --motion {missing[0]}=FILE)."
+            )
+        unused = [n for n in motions if n not in named]
+        if unused:
+            raise InstructionError(f"motion {unused[0]!r} was given but the instruction never mentions <{unused[0]}>.")
+        parts = []
+        for name in named:
+            m = motions[name]
+            if not isinstance(m, Motion):
+                raise InstructionError(f"{name} must be a Motion, not {type(m).__name__}.")
+            parts.append(MotionCodes(self.tokenizer.encode(m), name))
+        return Message("user", (*parts, TextPart(instruction)))
+
+    def _answer(self, messages, opt: SamplingOptions, gen, frames: int | None, retries: int = 3) -> Result:
+        prompt = self.lm.vocab.render(messages, generation_prompt=True)
+        last_error = "no answer"
+        for _ in range(retries):
+            out = generate(self.lm, [prompt], opt, gen)
+            if not out.finished[0]:
+                last_error = f"the answer did not finish within {opt.max_new_tokens} tokens"
+                continue
+            try:
+                parts = self._parts(prompt, out)
+            except ValueError as e:
+                last_error = str(e)
+                continue
+            return self._result(parts, out.ids[0], frames)
+        raise GenerationError(
+            f"the model produced no valid answer in {retries} tries ({last_error}); try another seed."
+        )
+
+    def _parts(self, prompt, out) -> tuple:
+        v = self.lm.vocab
+        ids = np.concatenate([prompt.ids, out.ids[0]])
+        codes = np.concatenate([prompt.codes, out.codes[0]]) if v.layout == "grouped" else None
+        return v.parse(ids, codes)[-1].parts
+
+    def _result(self, parts, tokens, frames: int | None) -> Result:
+        text, motions = [], []
+        for p in parts:
+            if isinstance(p, TextPart):
+                text.append(p.text)
+            else:
+                length = frames if frames is not None else None
+                motions.append(self.tokenizer.decode(p.codes, length=length))
+                text.append(f"<{p.name or 'Motion'}>")
+        return Result("".join(text).strip(), motions, tokens=tokens, parts=tuple(parts))
+
+    def _reflect(self, instruction, messages, result, opt, gen, rounds, frames) -> Result:
+        """Self-reflection: judge the motion in words against the instruction, regenerate if it falls short."""
+        notes = []
+        for _ in range(rounds):
+            if not result.motions:
+                break
+            answer = Message("assistant", result.parts)
+            ask = Message("user", (TextPart(f'Does this motion match "{instruction}"? Let me think.'),))
+            judge_opt = SamplingOptions(temperature=opt.temperature, top_k=opt.top_k, top_p=opt.top_p)
+            verdict = self._answer([*messages, answer, ask], judge_opt, gen, frames=None)
+            notes.append(verdict.text)
+            if verdict.text.lower().startswith("yes"):
+                break
+            messages = [*messages, answer, ask, Message("assistant", (TextPart(verdict.text),)),
+                        Message("user", (TextPart("Regenerate the motion so that it matches."),))]  # fmt: skip
+            result = self._answer(messages, opt, gen, frames)
+        result.reasoning = "\n".join(notes) or None
+        return result
+
+
+class ChatSession:
+    """A multi-turn conversation: every answer is kept and the next instruction can refer to it."""
+
+    def __init__(self, model: OmniMoGen):
+        self.model = model
+        self.history: list[Message] = []
+
+    def __call__(self, instruction: str, **kwargs) -> Result:
+        result = self.model(instruction, history=self.history, **kwargs)
+        user = self.model._user_turn(instruction, {k: v for k, v in kwargs.items() if isinstance(v, Motion)})
+        self.history += [user, Message("assistant", result.parts)]
+        return result
+
+
+def load_model(path: str | Path | None = None) -> OmniMoGen:
+    """The model shipped with the package, or one saved with ``save_pretrained`` at ``path``."""
+    if path is None:
+        if not (DEFAULT_DIR / "config.json").is_file():
+            raise FormatError(
+                f"{DEFAULT_DIR}: this install ships no default model yet; pass the path of a trained one."
+            )
+        path = DEFAULT_DIR
+    return OmniMoGen.from_pretrained(path)

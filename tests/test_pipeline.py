@@ -1,0 +1,115 @@
+"""The user-facing model API on a tiny model that has memorised a few answers."""
+
+import numpy as np
+import pytest
+import torch
+from conftest import FIXTURES
+
+from omnimogen import Motion
+from omnimogen.errors import FormatError
+from omnimogen.model.pipeline import GenerationError, InstructionError, OmniMoGen
+from omnimogen.model.transformer import ModelConfig, OmniMoGenLM
+from omnimogen.model.vocab import Message, MotionCodes, TextPart, Vocab
+from omnimogen.motion import Normalizer
+from omnimogen.tokenizer import PRESETS, MotionTokenizer
+
+STEPS = 6
+
+
+@pytest.fixture(scope="module")
+def model(hml_features):
+    torch.manual_seed(0)
+    tok = MotionTokenizer(PRESETS["tiny"], Normalizer.load(FIXTURES))
+    tok.train()
+    for _ in range(3):
+        tok(torch.randn(4, 32, 263))
+    tok.eval()
+    L, K = tok.config.num_levels, tok.config.codebook_size
+    rng = np.random.default_rng(0)
+    walk = rng.integers(0, K, (STEPS, L))
+    texts = ["a person walks", "Describe the motion <Motion> in one sentence.", "A person walks forward."] * 20
+    vocab = Vocab.train_bpe(texts, 300, L, K, "grouped")
+    lm = OmniMoGenLM(ModelConfig(hidden_size=64, layers=2, heads=2, intermediate_size=128), vocab)
+    source = tok.encode(Motion.from_features(hml_features[:24]))
+    convs = [
+        [Message("user", (TextPart("a person walks"),)), Message("assistant", (MotionCodes(walk),))],
+        [Message("user", (MotionCodes(source, "Motion"), TextPart("Describe the motion <Motion> in one sentence."))),
+         Message("assistant", (TextPart("A person walks forward."),))],
+    ]  # fmt: skip
+    opt = torch.optim.AdamW(lm.parameters(), lr=3e-3)
+    rendered = [vocab.render(c) for c in convs]
+    for _ in range(150):  # memorise both answers
+        for r in rendered:
+            loss, _ = lm.loss(
+                torch.from_numpy(r.ids)[None], torch.from_numpy(r.loss_mask)[None], torch.from_numpy(r.codes)[None]
+            )
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    m = OmniMoGen(lm, tok)
+    m.expected_walk = walk
+    return m
+
+
+def test_text_to_motion_obeys_the_duration(model):
+    out = model.generate("a person walks", seconds=1.2, temperature=0)
+    assert len(out.motions) == 1 and out.motions[0].num_frames == 25  # 1.2 s at 20 fps, both ends
+    assert out.text == "<Motion>"
+    np.testing.assert_array_equal(out.parts[0].codes, model.expected_walk)
+
+
+def test_motion_to_text(model, hml_features):
+    out = model.describe(Motion.from_features(hml_features[:24]), temperature=0)
+    assert out.text == "A person walks forward." and out.motions == []
+
+
+def test_same_seed_same_result(model):
+    a = model.generate("a person walks", seed=3, temperature=1.5, top_p=None)
+    b = model.generate("a person walks", seed=3, temperature=1.5, top_p=None)
+    np.testing.assert_array_equal(a.tokens, b.tokens)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"instruction": ""}, "empty"),
+        ({"instruction": "Follow the style of <RefMotion>."}, "no motion was given"),
+        ({"instruction": "walk", "seconds": 0}, "seconds"),
+        ({"instruction": "walk", "seconds": -1}, "seconds"),
+        ({"instruction": "walk", "seconds": 1000}, "seconds"),
+        ({"instruction": "walk", "seconds": 2, "frames": 30}, "not both"),
+    ],
+)
+def test_bad_instructions(model, kwargs, message):
+    with pytest.raises(InstructionError, match=message):
+        model(**kwargs)
+
+
+def test_unused_motion_is_refused(model, hml_features):
+    with pytest.raises(InstructionError, match="never mentions"):
+        model("walk", Extra=Motion.from_features(hml_features[:24]))
+
+
+def test_unfinished_answers_are_reported_not_returned(model):
+    from omnimogen.model import pipeline
+
+    with pytest.raises(GenerationError, match="no valid answer"):
+        model._answer([Message("user", (TextPart("a person walks"),))],
+                      pipeline.SamplingOptions(max_new_tokens=2), None, frames=None)  # fmt: skip
+
+
+def test_save_and_load(model, tmp_path):
+    model.save_pretrained(tmp_path / "m")
+    again = OmniMoGen.from_pretrained(tmp_path / "m")
+    a = model.generate("a person walks", temperature=0)
+    b = again.generate("a person walks", temperature=0)
+    np.testing.assert_array_equal(a.tokens, b.tokens)
+    with pytest.raises(FormatError, match="does not exist"):
+        OmniMoGen.from_pretrained(tmp_path / "nope")
+
+
+def test_chat_keeps_history(model):
+    chat = model.chat()
+    first = chat("a person walks", temperature=0)
+    assert first.motions and len(chat.history) == 2
+    assert isinstance(chat.history[1].parts[0], MotionCodes)
