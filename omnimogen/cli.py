@@ -110,6 +110,102 @@ def cmd_decode(args) -> None:
     print(f"wrote {args.output} ({motion.num_frames} frames, {motion.duration:.2f} s)")
 
 
+def _bind_motions(instruction: str, specs: list[str], args) -> dict:
+    """--motion FILE binds placeholders in order of first mention; --motion NAME=FILE by name."""
+    from .instructions.schema import PLACEHOLDER
+
+    names = list(dict.fromkeys(PLACEHOLDER.findall(instruction)))
+    bound, positional = {}, []
+    for spec in specs:
+        name, sep, path = spec.partition("=")
+        if sep and PLACEHOLDER.fullmatch(f"<{name}>") and not Path(spec).exists():
+            bound[name] = _load(path, args)
+        else:
+            positional.append(spec)
+    free = [n for n in names if n not in bound]
+    if len(positional) > len(free):
+        raise OmnimogenError(
+            f"{len(positional)} --motion file(s) given but the instruction has {len(free)} unbound placeholder(s) "
+            f"({', '.join(f'<{n}>' for n in free) or 'none'}); mention each motion as <Name> in the text."
+        )
+    for name, path in zip(free, positional, strict=False):
+        bound[name] = _load(path, args)
+    return bound
+
+
+def _outputs(paths: list[str], k: int, samples: int) -> list[Path]:
+    """OUT.bvh -> OUT.bvh for one sample, OUT_1.bvh, OUT_2.bvh ... for several."""
+    if samples == 1:
+        return [Path(p) for p in paths]
+    out = []
+    for p in paths:
+        from .motion.motion import file_kind
+
+        suffix = file_kind(p)
+        out.append(Path(p[: -len(suffix)] + f"_{k + 1}" + suffix))
+    return out
+
+
+def cmd_generate(args) -> None:
+    from .model.pipeline import load_model
+
+    model = load_model(args.model)
+    motions = _bind_motions(args.text, args.motion or [], args)
+    for k in range(args.samples):
+        seed = None if args.seed is None else args.seed + k
+        result = model(args.text, seconds=args.seconds, frames=args.frames, seed=seed, think=args.think,
+                       temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, **motions)  # fmt: skip
+        if result.reasoning:
+            print(f"reasoning: {result.reasoning}")
+        if result.text and result.text != "<Motion>":
+            print(result.text)
+        if not result.motions:
+            continue
+        for path in _outputs(args.output or [], k, args.samples):
+            for i, m in enumerate(result.motions):
+                target = (
+                    path if i == 0 else path.with_name(f"{path.name.split('.')[0]}_m{i + 1}{''.join(path.suffixes)}")
+                )
+                m.with_caption(args.text).save(target)
+                print(f"wrote {target} ({m.num_frames} frames, {m.duration:.2f} s)")
+
+
+def cmd_chat(args) -> None:
+    from .model.pipeline import load_model
+
+    model = load_model(args.model)
+    session = model.chat()
+    print("omnimogen chat: type an instruction; ':save PATH' saves the last motion, ':quit' ends.")
+    last = None
+    while True:
+        try:
+            line = input("> ").strip()
+        except EOFError:
+            break
+        if not line:
+            continue
+        if line in (":quit", ":q"):
+            break
+        if line.startswith(":save"):
+            if last is None:
+                print("nothing to save yet")
+            else:
+                path = line.split(maxsplit=1)[1] if " " in line else "motion.bvh"
+                last.save(path)
+                print(f"wrote {path}")
+            continue
+        try:
+            result = session(line, seed=args.seed, temperature=args.temperature)
+        except OmnimogenError as e:
+            print(f"error: {e}")
+            continue
+        if result.motions:
+            last = result.motions[-1]
+            print(f"{result.text}  [{last.num_frames} frames, {last.duration:.2f} s; ':save FILE' to keep it]")
+        else:
+            print(result.text)
+
+
 def cmd_data_bandai(args) -> None:
     from .data.bandai import build_bandai
 
@@ -119,12 +215,85 @@ def cmd_data_bandai(args) -> None:
         print(f"skipped {take}: {reason}")
 
 
+def _print_build(result, kind: str) -> None:
+    for task, splits in result.counts.items():
+        print(f"{task:30s} " + "  ".join(f"{split} {n:6,d}" for split, n in splits.items()))
+    for message in result.skipped:
+        print(f"skipped {message}")
+    print(f"wrote {kind} to {result.out}: {result.files} files, {result.bytes / 1e6:.1f} MB, {result.seconds:.1f} s")
+
+
+def _mix(pairs: list[str] | None) -> dict[str, float] | None:
+    from .errors import FormatError
+
+    if not pairs:
+        return None
+    mix = {}
+    for pair in pairs:
+        task, _, weight = pair.partition("=")
+        try:
+            mix[task] = float(weight)
+        except ValueError:
+            raise FormatError(f"--mix {pair!r}: write TASK=WEIGHT, e.g. --mix edit/style=3.") from None
+    return mix
+
+
+def cmd_data_x2mo(args) -> None:
+    from .instructions.builder import build_x2mo
+
+    result = build_x2mo(args.data, args.out, samples=args.samples, seed=args.seed, mix=_mix(args.mix),
+                        overwrite=args.overwrite)  # fmt: skip
+    _print_build(result, "the instruction set")
+
+
+def cmd_data_anycontext(args) -> None:
+    from .instructions.anycontext import build_anycontext
+
+    _print_build(build_anycontext(args.data, args.out, overwrite=args.overwrite), "the AnyContext benchmark")
+
+
+def cmd_data_validate(args) -> None:
+    from .errors import FormatError
+    from .instructions.validate import validate_set
+
+    report = validate_set(args.dir, args.data)
+    print(json.dumps(report.summary(), indent=1))
+    if not report.ok:
+        for message in report.errors:
+            print(message, file=sys.stderr)
+        raise FormatError(
+            f"{args.dir}: {report.error_count} problem(s) in the instruction set (the first are listed above)."
+        )
+
+
+def cmd_data_preview(args) -> None:
+    from .errors import FormatError
+    from .instructions.corpus import Corpus
+    from .instructions.preview import pick, render_sample, transcript
+
+    corpus = Corpus(args.data)
+    chosen = pick(args.dir, args.task, args.count, args.seed)
+    if not chosen:
+        raise FormatError(f"{args.dir}: no sample of task {args.task!r}; the manifest lists the tasks.")
+    for sample in chosen:
+        print(transcript(sample))
+        print(f"  -> {render_sample(sample, corpus, Path(args.out) / f'{sample.id}.png')}")
+
+
 def cmd_train_tokenizer(args) -> None:
     from .training.common import resolve_config
     from .training.tokenizer import TokenizerTrainConfig, train_tokenizer
 
     cfg = resolve_config(TokenizerTrainConfig, args.config, args.set or [])
     train_tokenizer(args.data, args.out, cfg)
+
+
+def cmd_train_lm(args) -> None:
+    from .training.common import resolve_config
+    from .training.lm import LMTrainConfig, train_lm
+
+    cfg = resolve_config(LMTrainConfig, args.config, args.set or [])
+    train_lm(args.data, args.corpus, args.tokenizer, args.out, cfg)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -149,6 +318,30 @@ def build_parser() -> argparse.ArgumentParser:
     _add_bvh_flags(p)
     p.set_defaults(func=cmd_convert)
 
+    p = sub.add_parser("generate", help="carry out an instruction: text to motion, editing, in-context, ...")
+    p.add_argument("text", help='the instruction, e.g. "a tired person waves goodbye" or "make <SourceMotion> happy"')
+    p.add_argument("-o", "--output", action="append", metavar="OUT",
+                   help="output file(s): .bvh, .bvh.gz, .npy, .json, .gif, .mp4 (repeatable)")  # fmt: skip
+    p.add_argument("--motion", action="append", metavar="[NAME=]FILE",
+                   help="a motion for a placeholder: by name (SourceMotion=a.bvh) or in order of mention")  # fmt: skip
+    p.add_argument("--seconds", type=float, help="exact duration in seconds (default: the model decides)")
+    p.add_argument("--frames", type=int, help="exact duration in frames at 20 fps")
+    p.add_argument("--seed", type=int, help="random seed (sample k uses seed + k)")
+    p.add_argument("--samples", type=int, default=1, help="how many results (outputs get _1, _2, ...)")
+    p.add_argument("--think", action="store_true", help="self-reflection: judge the result in words, regenerate")
+    p.add_argument("--temperature", type=float, default=1.0)
+    p.add_argument("--top-k", type=int)
+    p.add_argument("--top-p", type=float, default=0.95)
+    p.add_argument("--model", help="model directory (default: the one shipped with the package)")
+    _add_bvh_flags(p)
+    p.set_defaults(func=cmd_generate)
+
+    p = sub.add_parser("chat", help="an interactive multi-turn session in the terminal")
+    p.add_argument("--model", help="model directory (default: the one shipped with the package)")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--temperature", type=float, default=1.0)
+    p.set_defaults(func=cmd_chat)
+
     p = sub.add_parser("encode", help="turn a motion into tokenizer codes (JSON)")
     p.add_argument("input", metavar="IN")
     p.add_argument("-o", "--output", required=True, help="codes.json")
@@ -171,6 +364,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, help="worker processes (default: up to 2)")
     p.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
     p.set_defaults(func=cmd_data_bandai)
+    p = data.add_parser("x2mo", help="build the interleaved instruction training set from a labelled dataset")
+    p.add_argument("--data", required=True, help="HumanML3D-layout dataset with labels.json (omnimogen data bandai)")
+    p.add_argument("--out", required=True, help="output folder (shards, manifest.json, mix.png)")
+    p.add_argument("--samples", type=int, default=30_000, help="samples over all splits (default: 30000)")
+    p.add_argument("--seed", type=int, default=0, help="the same seed and data give byte-identical files")
+    p.add_argument("--mix", action="append", metavar="TASK=WEIGHT", help="task weights replacing the default mix")
+    p.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
+    p.set_defaults(func=cmd_data_x2mo)
+    p = data.add_parser("anycontext", help="build the AnyContext benchmark from the test split of a labelled dataset")
+    p.add_argument("--data", required=True, help="HumanML3D-layout dataset with labels.json")
+    p.add_argument("--out", required=True, help="output folder (one file per category, manifest.json)")
+    p.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
+    p.set_defaults(func=cmd_data_anycontext)
+    p = data.add_parser("validate", help="check every sample of an X2Mo or AnyContext folder against its dataset")
+    p.add_argument("dir", help="instruction set folder")
+    p.add_argument("--data", required=True, help="the dataset it was built from")
+    p.set_defaults(func=cmd_data_validate)
+    p = data.add_parser("preview", help="render random samples of one task of an instruction set (PNG contact sheets)")
+    p.add_argument("dir", help="instruction set folder")
+    p.add_argument("--data", required=True, help="the dataset it was built from")
+    p.add_argument("--task", required=True, help="task to look at, e.g. edit/style")
+    p.add_argument("-n", "--count", type=int, default=5, help="samples to render (default: 5)")
+    p.add_argument("--seed", type=int, default=0, help="which random samples")
+    p.add_argument("--out", required=True, help="folder for the PNG files")
+    p.set_defaults(func=cmd_data_preview)
 
     train = sub.add_parser("train", help="train models").add_subparsers(dest="model", required=True)
     p = train.add_parser("tokenizer", help="train the motion tokenizer (resumes RUN if it has checkpoints)")
@@ -179,6 +397,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", help="JSON file of training settings")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a setting, e.g. --set model.width=128")
     p.set_defaults(func=cmd_train_tokenizer)
+
+    p = train.add_parser("lm", help="train the model on an X2Mo-style instruction set (resumes RUN)")
+    p.add_argument("--data", required=True, help="instruction set folder (omnimogen data x2mo)")
+    p.add_argument("--corpus", required=True, help="the HumanML3D-layout dataset the instructions reference")
+    p.add_argument("--tokenizer", help="tokenizer directory (default: the one shipped with the package)")
+    p.add_argument("--out", required=True, help="run folder (checkpoints, logs, best/ and final/ models)")
+    p.add_argument("--config", help="JSON file of training settings")
+    p.add_argument(
+        "--set", action="append", metavar="KEY=VALUE", help="override a setting, e.g. --set model.layout=flat"
+    )
+    p.set_defaults(func=cmd_train_lm)
     return parser
 
 

@@ -27,13 +27,13 @@ def model(hml_features):
     L, K = tok.config.num_levels, tok.config.codebook_size
     rng = np.random.default_rng(0)
     walk = rng.integers(0, K, (STEPS, L))
-    texts = ["a person walks", "Describe the motion <Motion> in one sentence.", "A person walks forward."] * 20
+    texts = ["a person walks", "Write a caption for <Motion>.", "A person walks forward."] * 20
     vocab = Vocab.train_bpe(texts, 300, L, K, "grouped")
     lm = OmniMoGenLM(ModelConfig(hidden_size=64, layers=2, heads=2, intermediate_size=128), vocab)
     source = tok.encode(Motion.from_features(hml_features[:24]))
     convs = [
         [Message("user", (TextPart("a person walks"),)), Message("assistant", (MotionCodes(walk),))],
-        [Message("user", (MotionCodes(source, "Motion"), TextPart("Describe the motion <Motion> in one sentence."))),
+        [Message("user", (MotionCodes(source, "Motion"), TextPart("Write a caption for <Motion>."))),
          Message("assistant", (TextPart("A person walks forward."),))],
     ]  # fmt: skip
     opt = torch.optim.AdamW(lm.parameters(), lr=3e-3)

@@ -387,6 +387,8 @@ def make_multiturn(turns: int) -> Callable[[random.Random, Pool, TaskConfig], Sa
 
 def compositional(rng: random.Random, pool: Pool, cfg: TaskConfig) -> Sample | None:
     """Two edits in one instruction (evaluation only: the paper reports it as emergent)."""
+    if not pool.cell_list:
+        raise Unsatisfiable(f"the {pool.split} split has no clips")
     cap = cfg.cap(2)
     state = _start(rng, pool, pool.cell_list, cap)
     kinds = ["style", "action", "trajectory", "speed"]

@@ -92,19 +92,19 @@ class OmniMoGen:
 
     def edit(self, motion: Motion, instruction: str, **kwargs) -> Result:
         """Edit ``motion`` as the instruction says; it is bound to ``<SourceMotion>``."""
-        if not PLACEHOLDER.search(instruction):
-            instruction = f"{instruction.rstrip()} <SourceMotion>" if instruction.strip() else instruction
+        if instruction.strip() and not PLACEHOLDER.search(instruction):
+            instruction = f"Edit <SourceMotion>: {instruction.strip()}"
         return self(instruction, SourceMotion=motion, **kwargs)
 
     def inbetween(self, start: Motion, end: Motion, text: str | None = None, **kwargs) -> Result:
         """A motion from the pose(s) of ``start`` to those of ``end`` (optionally doing ``text``)."""
-        what = f" while the person {text.strip().rstrip('.')}" if text else ""
-        instruction = f"Generate the motion between <StartMotion> and <EndMotion>{what}."
-        return self(instruction, StartMotion=start, EndMotion=end, **kwargs)
+        what = f" while {text.strip().rstrip('.')}" if text else ""
+        instruction = f"Make a motion that starts at <StartPose> and finishes at <EndPose>{what}."
+        return self(instruction, StartPose=start, EndPose=end, **kwargs)
 
     def describe(self, motion: Motion, **kwargs) -> Result:
         """Motion to text."""
-        return self("Describe the motion <Motion> in one sentence.", Motion=motion, **kwargs)
+        return self("Write a caption for <Motion>.", Motion=motion, **kwargs)
 
     def chat(self) -> ChatSession:
         return ChatSession(self)
@@ -192,14 +192,14 @@ class OmniMoGen:
             if not result.motions:
                 break
             answer = Message("assistant", result.parts)
-            ask = Message("user", (TextPart(f'Does this motion match "{instruction}"? Let me think.'),))
+            ask = Message("user", (TextPart("Critique your attempt."),))  # as the reflection data asks
             judge_opt = SamplingOptions(temperature=opt.temperature, top_k=opt.top_k, top_p=opt.top_p)
             verdict = self._answer([*messages, answer, ask], judge_opt, gen, frames=None)
             notes.append(verdict.text)
             if verdict.text.lower().startswith("yes"):
                 break
             messages = [*messages, answer, ask, Message("assistant", (TextPart(verdict.text),)),
-                        Message("user", (TextPart("Regenerate the motion so that it matches."),))]  # fmt: skip
+                        Message("user", (TextPart("Use your critique to regenerate it."),))]  # fmt: skip
             result = self._answer(messages, opt, gen, frames)
         result.reasoning = "\n".join(notes) or None
         return result

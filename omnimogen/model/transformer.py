@@ -40,6 +40,8 @@ class LMOutput:
     logits: torch.Tensor  # (B, T, V) next-token logits over the vocabulary
     hidden: torch.Tensor  # (B, T, H) last hidden states
     past_key_values: object | None = None
+    loss: torch.Tensor | None = None  # when the forward pass was given a loss mask
+    stats: dict | None = None
 
 
 class OmniMoGenLM(nn.Module):
@@ -70,7 +72,10 @@ class OmniMoGenLM(nn.Module):
             x = x + (self.code_embed(flat).sum(-2) * step[..., None])
         return x
 
-    def forward(self, ids, codes=None, attention_mask=None, position_ids=None, past_key_values=None, use_cache=False):
+    def forward(self, ids, codes=None, attention_mask=None, position_ids=None, past_key_values=None, use_cache=False,
+                loss_mask=None) -> LMOutput:  # fmt: skip
+        """With ``loss_mask`` the output carries the training loss (computed inside forward, so that
+        DDP sees it)."""
         out = self.lm(
             inputs_embeds=self.embed(ids, codes),
             attention_mask=attention_mask,
@@ -79,7 +84,10 @@ class OmniMoGenLM(nn.Module):
             use_cache=use_cache,
             output_hidden_states=True,
         )
-        return LMOutput(out.logits, out.hidden_states[-1], out.past_key_values if use_cache else None)
+        result = LMOutput(out.logits, out.hidden_states[-1], out.past_key_values if use_cache else None)
+        if loss_mask is not None:
+            result.loss, result.stats = self._loss(result, ids, loss_mask, codes)
+        return result
 
     def code_logits(self, hidden: torch.Tensor, prev_codes: torch.Tensor) -> torch.Tensor:
         """Level logits (..., L, K) of the next step, from hidden (..., H) and that step's codes
@@ -95,7 +103,10 @@ class OmniMoGenLM(nn.Module):
 
     def loss(self, ids, loss_mask, codes=None, attention_mask=None) -> tuple[torch.Tensor, dict]:
         """Next-token cross-entropy on the assistant's tokens (and its motion codes)."""
-        out = self(ids, codes, attention_mask=attention_mask)
+        out = self(ids, codes, attention_mask=attention_mask, loss_mask=loss_mask)
+        return out.loss, out.stats
+
+    def _loss(self, out: LMOutput, ids, loss_mask, codes) -> tuple[torch.Tensor, dict]:
         target, learn = ids[:, 1:], loss_mask[:, 1:]
         logits = out.logits[:, :-1]
         token_loss = F.cross_entropy(logits[learn], target[learn]) if learn.any() else logits.sum() * 0

@@ -1,0 +1,225 @@
+"""Supervised fine-tuning of the model: ``omnimogen train lm --data X2MO --corpus DATASET --tokenizer TOK --out RUN``.
+
+Preparation (once per run, cached in ``RUN/prepared/``): every motion the instruction samples
+reference is materialised from the corpus and encoded by the tokenizer; a BPE text vocabulary is
+trained on the training texts; every sample is rendered to ids, codes and a loss mask. Training
+then runs the shared loop (resumable, one or many processes), batches padded to their longest
+sample, and reports the validation loss per task. ``RUN/best`` is a complete model directory.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import warnings
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from ..instructions.corpus import Corpus
+from ..instructions.recipes import materialise
+from ..instructions.schema import Sample, read_samples
+from ..model.transformer import ModelConfig, OmniMoGenLM, save_lm
+from ..model.vocab import Message, MotionCodes, Rendered, TextPart, Vocab
+from ..tokenizer import MotionTokenizer, load_tokenizer
+from .common import ConfigError, RunDir, train_loop
+
+
+@dataclass
+class LMTrainConfig:
+    model: dict = field(default_factory=dict)  # ModelConfig overrides, e.g. {"layout": "flat", "layers": 6}
+    text_vocab_size: int = 2048
+    steps: int = 30_000
+    batch_size: int = 16
+    lr: float = 3e-4
+    warmup_steps: int = 500
+    min_lr_ratio: float = 0.1  # cosine decay to this fraction of lr
+    weight_decay: float = 0.1
+    max_tokens: int = 1024  # longer rendered samples are left out (counted in the log)
+    seed: int = 0
+    val_every: int = 1_000
+    ckpt_every: int = 500
+    log_every: int = 50
+    val_per_task: int = 40
+    num_threads: int | None = None
+
+    def model_config(self) -> ModelConfig:
+        names = {f.name for f in dataclasses.fields(ModelConfig)}
+        bad = set(self.model) - names
+        if bad:
+            raise ConfigError(f"unknown model setting(s) {', '.join(sorted(bad))}; known: {', '.join(sorted(names))}.")
+        return ModelConfig(**self.model)
+
+
+def sample_messages(sample: Sample, codes_of) -> list[Message]:
+    """A sample's turns as vocabulary messages, motions replaced by their codes."""
+    out = []
+    for turn in sample.turns:
+        parts = []
+        for p in turn.parts:
+            parts.append(TextPart(p.text) if p.motion is None else MotionCodes(codes_of(p.motion), p.name))
+        out.append(Message(turn.role, tuple(parts)))
+    return out
+
+
+def _ref_key(ref) -> str:
+    return json.dumps(ref.to_json(), sort_keys=True)
+
+
+def read_split(x2mo: Path, split: str) -> list[Sample]:
+    files = sorted(x2mo.glob(f"{split}-*.jsonl"))
+    if not files and split == "train":
+        raise ConfigError(f"{x2mo}: no {split}-*.jsonl shards; build the set with 'omnimogen data x2mo'.")
+    return [s for f in files for s in read_samples(f)]
+
+
+def prepare(x2mo: Path, corpus_dir: Path, tokenizer: MotionTokenizer, cfg: LMTrainConfig, cache: Path,
+            progress: bool = True) -> tuple[Vocab, dict[str, list[tuple[str, Rendered]]]]:  # fmt: skip
+    """Render every sample; reuse ``cache`` when it was made from the same inputs."""
+    mcfg = cfg.model_config()
+    key = hashlib.sha256(
+        json.dumps(
+            [
+                (x2mo / "manifest.json").read_text() if (x2mo / "manifest.json").is_file() else str(x2mo),
+                dataclasses.asdict(tokenizer.config),
+                mcfg.layout,
+                cfg.text_vocab_size,
+                cfg.max_tokens,
+            ]
+        ).encode()  # fmt: skip
+    ).hexdigest()[:16]
+    done = cache / f"prepared-{key}.pt"
+    if done.is_file():
+        blob = torch.load(done, weights_only=False)
+        return Vocab.load(cache / f"vocab-{key}"), blob
+    splits = {s: read_split(x2mo, s) for s in ("train", "val")}
+    corpus = Corpus(corpus_dir)
+    codes: dict[str, np.ndarray] = {}
+    refs = {_ref_key(m): m for samples in splits.values() for s in samples for m in s.motions()}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for k, ref in tqdm(sorted(refs.items()), desc="encoding motions", disable=not progress):
+            codes[k] = tokenizer.encode(materialise(ref, corpus))
+    texts = [p.text or p.name for s in splits["train"] for t in s.turns for p in t.parts if p.text or p.name]
+    vocab = Vocab.train_bpe(texts, cfg.text_vocab_size, tokenizer.config.num_levels, tokenizer.config.codebook_size,
+                            mcfg.layout)  # fmt: skip
+    rendered: dict[str, list[tuple[str, Rendered]]] = {}
+    dropped = defaultdict(int)
+    for split, samples in splits.items():
+        rendered[split] = []
+        for s in samples:
+            r = vocab.render(sample_messages(s, lambda ref: codes[_ref_key(ref)]))
+            if len(r.ids) > cfg.max_tokens:
+                dropped[f"{split}/{s.task}"] += 1
+                continue
+            rendered[split].append((s.task, r))
+    if dropped:
+        warnings.warn(f"left out samples longer than {cfg.max_tokens} tokens: {dict(dropped)}", stacklevel=2)
+    cache.mkdir(parents=True, exist_ok=True)
+    vocab.save(cache / f"vocab-{key}")
+    torch.save(rendered, done)
+    return vocab, rendered
+
+
+class Rendered2Batch:
+    """Pads a list of rendered samples to the longest (pad id, mask off, codes -1)."""
+
+    def __init__(self, vocab: Vocab):
+        self.pad, self.levels, self.grouped = vocab.special["<pad>"], vocab.levels, vocab.layout == "grouped"
+
+    def __call__(self, items) -> dict:
+        rs = [r for _, r in items]
+        n, t = len(rs), max(len(r.ids) for r in rs)
+        ids = torch.full((n, t), self.pad, dtype=torch.long)
+        mask = torch.zeros((n, t), dtype=torch.bool)
+        attn = torch.zeros((n, t), dtype=torch.long)
+        codes = torch.full((n, t, self.levels), -1, dtype=torch.long) if self.grouped else None
+        for i, r in enumerate(rs):
+            k = len(r.ids)
+            ids[i, :k], mask[i, :k], attn[i, :k] = torch.from_numpy(r.ids), torch.from_numpy(r.loss_mask), 1
+            if self.grouped:
+                codes[i, :k] = torch.from_numpy(r.codes)
+        return {"ids": ids, "loss_mask": mask, "attention_mask": attn, "codes": codes}
+
+
+def _lr_lambda(cfg: LMTrainConfig):
+    import math
+
+    def f(step: int) -> float:
+        if step < cfg.warmup_steps:
+            return (step + 1) / cfg.warmup_steps
+        progress = min(1.0, (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps))
+        return cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+
+    return f
+
+
+@torch.no_grad()
+def validate_per_task(model: OmniMoGenLM, val: list[tuple[str, Rendered]], per_task: int, collate) -> dict:
+    model.eval()
+    by_task = defaultdict(list)
+    for task, r in val:
+        if len(by_task[task]) < per_task:
+            by_task[task].append((task, r))
+    losses = {}
+    for task, items in sorted(by_task.items()):
+        total = 0.0
+        for i in range(0, len(items), 8):
+            b = collate(items[i : i + 8])
+            out = model(b["ids"], b["codes"], attention_mask=b["attention_mask"], loss_mask=b["loss_mask"])
+            total += float(out.loss) * len(items[i : i + 8])
+        losses[task] = total / len(items)
+    return losses
+
+
+def train_lm(x2mo: str | Path, corpus: str | Path, tokenizer: str | Path | None, out: str | Path,
+             cfg: LMTrainConfig, progress: bool = True) -> dict:  # fmt: skip
+    from accelerate import Accelerator
+    from accelerate.utils import set_seed
+
+    if cfg.num_threads:
+        torch.set_num_threads(cfg.num_threads)
+    acc = Accelerator(cpu=not torch.cuda.is_available())
+    run = RunDir(out)
+    if acc.is_main_process:
+        run.check_config(cfg)
+    acc.wait_for_everyone()
+    tok = load_tokenizer(tokenizer)
+    # Only the main process prepares; the others wait and read its cache.
+    if acc.is_main_process:
+        prepare(Path(x2mo), Path(corpus), tok, cfg, run.root / "prepared", progress)
+    acc.wait_for_everyone()
+    vocab, data = prepare(Path(x2mo), Path(corpus), tok, cfg, run.root / "prepared", progress=False)
+    set_seed(cfg.seed, device_specific=False)
+    model = OmniMoGenLM(cfg.model_config(), vocab)
+    decay = [p for n, p in model.named_parameters() if p.requires_grad and p.ndim >= 2]
+    no_decay = [p for n, p in model.named_parameters() if p.requires_grad and p.ndim < 2]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+                            lr=cfg.lr, betas=(0.9, 0.95))  # fmt: skip
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_lambda(cfg))
+    model, opt, sched = acc.prepare(model, opt, sched)
+    raw = acc.unwrap_model(model)
+    collate = Rendered2Batch(vocab)
+
+    def train_step(model, b, step):
+        out = model(b["ids"], b["codes"], attention_mask=b["attention_mask"], loss_mask=b["loss_mask"])
+        return out.loss, {**out.stats, "tokens": int(b["attention_mask"].sum())}
+
+    def validate(step):
+        if not data.get("val"):
+            return None, {}
+        losses = validate_per_task(raw, data["val"], cfg.val_per_task, collate)
+        mean = float(np.mean(list(losses.values())))
+        return mean, {"loss_mean": mean, **{f"loss/{k}": round(v, 4) for k, v in losses.items()}}
+
+    def save(directory: Path):
+        save_lm(raw, directory)
+        tok.save_pretrained(Path(directory) / "tokenizer")
+
+    return train_loop(acc, run, cfg, model, opt, sched, data["train"], collate=collate, train_step=train_step,
+                      validate=validate, save=save, name="lm", progress=progress)  # fmt: skip
