@@ -67,7 +67,7 @@ def style_case(rng: random.Random, pool: Pool, cfg: TaskConfig) -> Sample | None
         and any(not similar(o[1], c[1]) for o in pool.where(dataset=c[0], style=c[2]))])  # fmt: skip
     if not targets:
         raise Unsatisfiable(f"the {pool.split} split has no action in two styles")
-    d, a, s2 = rng.choice(targets)
+    d, a, s2 = pool.pick(rng, targets)
     src = rng.choice([c for c in pool.where(dataset=d, action=a) if c[2] != s2])
     ref = rng.choice([c for c in pool.where(dataset=d, style=s2) if not similar(c[1], a)])
     source, reference, target = (crop(rng, pool.clip(rng, c), cap) for c in (src, ref, (d, a, s2)))
@@ -79,8 +79,8 @@ def trajectory_case(rng: random.Random, pool: Pool, cfg: TaskConfig) -> Sample |
     sources = pool.memo("anycontext/trajectory", lambda: [
         c for c in pool.cell_list if c[1] in PATHS and len(pool.where(dataset=c[0], action=PATHS)) > 1])  # fmt: skip
     if not sources:
-        raise Unsatisfiable(f"the {pool.split} split has no two walk variants")
-    d, v1, s1 = rng.choice(sources)
+        raise Unsatisfiable(f"the {pool.split} split has fewer than two walk variants")
+    d, v1, s1 = pool.pick(rng, sources)
     refs = [c for c in pool.where(dataset=d, action=PATHS) if c[1] != v1]
     ref_cell = rng.choice([c for c in refs if c[2] != s1] or refs)
     v2 = ref_cell[1]
@@ -96,9 +96,7 @@ def trajectory_case(rng: random.Random, pool: Pool, cfg: TaskConfig) -> Sample |
 
 def speed_case(rng: random.Random, pool: Pool, cfg: TaskConfig) -> Sample | None:
     cap = cfg.cap(3)
-    if not pool.cell_list:
-        raise Unsatisfiable(f"the {pool.split} split has no clips")
-    cell = rng.choice(pool.cell_list)
+    cell = pool.pick(rng, pool.cell_list)
     f = rng.choice(SPEED_FACTORS)
     step = (Step("speed", {"factor": f}),)
     source = crop(rng, pool.clip(rng, cell), min(cap, source_rows(cap, step)))  # shown as is and sped up

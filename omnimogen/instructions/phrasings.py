@@ -58,7 +58,7 @@ SPEC: dict[str, Spec] = {
     "describe": _spec(["Motion"]),
     "reflection/generate": _spec(required=["prompt"]),
     "reflection/judge": _spec(["Motion"], required=["prompt"]),
-    "reflection/check": _spec(minimum=10),
+    "reflection/check": _spec(),
     "reflection/regenerate": _spec(),
     "verdict/yes": _spec(minimum=4),
     "verdict/no": _spec(minimum=4),
@@ -106,11 +106,6 @@ def check_template(template: str, spec: Spec, where: str) -> None:
             allowed = ", ".join(f"{{{s}}}" for s in sorted(spec.slots)) or "none"
             raise PhrasingError(f"{where} {template!r}: unknown slot {{{name}}}; allowed here: {allowed}.")
         used.add(name)
-    for group in spec.required:
-        if not used & group:
-            raise PhrasingError(
-                f"{where} {template!r}: needs the slot {' or '.join(f'{{{g}}}' for g in sorted(group))}."
-            )
     motions = set(PLACEHOLDER.findall(template))
     if motions != spec.motions:
         want = " and ".join(f"<{m}>" for m in sorted(spec.motions)) or "no motion placeholder"
@@ -118,6 +113,11 @@ def check_template(template: str, spec: Spec, where: str) -> None:
     rest = PLACEHOLDER.sub("", template)
     if "<" in rest or ">" in rest:
         raise PhrasingError(f"{where} {template!r}: broken motion placeholder; write it as <Name>.")
+    for group in spec.required:
+        if not used & group:
+            raise PhrasingError(
+                f"{where} {template!r}: needs the slot {' or '.join(f'{{{g}}}' for g in sorted(group))}."
+            )
 
 
 def _strings(value, where: str, minimum: int = 1) -> list[str]:

@@ -90,6 +90,13 @@ def check_step(step: Step, where: str = "recipe step") -> None:
             raise RecipeError(f"{where}: a splice that takes every part from the donor is the donor; name fewer parts.")
 
 
+def rows_after(step: Step, rows: int) -> int:
+    """Feature rows of a motion of ``rows`` rows after ``step`` (see the module docstring)."""
+    if step.op == "speed":
+        return math.floor(rows / step.args["factor"] + 1e-9)
+    return rows - 1 if step.op == "bodypart" else rows
+
+
 def donor(step: Step, where: str = "recipe step") -> MotionRef:
     """The motion reference a 'bodypart' step takes its parts from."""
     return ref_from_json(step.args.get("from"), f"{where}.from")
@@ -110,13 +117,11 @@ def check_ref(ref: MotionRef, corpus, where: str = "motion", split: str | None =
     for k, step in enumerate(ref.recipe):
         sw = f"{where}.recipe[{k}]"
         check_step(step, sw)
-        if step.op == "speed":
-            rows = math.floor(rows / step.args["factor"] + 1e-9)
-        elif step.op == "bodypart":
+        if step.op == "bodypart":
             available = check_ref(donor(step, sw), corpus, f"{sw}.from", split)
             if available < rows:
                 raise RecipeError(f"{sw}: the donor has {available} rows, fewer than the {rows} of the motion.")
-            rows -= 1
+        rows = rows_after(step, rows)
         if rows < 1:
             raise RecipeError(f"{sw}: the motion would be shorter than one row; use a longer range.")
     return rows

@@ -23,6 +23,7 @@ from functools import cached_property
 from ..data.captions import captions_for, mirror_label
 from .corpus import Cell, ClipInfo, Corpus
 from .phrasings import Concept, Phrasings, default_concepts, default_phrasings
+from .recipes import rows_after
 from .schema import MotionRef, Part, Sample, Step, Turn, motion, text
 
 # Walk variants that differ only in their path: trajectory edits move between them.
@@ -91,6 +92,18 @@ class Pool:
 
         return self.memo(("where", *sorted(labels.items())), lambda: [c for c in self.cell_list if ok(c)])
 
+    def pick(self, rng: random.Random, cells: list[Cell]) -> Cell:
+        """A cell with probability proportional to the square root of its clip count.
+
+        Uniform over cells would draw Dataset-1's 260 train clips (125 cells of one or two takes) for
+        two thirds of the samples and leave most of Dataset-2's 4,200 takes (70 cells) unused;
+        uniform over clips would all but drop Dataset-1's actions and styles. The square root keeps
+        both: about a quarter of the samples from Dataset-1.
+        """
+        if not cells:
+            raise Unsatisfiable(f"the {self.split} split has no clips for this task")
+        return rng.choices(cells, [math.sqrt(len(self.cells[c])) for c in cells])[0]
+
     def clip(self, rng: random.Random, cell: Cell, longer_than: int = 0) -> ClipInfo | None:
         clips = [c for c in self.cells.get(cell, ()) if c.rows > longer_than]
         return rng.choice(clips) if clips else None
@@ -119,8 +132,8 @@ class State:
     def rows(self) -> int:
         """Rows after the steps (as ``recipes.check_ref`` computes them)."""
         n = self.end - self.start
-        for s in self.steps:
-            n = math.floor(n / s.args["factor"] + 1e-9) if s.op == "speed" else n - (s.op == "bodypart")
+        for step in self.steps:
+            n = rows_after(step, n)
         return n
 
     @property
@@ -310,11 +323,11 @@ _EDIT_SOURCES: dict[str, Callable[[Pool], list[Cell]]] = {
     "bodypart": lambda p: [c for c in p.cell_list if c[1] in LOCOMOTION or c[1] in GESTURE_PARTS],
 }
 _EDIT_NEEDS = {
-    "style": "an action performed in two styles",
-    "action": "two actions in one style",
-    "trajectory": "walk path variants (walk, walk-back, walk-left/right, walk-turn-left/right)",
+    "style": "action performed in two styles",
+    "action": "two actions performed in one style",
+    "trajectory": "walk path variant (walk, walk-back, walk-left/right, walk-turn-left/right)",
     "speed": "clips",
-    "bodypart": "both locomotion and upper-body gesture clips",
+    "bodypart": "locomotion or upper-body gesture clip",
 }
 
 
@@ -326,8 +339,7 @@ def _sources(pool: Pool, kind: str) -> list[Cell]:
 
 
 def _start(rng, pool: Pool, cells: list[Cell], cap: int) -> State:
-    cell = rng.choice(cells)
-    return crop(rng, pool.clip(rng, cell), cap)
+    return crop(rng, pool.clip(rng, pool.pick(rng, cells)), cap)
 
 
 def _sample(task: str, pool: Pool, turns: list[tuple[str, list[Part]]], **meta) -> Sample:
@@ -387,8 +399,6 @@ def make_multiturn(turns: int) -> Callable[[random.Random, Pool, TaskConfig], Sa
 
 def compositional(rng: random.Random, pool: Pool, cfg: TaskConfig) -> Sample | None:
     """Two edits in one instruction (evaluation only: the paper reports it as emergent)."""
-    if not pool.cell_list:
-        raise Unsatisfiable(f"the {pool.split} split has no clips")
     cap = cfg.cap(2)
     state = _start(rng, pool, pool.cell_list, cap)
     kinds = ["style", "action", "trajectory", "speed"]
@@ -417,7 +427,7 @@ def _prompt(rng: random.Random, action: str, style: str) -> str:
     return caption[0].lower() + caption[1:].rstrip(".")
 
 
-def _near_miss(rng, pool: Pool, want: State, kind: str, cap: int) -> tuple[State, str] | None:
+def _near_miss(rng, pool: Pool, want: State, kind: str, cap: int, cfg: TaskConfig) -> tuple[State, str] | None:
     """A first attempt that gets one attribute wrong (or none, for 'match'), and the wrong attribute."""
     d, a, s = want.clip.cell
     if kind == "match":
@@ -430,7 +440,7 @@ def _near_miss(rng, pool: Pool, want: State, kind: str, cap: int) -> tuple[State
         return (crop(rng, pool.clip(rng, rng.choice(cells)), cap), "action") if cells else None
     if kind == "side":
         return (replace(want, steps=(Step("mirror"),)), "side") if mirror_label(a) != a else None
-    factors = [f for f in (0.5, 2.0) if 8 <= math.floor(want.rows / f) <= cap]
+    factors = [f for f in (0.5, 2.0) if cfg.min_rows <= math.floor(want.rows / f) <= cap]
     if not factors:
         return None
     f = rng.choice(factors)
@@ -473,7 +483,7 @@ def make_reflection(stage: str) -> Callable[[random.Random, Pool, TaskConfig], S
             ], target=want.labels())  # fmt: skip
         kinds = [k for k in _MISS_WEIGHTS if not (stage == "regenerate" and k == "match")]
         kind = rng.choices(kinds, [_MISS_WEIGHTS[k] for k in kinds])[0]
-        miss = _near_miss(rng, pool, want, kind, cap)
+        miss = _near_miss(rng, pool, want, kind, cap, cfg)
         if miss is None:
             return None
         shown, wrong = miss
@@ -530,7 +540,7 @@ def incontext_action_style(rng: random.Random, pool: Pool, cfg: TaskConfig) -> S
         and any(not similar(o[1], c[1]) for o in pool.where(dataset=c[0], style=c[2]))])  # fmt: skip
     if not targets:
         raise Unsatisfiable(f"the {pool.split} split has no action in two styles with a second action in one of them")
-    d, act, sty = rng.choice(targets)
+    d, act, sty = pool.pick(rng, targets)
     a_cell = rng.choice([c for c in pool.where(dataset=d, action=act) if c[2] != sty])
     b_cell = rng.choice([c for c in pool.where(dataset=d, style=sty) if not similar(c[1], act)])
     a, b, t = (crop(rng, pool.clip(rng, c), cap) for c in (a_cell, b_cell, (d, act, sty)))
@@ -545,7 +555,7 @@ def incontext_trajectory_action(rng: random.Random, pool: Pool, cfg: TaskConfig)
         c for c in pool.cell_list if c[1] in PATHS and pool.where(dataset=c[0], action=tuple(GESTURE_PARTS))])  # fmt: skip
     if not walks:
         raise Unsatisfiable(f"the {pool.split} split has no walk and arm gesture of the same dataset")
-    a_cell = rng.choice(walks)
+    a_cell = pool.pick(rng, walks)
     gestures = pool.where(dataset=a_cell[0], action=tuple(GESTURE_PARTS))
     b_cell = rng.choice([c for c in gestures if c[2] == a_cell[2]] or gestures)
     a_clip, b_clip = pool.clip(rng, a_cell), pool.clip(rng, b_cell)
@@ -569,7 +579,7 @@ def incontext_style_trajectory(rng: random.Random, pool: Pool, cfg: TaskConfig) 
         and any(o[1] != c[1] for o in pool.where(dataset=c[0], style=c[2]))])  # fmt: skip
     if not targets:
         raise Unsatisfiable(f"the {pool.split} split has no walk variant in two styles with another action")
-    d, path, sty = rng.choice(targets)
+    d, path, sty = pool.pick(rng, targets)
     a_cell = rng.choice([c for c in pool.where(dataset=d, style=sty) if c[1] != path])
     b_cell = rng.choice([c for c in pool.where(dataset=d, action=path) if c[2] != sty])
     a, b, t = (crop(rng, pool.clip(rng, c), cap) for c in (a_cell, b_cell, (d, path, sty)))
@@ -584,8 +594,8 @@ def _plain(rng, pool: Pool, cap: int, min_rows: int = 1) -> State | None:
     cells = pool.memo(("plain", min_rows), lambda: [
         c for c in pool.cell_list if any(k.rows >= min_rows for k in pool.cells[c])])  # fmt: skip
     if not cells:
-        raise Unsatisfiable(f"the {pool.split} split has no clip of at least {min_rows} rows")
-    clip = pool.clip(rng, rng.choice(cells), longer_than=min_rows - 1)
+        raise Unsatisfiable(f"the {pool.split} split has no clip of {min_rows} rows or more")
+    clip = pool.clip(rng, pool.pick(rng, cells), longer_than=min_rows - 1)
     return crop(rng, clip, cap)
 
 
@@ -671,7 +681,7 @@ def knowledge(rng: random.Random, pool: Pool, cfg: TaskConfig) -> Sample | None:
     if not usable:
         raise Unsatisfiable(f"no concept of the {pool.split} split has a matching clip")
     concept, cells = rng.choice(usable)
-    state = crop(rng, pool.clip(rng, rng.choice(cells)), cfg.cap(1))
+    state = crop(rng, pool.clip(rng, pool.pick(rng, cells)), cfg.cap(1))
     prompt = pool.say.say(rng, "knowledge", concept=rng.choice(concept.ask))
     plan = pool.say.say(rng, "knowledge/plan", plan=rng.choice(concept.plan))
     return _sample("knowledge", pool, [

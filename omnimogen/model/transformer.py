@@ -115,7 +115,9 @@ class OmniMoGenLM(nn.Module):
             return token_loss, stats
         step = learn & (target == self.vocab.special["<step>"])  # (B, T-1)
         if not step.any():
-            return token_loss, stats
+            # Touch the code modules with zero weight: DDP waits for a gradient of every parameter.
+            idle = self.code_logits(out.hidden[:1, 0], torch.zeros_like(ids[:1, :1]).expand(1, self.vocab.levels))
+            return token_loss + 0.0 * idle.sum(), stats
         next_codes = codes[:, 1:][step]  # (N, L)
         level_logits = self.code_logits(out.hidden[:, :-1][step], next_codes)  # (N, L, K)
         code_loss = F.cross_entropy(level_logits.reshape(-1, self.vocab.codebook_size), next_codes.reshape(-1))

@@ -1,0 +1,25 @@
+"""Evaluation: the field's metrics as pure functions, and the official HumanML3D evaluator's architecture."""
+
+from .guo import GuoConfig, GuoEvaluator, load_guo_evaluator
+from .metrics import (
+    diversity,
+    fid,
+    foot_skating_ratio,
+    frechet_distance,
+    jitter,
+    keyframe_error,
+    m2m_retrieval,
+    matching_score,
+    mean_ci95,
+    mpjpe,
+    multimodality,
+    physical_score,
+    r_precision,
+    trajectory_error,
+)
+
+__all__ = [
+    "GuoConfig", "GuoEvaluator", "diversity", "fid", "foot_skating_ratio", "frechet_distance", "jitter",
+    "keyframe_error", "load_guo_evaluator", "m2m_retrieval", "matching_score", "mean_ci95", "mpjpe",
+    "multimodality", "physical_score", "r_precision", "trajectory_error",
+]  # fmt: skip

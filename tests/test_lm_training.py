@@ -1,0 +1,76 @@
+"""Training the model on an instruction set: preparation, resumable runs, two processes, the saved model."""
+
+import json
+import os
+import subprocess
+import sys
+import warnings
+
+import pytest
+import torch
+from conftest import BANDAI, FIXTURES
+
+from omnimogen.model.pipeline import OmniMoGen
+from omnimogen.motion import Normalizer
+from omnimogen.tokenizer import PRESETS, MotionTokenizer
+from omnimogen.training.lm import LMTrainConfig, train_lm
+
+SMALL = ["model.hidden_size=32", "model.layers=1", "model.heads=2", "model.intermediate_size=64", "text_vocab_size=400"]
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory):
+    from omnimogen.data.bandai import build_bandai
+    from omnimogen.instructions.builder import build_x2mo
+
+    root = tmp_path_factory.mktemp("lm")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        build_bandai(BANDAI, root / "corpus", limit=40, progress=False)
+        build_x2mo(root / "corpus", root / "x2mo", samples=120, seed=0, progress=False)
+    torch.manual_seed(0)
+    tok = MotionTokenizer(PRESETS["tiny"], Normalizer.load(FIXTURES))
+    tok.train()
+    for _ in range(2):
+        tok(torch.randn(4, 32, 263))
+    tok.save_pretrained(root / "tok")
+    return root
+
+
+def _cfg(**kw) -> LMTrainConfig:
+    base = dict(model={"hidden_size": 32, "layers": 1, "heads": 2, "intermediate_size": 64}, text_vocab_size=400,
+                steps=4, batch_size=4, val_every=2, ckpt_every=2, log_every=2, val_per_task=2)  # fmt: skip
+    return LMTrainConfig(**{**base, **kw})
+
+
+@pytest.mark.parametrize("layout", ["grouped", "flat"])
+def test_train_resume_and_load(inputs, tmp_path, layout):
+    cfg = _cfg(model={**_cfg().model, "layout": layout})
+    run = tmp_path / "run"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        train_lm(inputs / "x2mo", inputs / "corpus", inputs / "tok", run, cfg, progress=False)
+        cfg.steps = 6  # resume and run two more steps
+        train_lm(inputs / "x2mo", inputs / "corpus", inputs / "tok", run, cfg, progress=False)
+    log = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    assert log[-1]["step"] == 6
+    vals = [r["val"] for r in log if "val" in r]
+    assert vals and all(k.startswith("loss") for k in vals[-1])
+    assert any(k.startswith("loss/") and k != "loss_mean" for k in vals[-1])  # per task
+    model = OmniMoGen.from_pretrained(run / "final")
+    assert model.lm.vocab.layout == layout
+    assert len(list((run / "prepared").glob("prepared-*.pt"))) == 1  # prepared once, reused on resume
+
+
+def test_two_processes_end_with_identical_weights(inputs, tmp_path):
+    run = tmp_path / "ddp"
+    sets = [a for s in SMALL + ["steps=4", "batch_size=2", "val_every=2", "ckpt_every=2", "val_per_task=1"]
+            for a in ("--set", s)]  # fmt: skip
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "-m", "omnimogen.cli", "train", "lm",
+           "--data", str(inputs / "x2mo"), "--corpus", str(inputs / "corpus"), "--tokenizer", str(inputs / "tok"),
+           "--out", str(run), *sets]  # fmt: skip
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    log = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    checksums = log[-1]["rank_checksums"]
+    assert len(checksums) == 2 and checksums[0] == checksums[1]
