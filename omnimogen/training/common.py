@@ -162,6 +162,22 @@ class RunDir:
 RESUMABLE_KEYS = {"steps", "val_every", "ckpt_every", "log_every", "num_threads"}
 
 
+def start_run(cfg, out: str | Path):
+    """The accelerator (one process or many, GPU when there is one) and the run folder, with the
+    run's config written on a fresh run and checked on resume."""
+    import torch
+    from accelerate import Accelerator
+
+    if getattr(cfg, "num_threads", None):
+        torch.set_num_threads(cfg.num_threads)
+    acc = Accelerator(cpu=not torch.cuda.is_available())
+    run = RunDir(out)
+    if acc.is_main_process:
+        run.check_config(cfg)
+    acc.wait_for_everyone()
+    return acc, run
+
+
 def state_checksum(model) -> str:
     """A short hash of every parameter and buffer: equal on all ranks when DDP kept them in sync."""
     import hashlib

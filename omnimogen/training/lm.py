@@ -27,7 +27,7 @@ from ..instructions.schema import Sample, read_samples
 from ..model.transformer import ModelConfig, OmniMoGenLM, save_lm
 from ..model.vocab import Message, MotionCodes, Rendered, TextPart, Vocab
 from ..tokenizer import MotionTokenizer, load_tokenizer
-from .common import ConfigError, RunDir, train_loop
+from .common import ConfigError, start_run, train_loop
 
 
 @dataclass
@@ -179,16 +179,9 @@ def validate_per_task(model: OmniMoGenLM, val: list[tuple[str, Rendered]], per_t
 
 def train_lm(x2mo: str | Path, corpus: str | Path, tokenizer: str | Path | None, out: str | Path,
              cfg: LMTrainConfig, progress: bool = True) -> dict:  # fmt: skip
-    from accelerate import Accelerator
     from accelerate.utils import set_seed
 
-    if cfg.num_threads:
-        torch.set_num_threads(cfg.num_threads)
-    acc = Accelerator(cpu=not torch.cuda.is_available())
-    run = RunDir(out)
-    if acc.is_main_process:
-        run.check_config(cfg)
-    acc.wait_for_everyone()
+    acc, run = start_run(cfg, out)
     tok = load_tokenizer(tokenizer)
     # Only the main process prepares; the others wait and read its cache.
     if acc.is_main_process:

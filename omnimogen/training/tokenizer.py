@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from ..data.dataset import MotionDataset
 from ..motion import features_to_joints
 from ..tokenizer import PRESETS, MotionTokenizer, TokenizerConfig
-from .common import ConfigError, RunDir, train_loop
+from .common import ConfigError, start_run, train_loop
 
 
 @dataclass
@@ -122,16 +122,9 @@ def evaluate(model: MotionTokenizer, clips: list[np.ndarray], levels: int | None
 
 def train_tokenizer(data: str | Path, out: str | Path, cfg: TokenizerTrainConfig, progress: bool = True) -> dict:
     """Train (or resume) a tokenizer run. Returns the last validation record."""
-    from accelerate import Accelerator
     from accelerate.utils import set_seed
 
-    if cfg.num_threads:
-        torch.set_num_threads(cfg.num_threads)
-    acc = Accelerator(cpu=not torch.cuda.is_available())
-    run = RunDir(out)
-    if acc.is_main_process:
-        run.check_config(cfg)
-    acc.wait_for_everyone()
+    acc, run = start_run(cfg, out)
     set_seed(cfg.seed, device_specific=False)  # same init on every rank; DDP keeps them equal
 
     train_set = MotionDataset(data, "train", min_frames=cfg.window)
