@@ -25,6 +25,7 @@ class SamplingOptions:
     max_new_tokens: int = 512
     motion_steps: int | None = None  # force every motion span to exactly this many latent steps
     max_motion_steps: int = 64  # a span is closed after this many steps (the training maximum)
+    motion_only: bool = False  # the answer is exactly one motion (text-to-motion, an edit), no words
 
 
 @dataclass
@@ -64,6 +65,7 @@ class _Grammar:
         self.steps = [0] * batch  # latent steps in the current span
         self.pos = [0] * batch  # tokens in the current span (flat)
         self.name_len = [0] * batch
+        self.spans = [0] * batch  # motion spans closed so far
         width = model.lm.get_input_embeddings().num_embeddings
         self.width = width
         sp = v.special
@@ -86,6 +88,10 @@ class _Grammar:
     def allowed(self, i: int) -> torch.Tensor:
         sp, st = self.v.special, self.state[i]
         if st == self.TEXT:
+            if self.opt.motion_only:
+                m = torch.zeros(self.width, dtype=torch.bool)
+                m[sp["<mo>"] if self.spans[i] == 0 else sp["<eoa>"]] = True
+                return m
             return self.text_ok
         if st == self.NAME:
             return self.name_first if self.name_len[i] == 0 else self.name_ok
@@ -135,6 +141,7 @@ class _Grammar:
         elif st == self.MOTION:
             if token == sp["</mo>"]:
                 self.state[i] = self.TEXT
+                self.spans[i] += 1
             elif self.layout == "grouped":
                 self.steps[i] += 1
             else:

@@ -11,6 +11,7 @@ the prompt as motion parts named after them, in order of first mention, before t
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -75,10 +76,13 @@ class OmniMoGen:
     def __call__(self, instruction: str, *, seconds: float | None = None, frames: int | None = None,
                  seed: int | None = None, samples: int = 1, think: bool = False, rounds: int = 3,
                  temperature: float = 1.0, top_k: int | None = None, top_p: float | None = 0.95,
-                 history: list[Message] | None = None, **motions: Motion) -> Result:  # fmt: skip
-        """Carry out an instruction; ``motions`` bind its placeholders by name."""
+                 motion_only: bool = False, history: list[Message] | None = None, **motions: Motion) -> Result:  # fmt: skip
+        """Carry out an instruction; ``motions`` bind its placeholders by name.
+
+        ``motion_only`` makes the answer exactly one motion (no plan or comment in words).
+        """
         prompt = self._user_turn(instruction, motions)
-        opt = self._options(seconds, frames, temperature, top_k, top_p)
+        opt = dataclasses.replace(self._options(seconds, frames, temperature, top_k, top_p), motion_only=motion_only)
         gen = torch.Generator().manual_seed(seed) if seed is not None else None
         messages = [*(history or []), prompt]
         result = self._answer(messages, opt, gen, frames=self._frames(seconds, frames))

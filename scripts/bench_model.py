@@ -1,0 +1,122 @@
+"""Latency of the model on this CPU: text -> 4 s motion, text -> 9.8 s motion, an edit of a 4 s motion.
+
+    python scripts/bench_model.py --out benchmarks/model_latency.json                 # the shipped model
+    python scripts/bench_model.py --random --layout flat --out benchmarks/latency_flat_random.json
+
+Medians of 20 runs on 2 CPU threads, everything included (text tokenisation, motion encoding for
+the edit, generation, decoding to joints). ``--random`` measures the default architecture with
+random weights (latency does not depend on the weights when the answer's length is fixed). Also
+reports decoding speed in positions per second and the achieved forward FLOP rate as a fraction of
+this machine's float32 matmul peak, measured in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from omnimogen.data.captions import ACTIONS
+from omnimogen.model.pipeline import OmniMoGen, load_model
+from omnimogen.model.transformer import ModelConfig, OmniMoGenLM
+from omnimogen.model.vocab import Vocab
+from omnimogen.motion import Motion, Normalizer
+from omnimogen.tokenizer import PRESETS, MotionTokenizer
+
+FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "humanml3d"
+
+
+def matmul_peak_gflops(n: int = 1024, repeats: int = 10) -> float:
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    a @ b
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        a @ b
+        times.append(time.perf_counter() - t)
+    return 2 * n**3 / min(times) / 1e9
+
+
+def random_model(layout: str) -> OmniMoGen:
+    torch.manual_seed(0)
+    tok = MotionTokenizer(PRESETS["cpu"], Normalizer.load(FIXTURES))
+    tok.train()
+    with torch.no_grad():
+        tok(torch.randn(8, 64, 263))  # initialise the codebooks
+    texts = [f"a person {p}" for ps in ACTIONS.values() for p in ps] * 20
+    vocab = Vocab.train_bpe(texts, 2048, tok.config.num_levels, tok.config.codebook_size, layout)
+    return OmniMoGen(OmniMoGenLM(ModelConfig(layout=layout), vocab), tok.eval())
+
+
+def timed(fn, repeats: int) -> tuple[float, object]:
+    fn()  # warm-up
+    times, out = [], None
+    for _ in range(repeats):
+        t = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times), out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--model", help="model directory (default: the shipped one)")
+    ap.add_argument("--random", action="store_true", help="the default architecture with random weights")
+    ap.add_argument("--layout", default="grouped", choices=["grouped", "flat"], help="with --random")
+    ap.add_argument("--repeats", type=int, default=20)
+    ap.add_argument("--out", default="benchmarks/model_latency.json")
+    args = ap.parse_args()
+    torch.set_num_threads(2)
+    load = os.getloadavg()[0]
+    model = random_model(args.layout) if args.random else load_model(args.model)
+    source = Motion.from_features(np.load(FIXTURES / "new_joint_vecs" / "012314.npy")[:80])  # 4 s
+    kw = {"motion_only": True, "seed": 0, "temperature": 1.0}
+    cases = {
+        "text_to_4s": lambda: model.generate("a tired person waves goodbye", seconds=4, **kw),
+        "text_to_9.8s": lambda: model.generate("a person walks forward happily", seconds=9.8, **kw),
+        "edit_4s": lambda: model.edit(source, "make it look happy", seconds=4, **kw),
+    }
+    result = {
+        "date": date.today().isoformat(),
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, torch threads 2, Python {sys.version.split()[0]}",
+        "load_average_1min_at_start": round(load, 2),
+        "model": "random weights, default architecture" if args.random else str(args.model or "shipped default"),
+        "layout": model.lm.vocab.layout,
+        "parameters_millions": round(sum(p.numel() for p in model.lm.parameters()) / 1e6, 2),
+        "seconds_median": {},
+    }
+    for name, fn in cases.items():
+        sec, out = timed(fn, args.repeats)
+        result["seconds_median"][name] = round(sec, 4)
+        print(name, round(sec, 4), out.motions[0].num_frames, "frames", flush=True)
+
+    # Decoding speed: positions per second in the 9.8 s case, and the FLOP rate that implies.
+    lm = model.lm
+    positions = len(cases["text_to_9.8s"]().tokens)
+    sec = result["seconds_median"]["text_to_9.8s"]
+    non_embedding = sum(p.numel() for n, p in lm.named_parameters() if "embed" not in n)
+    flops = 2 * non_embedding * positions  # forward multiply-adds of the cached decoding steps
+    peak = matmul_peak_gflops()
+    result |= {
+        "answer_positions_9.8s": positions,
+        "positions_per_second": round(positions / sec, 1),
+        "achieved_gflops": round(flops / sec / 1e9, 2),
+        "matmul_peak_gflops": round(peak, 1),
+        "fraction_of_peak": round(flops / sec / 1e9 / peak, 4),
+    }
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
+    print(json.dumps(result, indent=1))
+
+
+if __name__ == "__main__":
+    main()
