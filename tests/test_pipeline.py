@@ -113,3 +113,25 @@ def test_chat_keeps_history(model):
     first = chat("a person walks", temperature=0)
     assert first.motions and len(chat.history) == 2
     assert isinstance(chat.history[1].parts[0], MotionCodes)
+
+
+def test_long_motions_continue_across_windows(model):
+    out = model.generate("a person walks", seconds=12, seed=0)
+    assert len(out.motions) == 1 and out.motions[0].num_frames == 241
+    root = out.motions[0].joints[:, 0]
+    steps = np.linalg.norm(np.diff(root[:, [0, 2]], axis=0), axis=1)
+    assert steps.max() < 0.25  # no jump where windows meet (a quarter metre in 1/20 s is a sprint)
+
+
+def test_a_continuation_is_placed_where_the_motion_left_off(hml_joints):
+    from omnimogen.model.pipeline import _join, _place_after
+
+    a, b = hml_joints[:100], hml_joints[99:]
+    # What a continuation looks like: canonical (the features put it at the origin facing +Z).
+    b_canonical = Motion.from_features(Motion.from_joints(b).features).joints
+    placed = _place_after(b_canonical, a)
+    np.testing.assert_allclose(placed[0, 0, [0, 2]], a[-1, 0, [0, 2]], atol=1e-6)
+    whole = _join(a, placed, 5)
+    assert len(whole) == len(hml_joints)
+    err = np.linalg.norm(whole[110:, 0, [0, 2]] - hml_joints[110:, 0, [0, 2]], axis=-1)
+    assert err.max() < 0.1  # the re-placed path follows the original (facing estimated from one pose)

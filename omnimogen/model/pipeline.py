@@ -20,13 +20,16 @@ import torch
 
 from ..errors import FormatError, OmnimogenError
 from ..instructions.schema import PLACEHOLDER
-from ..motion import FPS, Motion
+from ..motion import FPS, SMPL22, Motion
 from ..tokenizer import MotionTokenizer, load_tokenizer
 from .generate import SamplingOptions, generate
 from .transformer import OmniMoGenLM, load_lm, save_lm
 from .vocab import Message, MotionCodes, TextPart
 
 MAX_SECONDS = 60.0  # longer requests are refused; beyond the training length motions are continued
+WINDOW_FRAMES = 197  # the longest motion of the training data (196 feature rows, 9.8 s)
+CONTEXT_FRAMES = 81  # the last 4 s of a long motion are shown when asking for what comes next
+BLEND_FRAMES = 5  # frames cross-faded where two windows meet
 DEFAULT_DIR = Path(__file__).resolve().parent.parent / "assets" / "model"
 
 
@@ -81,9 +84,13 @@ class OmniMoGen:
 
         ``motion_only`` makes the answer exactly one motion (no plan or comment in words).
         """
+        n = self._frames(seconds, frames)
+        gen = torch.Generator().manual_seed(seed) if seed is not None else None
+        sampling = {"temperature": temperature, "top_k": top_k, "top_p": top_p}
+        if n is not None and n > WINDOW_FRAMES:
+            return self._long(instruction, n, gen, sampling, motions)
         prompt = self._user_turn(instruction, motions)
         opt = dataclasses.replace(self._options(seconds, frames, temperature, top_k, top_p), motion_only=motion_only)
-        gen = torch.Generator().manual_seed(seed) if seed is not None else None
         messages = [*(history or []), prompt]
         result = self._answer(messages, opt, gen, frames=self._frames(seconds, frames))
         if think:
@@ -132,6 +139,26 @@ class OmniMoGen:
         n = self._frames(seconds, frames)
         steps = None if n is None else -(-(n - 1) // self.tokenizer.config.downsample)
         return SamplingOptions(temperature=temperature, top_k=top_k, top_p=top_p, motion_steps=steps)
+
+    def _long(self, instruction: str, frames: int, gen, sampling: dict, motions: dict[str, Motion]) -> Result:
+        """A motion longer than the training window: the first window follows the instruction, every
+        next one continues the last 4 s (the ``continue`` task), placed where the previous ends and
+        cross-faded over a few frames."""
+        first = self._window(instruction, WINDOW_FRAMES, gen, sampling, motions)
+        joints = first.joints
+        while len(joints) < frames:
+            context = Motion.from_joints(joints[-CONTEXT_FRAMES:])
+            need = min(WINDOW_FRAMES, frames - len(joints) + BLEND_FRAMES + 1)
+            need = max(need, 2 * self.tokenizer.config.downsample + 1)
+            prompt = f"Continue <Motion> for about {(need - 1) / FPS:.1f} more seconds."
+            nxt = self._window(prompt, need, gen, sampling, {"Motion": context}).joints
+            joints = _join(joints, _place_after(nxt, joints), BLEND_FRAMES)
+        return Result("<Motion>", [Motion.from_joints(joints[:frames], caption=instruction)])
+
+    def _window(self, instruction, frames, gen, sampling, motions) -> Motion:
+        opt = SamplingOptions(**sampling, motion_steps=-(-(frames - 1) // self.tokenizer.config.downsample),
+                              motion_only=True)  # fmt: skip
+        return self._answer([self._user_turn(instruction, motions)], opt, gen, frames).motions[0]
 
     def _user_turn(self, instruction: str, motions: dict[str, Motion]) -> Message:
         if not isinstance(instruction, str) or not instruction.strip():
@@ -232,3 +259,35 @@ def load_model(path: str | Path | None = None) -> OmniMoGen:
             )
         path = DEFAULT_DIR
     return OmniMoGen.from_pretrained(path)
+
+
+def _heading(joints: np.ndarray) -> float:
+    """Facing angle about +Y of a pose (radians, 0 = +Z), from the hips and shoulders."""
+    r_hip, l_hip, r_sh, l_sh = SMPL22.face_joints
+    across = (joints[r_hip] - joints[l_hip]) + (joints[r_sh] - joints[l_sh])
+    forward = np.cross([0.0, 1.0, 0.0], across)
+    return float(np.arctan2(forward[0], forward[2]))
+
+
+def _place_after(segment: np.ndarray, previous: np.ndarray) -> np.ndarray:
+    """Turn and move ``segment`` (T, J, 3) about +Y so its first pose stands where and as
+    ``previous``'s last pose does (the continuation starts at the origin facing +Z)."""
+    angle = _heading(previous[-1]) - _heading(segment[0])
+    c, s = np.cos(angle), np.sin(angle)
+    rot = np.array([[c, 0, s], [0, 1, 0], [-s, 0, c]])
+    out = segment @ rot.T
+    shift = previous[-1, 0] - out[0, 0]
+    shift[1] = 0.0
+    return out + shift
+
+
+def _join(a: np.ndarray, b: np.ndarray, blend: int) -> np.ndarray:
+    """a then b, where b's first frame re-states a's last: drop it and cross-fade the next frames."""
+    b = b[1:]
+    k = min(blend, len(a) - 1, len(b))
+    w = np.linspace(0, 1, k + 2)[1:-1, None, None]  # (k, 1, 1)
+    step = a[-1] - a[-2]
+    extrapolated = a[-1] + step * np.arange(1, k + 1)[:, None, None]  # where a would have gone
+    b = b.copy()
+    b[:k] = (1 - w) * extrapolated + w * b[:k]
+    return np.concatenate([a, b])
