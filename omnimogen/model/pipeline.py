@@ -30,6 +30,7 @@ MAX_SECONDS = 60.0  # longer requests are refused; beyond the training length mo
 WINDOW_FRAMES = 197  # the longest motion of the training data (196 feature rows, 9.8 s)
 CONTEXT_FRAMES = 81  # the last 4 s of a long motion are shown when asking for what comes next
 BLEND_FRAMES = 5  # frames cross-faded where two windows meet
+POSE_FRAMES = 13  # in-betweening shows 12 feature rows (0.6 s) of each end, the longest pose of training
 DEFAULT_DIR = Path(__file__).resolve().parent.parent / "assets" / "model"
 
 
@@ -108,10 +109,17 @@ class OmniMoGen:
         return self(instruction, SourceMotion=motion, **kwargs)
 
     def inbetween(self, start: Motion, end: Motion, text: str | None = None, **kwargs) -> Result:
-        """A motion from the pose(s) of ``start`` to those of ``end`` (optionally doing ``text``)."""
+        """A motion from the pose(s) of ``start`` to those of ``end`` (optionally doing ``text``).
+
+        As in training, the start is the last 0.6 s of ``start`` and the end the first 0.6 s of
+        ``end`` (shorter motions are used whole); the answer is the whole motion between them.
+        """
         what = f" while {text.strip().rstrip('.')}" if text else ""
         instruction = f"Make a motion that starts at <StartPose> and finishes at <EndPose>{what}."
-        return self(instruction, StartPose=start, EndPose=end, **kwargs)
+        k = POSE_FRAMES
+        first = Motion.from_joints(start.joints[-k:], start.fps) if start.num_frames > k else start
+        last = Motion.from_joints(end.joints[:k], end.fps) if end.num_frames > k else end
+        return self(instruction, StartPose=first, EndPose=last, **kwargs)
 
     def describe(self, motion: Motion, **kwargs) -> Result:
         """Motion to text."""
