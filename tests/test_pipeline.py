@@ -135,3 +135,13 @@ def test_a_continuation_is_placed_where_the_motion_left_off(hml_joints):
     assert len(whole) == len(hml_joints)
     err = np.linalg.norm(whole[110:, 0, [0, 2]] - hml_joints[110:, 0, [0, 2]], axis=-1)
     assert err.max() < 0.1  # the re-placed path follows the original (facing estimated from one pose)
+
+
+def test_every_call_returns_a_motion_of_the_asked_length(model, hml_features):
+    a = Motion.from_features(hml_features[:60])
+    b = Motion.from_features(hml_features[100:160])
+    kw = {"seconds": 2, "motion_only": True, "seed": 0}
+    for out in (model.edit(a, "make it look happy", **kw), model.inbetween(a, b, "walk", **kw),
+                model("Follow the style of <RefMotion> with the action of <SourceMotion>", SourceMotion=a, RefMotion=b, **kw),
+                model.generate("a person walks", think=True, rounds=1, **kw)):  # fmt: skip
+        assert len(out.motions) == 1 and out.motions[0].num_frames == 41

@@ -233,7 +233,11 @@ class OmniMoGen:
             answer = Message("assistant", result.parts)
             ask = Message("user", (TextPart("Critique your attempt."),))  # as the reflection data asks
             judge_opt = SamplingOptions(temperature=opt.temperature, top_k=opt.top_k, top_p=opt.top_p)
-            verdict = self._answer([*messages, answer, ask], judge_opt, gen, frames=None)
+            try:
+                verdict = self._answer([*messages, answer, ask], judge_opt, gen, frames=None)
+            except GenerationError as e:  # keep the motion we have rather than fail the whole call
+                notes.append(f"(no judgment: {e})")
+                break
             notes.append(verdict.text)
             if verdict.text.lower().startswith("yes"):
                 break
