@@ -288,6 +288,14 @@ def cmd_train_tokenizer(args) -> None:
     train_tokenizer(args.data, args.out, cfg)
 
 
+def cmd_train_evaluator(args) -> None:
+    from .training.common import resolve_config
+    from .training.evaluator import EvaluatorTrainConfig, train_evaluator
+
+    cfg = resolve_config(EvaluatorTrainConfig, args.config, args.set or [])
+    train_evaluator(args.data, args.out, cfg)
+
+
 def cmd_train_lm(args) -> None:
     from .training.common import resolve_config
     from .training.lm import LMTrainConfig, train_lm
@@ -397,6 +405,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", help="JSON file of training settings")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a setting, e.g. --set model.width=128")
     p.set_defaults(func=cmd_train_tokenizer)
+
+    p = train.add_parser("evaluator", help="train the text-motion evaluator (resumes RUN if it has checkpoints)")
+    p.add_argument("--data", required=True, help="HumanML3D-layout dataset folder (with labels.json: label-aware)")
+    p.add_argument("--out", required=True, help="run folder (checkpoints, logs, best/ and final/ evaluators)")
+    p.add_argument("--config", help="JSON file of training settings")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a setting, e.g. --set batch_size=128")
+    p.set_defaults(func=cmd_train_evaluator)
 
     p = train.add_parser("lm", help="train the model on an X2Mo-style instruction set (resumes RUN)")
     p.add_argument("--data", required=True, help="instruction set folder (omnimogen data x2mo)")

@@ -1,5 +1,14 @@
-"""Evaluation: the field's metrics as pure functions, and the official HumanML3D evaluator's architecture."""
+"""Evaluation: the field's metrics as pure functions, our text-motion evaluator, and the official HumanML3D
+evaluator's architecture."""
 
+from .evaluator import (
+    EvaluatorConfig,
+    RetrievalReport,
+    TextMotionEvaluator,
+    evaluate_retrieval,
+    label_ranks,
+    load_evaluator,
+)
 from .guo import GuoConfig, GuoEvaluator, load_guo_evaluator
 from .metrics import (
     diversity,
@@ -19,7 +28,8 @@ from .metrics import (
 )
 
 __all__ = [
-    "GuoConfig", "GuoEvaluator", "diversity", "fid", "foot_skating_ratio", "frechet_distance", "jitter",
-    "keyframe_error", "load_guo_evaluator", "m2m_retrieval", "matching_score", "mean_ci95", "mpjpe",
-    "multimodality", "physical_score", "r_precision", "trajectory_error",
+    "EvaluatorConfig", "GuoConfig", "GuoEvaluator", "RetrievalReport", "TextMotionEvaluator", "diversity",
+    "evaluate_retrieval", "fid", "foot_skating_ratio", "frechet_distance", "jitter", "keyframe_error", "label_ranks",
+    "load_evaluator", "load_guo_evaluator", "m2m_retrieval", "matching_score", "mean_ci95", "mpjpe", "multimodality",
+    "physical_score", "r_precision", "trajectory_error",
 ]  # fmt: skip
