@@ -66,7 +66,7 @@ def test_two_processes_end_with_identical_weights(inputs, tmp_path):
     run = tmp_path / "ddp"
     sets = [a for s in SMALL + ["steps=4", "batch_size=2", "val_every=2", "ckpt_every=2", "val_per_task=1"]
             for a in ("--set", s)]  # fmt: skip
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "-m", "omnimogen.cli", "train", "lm",
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "omnimogen.cli", "train", "lm",
            "--data", str(inputs / "x2mo"), "--corpus", str(inputs / "corpus"), "--tokenizer", str(inputs / "tok"),
            "--out", str(run), *sets]  # fmt: skip
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})

@@ -32,9 +32,8 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
 
+from ..checkpoint import check_normalizer, load_weights, read_config, save_checkpoint
 from ..data.dataset import Clip
 from ..errors import FormatError, MotionError, OmnimogenError
 from ..fileio import atomic_path
@@ -259,38 +258,17 @@ class TextMotionEvaluator(nn.Module):
 
     # ---- checkpoints ---------------------------------------------------------------------------
 
+    FILES = ("config.json", "model.safetensors", "Mean.npy", "Std.npy")
+
     def save_pretrained(self, directory: str | Path) -> None:
         """``config.json`` + ``model.safetensors`` + ``Mean.npy``/``Std.npy``, each written atomically."""
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        doc = {"type": "omnimogen.evaluator", "skeleton": SMPL22.name, **asdict(self.config)}
-        with atomic_path(directory / "config.json") as tmp:
-            tmp.write_text(json.dumps(doc, indent=1))
-        with atomic_path(directory / "model.safetensors") as tmp:
-            save_file({k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}, str(tmp))
-        for name, arr in (("Mean.npy", self.normalizer.mean), ("Std.npy", self.normalizer.std)):
-            with atomic_path(directory / name) as tmp:
-                np.save(tmp, arr)
+        config = {"skeleton": SMPL22.name, **asdict(self.config)}
+        save_checkpoint(directory, "omnimogen.evaluator", config, self, self.normalizer)
 
     @classmethod
     def from_pretrained(cls, directory: str | Path) -> TextMotionEvaluator:
         directory = Path(directory)
-        if not directory.is_dir():
-            raise FormatError(f"{directory}: evaluator directory does not exist.")
-        for name in ("config.json", "model.safetensors", "Mean.npy", "Std.npy"):
-            if not (directory / name).is_file():
-                raise FormatError(f"{directory}: missing {name}; an evaluator directory holds config.json, "
-                                  "model.safetensors, Mean.npy and Std.npy.")  # fmt: skip
-        try:
-            doc = json.loads((directory / "config.json").read_text())
-        except json.JSONDecodeError as e:
-            raise FormatError(f"{directory / 'config.json'}: not valid JSON ({e}).") from None
-        if not isinstance(doc, dict) or doc.get("type") != "omnimogen.evaluator":
-            raise FormatError(f"{directory / 'config.json'}: not an omnimogen evaluator config.")
-        if doc.get("skeleton", SMPL22.name) != SMPL22.name:
-            raise FormatError(
-                f"{directory}: evaluator for skeleton {doc['skeleton']!r}; only {SMPL22.name!r} is built in."
-            )
+        doc = read_config(directory, "omnimogen.evaluator", cls.FILES)
         if doc.get("text_model", TEXT_PACKAGE) != TEXT_PACKAGE:
             raise FormatError(
                 f"{directory / 'config.json'}: trained on text encoder {doc['text_model']!r}; only {TEXT_PACKAGE!r} is supported."
@@ -298,26 +276,9 @@ class TextMotionEvaluator(nn.Module):
         names = {f.name for f in fields(EvaluatorConfig)}
         config = EvaluatorConfig(**{k: v for k, v in doc.items() if k in names})
         normalizer = Normalizer.load(directory)
-        if normalizer.mean.shape != (config.input_dim,):
-            raise FormatError(
-                f"{directory}: Mean.npy has {normalizer.mean.shape[0]} values, config says {config.input_dim}."
-            )
+        check_normalizer(directory, normalizer, config.input_dim)
         model = cls(config, normalizer)
-        try:
-            state = load_file(str(directory / "model.safetensors"))
-        except SafetensorError as e:
-            raise FormatError(f"{directory / 'model.safetensors'}: not a readable safetensors file ({e}).") from None
-        try:
-            missing, unexpected = model.load_state_dict(state, strict=False)
-        except RuntimeError as e:  # a tensor of the wrong shape
-            raise FormatError(
-                f"{directory / 'model.safetensors'}: weights do not match config.json ({str(e).splitlines()[-1].strip()})."
-            ) from None
-        if missing or unexpected:
-            raise FormatError(
-                f"{directory / 'model.safetensors'}: weights do not match config.json "
-                f"(missing {len(missing)}, unexpected {len(unexpected)} tensors, e.g. {(missing or unexpected)[0]})."
-            )
+        load_weights(model, directory / "model.safetensors")
         return model.eval()
 
 

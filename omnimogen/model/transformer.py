@@ -9,7 +9,6 @@ independently.
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
@@ -17,8 +16,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..errors import FormatError
-from ..fileio import atomic_path
+from ..checkpoint import load_weights, read_config, save_checkpoint
 from .vocab import Vocab
 
 
@@ -130,55 +128,22 @@ class OmniMoGenLM(nn.Module):
         return loss, stats
 
 
+LM_FILES = ("config.json", "model.safetensors", "vocab.json", "text_tokenizer.json")
+
+
 def save_lm(model: OmniMoGenLM, directory: str | Path) -> None:
     """``config.json`` + ``model.safetensors`` + the vocabulary files, each written atomically."""
-    from safetensors.torch import save_file
-
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
     model.vocab.save(directory)
-    with atomic_path(directory / "config.json") as tmp:
-        tmp.write_text(json.dumps({"type": "omnimogen.lm", **asdict(model.config)}, indent=1))
-    state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
-    state = _untie(state)
-    with atomic_path(directory / "model.safetensors") as tmp:
-        save_file(state, str(tmp))
+    save_checkpoint(directory, "omnimogen.lm", asdict(model.config), model)
 
 
 def load_lm(directory: str | Path) -> OmniMoGenLM:
-    from safetensors.torch import load_file
-
     directory = Path(directory)
-    for name in ("config.json", "model.safetensors", "vocab.json", "text_tokenizer.json"):
-        if not (directory / name).is_file():
-            raise FormatError(f"{directory}: missing {name}; a model directory holds config.json, "
-                              "model.safetensors, vocab.json and text_tokenizer.json.")  # fmt: skip
-    doc = json.loads((directory / "config.json").read_text())
-    if doc.get("type") != "omnimogen.lm":
-        raise FormatError(f"{directory / 'config.json'}: not an omnimogen model config.")
+    doc = read_config(directory, "omnimogen.lm", LM_FILES)
     names = {f.name for f in fields(ModelConfig)}
     model = OmniMoGenLM(ModelConfig(**{k: v for k, v in doc.items() if k in names}), Vocab.load(directory))
-    try:
-        missing, unexpected = model.load_state_dict(load_file(str(directory / "model.safetensors")), strict=False)
-        if missing or unexpected:
-            raise RuntimeError(
-                f"missing {len(missing)}, unexpected {len(unexpected)} tensors, e.g. {(missing or unexpected)[0]}"
-            )
-    except RuntimeError as e:
-        raise FormatError(
-            f"{directory / 'model.safetensors'}: weights do not match config.json ({str(e).splitlines()[-1].strip()})."
-        ) from None
+    load_weights(model, directory / "model.safetensors")
     return model.eval()
-
-
-def _untie(state: dict) -> dict:
-    """safetensors refuses tensors that share memory (tied input and output embeddings): copy them."""
-    seen, out = {}, {}
-    for k, v in state.items():
-        ptr = v.data_ptr()
-        out[k] = v.clone() if ptr in seen else v
-        seen.setdefault(ptr, k)
-    return out
 
 
 def _scratch(config: ModelConfig, vocab: Vocab, vocab_size: int):
