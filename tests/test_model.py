@@ -151,6 +151,21 @@ def test_grouped_loss_weighs_codes(setup):
     assert ("code_loss" in stats) == (vocab.layout == "grouped")
 
 
+def test_one_level_code_logits_match_all_levels():
+    vocab = Vocab.train_bpe(TEXTS, 300, LEVELS, K, "grouped")
+    torch.manual_seed(1)
+    model = OmniMoGenLM(ModelConfig(hidden_size=32, layers=1, heads=2, intermediate_size=64), vocab).eval()
+    hidden = torch.randn(4, 32)
+    codes = torch.randint(0, K, (4, LEVELS))
+    codes[1, 1:] = -1  # a step being sampled: the finer levels are not chosen yet
+    every = model.code_logits(hidden, codes)
+    for level in range(LEVELS):
+        torch.testing.assert_close(model.code_logits(hidden, codes, level), every[:, level])
+    # level 0 ignores the codes; level 2 depends on level 1's choice
+    torch.testing.assert_close(model.code_logits(hidden, torch.full_like(codes, -1), 0), every[:, 0])
+    assert not torch.allclose(model.code_logits(hidden, codes, 2), model.code_logits(hidden, codes.flip(0), 2))
+
+
 @pytest.mark.parametrize("lora_rank", [0, 4])
 def test_pretrained_base_with_resized_embeddings_and_lora(tmp_path, lora_rank):
     """The pretrained path on a tiny random checkpoint saved locally (no downloads)."""

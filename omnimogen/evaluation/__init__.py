@@ -1,5 +1,5 @@
 """Evaluation: the field's metrics as pure functions, our text-motion evaluator, and the official HumanML3D
-evaluator's architecture."""
+evaluator's architecture with the standard protocol that runs it."""
 
 from .evaluator import (
     EvaluatorConfig,
@@ -26,10 +26,12 @@ from .metrics import (
     r_precision,
     trajectory_error,
 )
+from .protocol import HumanML3DEvaluator, WordVectorizer, load_humanml3d_evaluator, omnimogen_generator, run_protocol
 
 __all__ = [
     "EvaluatorConfig", "GuoConfig", "GuoEvaluator", "RetrievalReport", "TextMotionEvaluator", "diversity",
     "evaluate_retrieval", "fid", "foot_skating_ratio", "frechet_distance", "jitter", "keyframe_error", "label_ranks",
     "load_evaluator", "load_guo_evaluator", "m2m_retrieval", "matching_score", "mean_ci95", "mpjpe", "multimodality",
-    "physical_score", "r_precision", "trajectory_error",
+    "physical_score", "r_precision", "trajectory_error", "HumanML3DEvaluator", "WordVectorizer",
+    "load_humanml3d_evaluator", "omnimogen_generator", "run_protocol",
 ]  # fmt: skip

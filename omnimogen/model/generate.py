@@ -225,6 +225,6 @@ def _sample_step(model: OmniMoGenLM, hidden: torch.Tensor, opt: SamplingOptions,
     chosen = torch.full((n, L), -1, dtype=torch.long, device=hidden.device)
     everything = torch.ones((n, model.vocab.codebook_size), dtype=torch.bool, device=hidden.device)
     for level in range(L):
-        logits = model.code_logits(hidden, chosen)[:, level]  # (N, K)
+        logits = model.code_logits(hidden, chosen, level)  # (N, K)
         chosen[:, level] = _sample(logits, everything, opt, gen)
     return chosen

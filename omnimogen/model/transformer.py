@@ -87,16 +87,20 @@ class OmniMoGenLM(nn.Module):
             result.loss, result.stats = self._loss(result, ids, loss_mask, codes)
         return result
 
-    def code_logits(self, hidden: torch.Tensor, prev_codes: torch.Tensor) -> torch.Tensor:
+    def code_logits(self, hidden: torch.Tensor, prev_codes: torch.Tensor, level: int | None = None) -> torch.Tensor:
         """Level logits (..., L, K) of the next step, from hidden (..., H) and that step's codes
-        (..., L) for teacher forcing (only levels < l condition level l; -1 entries are ignored)."""
+        (..., L) for teacher forcing (only levels < l condition level l; -1 entries are ignored).
+        With ``level`` only that level's logits (..., K): what sampling needs, L times cheaper."""
         L, K = self.vocab.levels, self.vocab.codebook_size
         cond = self.code_cond(prev_codes.clamp(min=0) + self.level_offsets) * (prev_codes >= 0)[..., None]
+        weight = self.code_head.weight.view(L, K, -1)
+        bias = self.code_head.bias.view(L, K)
+        if level is not None:
+            h = self.code_norm(hidden + cond[..., :level, :].sum(-2))
+            return h @ weight[level].T + bias[level]
         # level l sees the sum of the embeddings of levels 0..l-1
         shifted = torch.cumsum(cond, dim=-2) - cond  # (..., L, H)
         h = self.code_norm(hidden[..., None, :] + shifted)
-        weight = self.code_head.weight.view(L, K, -1)
-        bias = self.code_head.bias.view(L, K)
         return torch.einsum("...lh,lkh->...lk", h, weight) + bias
 
     def loss(self, ids, loss_mask, codes=None, attention_mask=None) -> tuple[torch.Tensor, dict]:
