@@ -78,6 +78,11 @@ def load_weights(model: torch.nn.Module, path: str | Path) -> None:
         missing, unexpected = model.load_state_dict(state, strict=False)  # copies cast float16 back
     except RuntimeError as e:  # a tensor of the wrong shape
         raise FormatError(f"{path}: weights do not match config.json ({str(e).splitlines()[-1].strip()}).") from None
+    # A tied tensor (the output head sharing the input embeddings) may be stored once, as accelerate
+    # and transformers do: it is loaded through its twin.
+    ptrs = {name: t.data_ptr() for name, t in model.state_dict().items()}
+    loaded = {ptrs[name] for name in state if name in ptrs}
+    missing = [name for name in missing if ptrs.get(name) not in loaded]
     if missing or unexpected:
         raise FormatError(
             f"{path}: weights do not match config.json "

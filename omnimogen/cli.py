@@ -304,6 +304,17 @@ def cmd_train_lm(args) -> None:
     train_lm(args.data, args.corpus, args.tokenizer, args.out, cfg)
 
 
+def cmd_bench(args) -> None:
+    from .evaluation.bench import run_bench
+    from .evaluation.bench_report import summary
+
+    results = run_bench(args.suite, args.out, data=args.data, cases=args.cases, model=args.model,
+                        evaluator=args.evaluator, seed=args.seed, repeats=args.repeats, quick=args.quick,
+                        baselines_only=args.baselines_only, overwrite=args.overwrite)  # fmt: skip
+    print("\n".join(summary(results)))
+    print(f"wrote {Path(args.out) / 'results.json'}, report.md and results.png")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="omnimogen", description="Instruction-driven 3D human motion generation.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__import__('omnimogen').__version__}")
@@ -397,6 +408,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="which random samples")
     p.add_argument("--out", required=True, help="folder for the PNG files")
     p.set_defaults(func=cmd_data_preview)
+
+    p = sub.add_parser("bench", help="run a benchmark suite on a model and the baselines (results.json, report.md)")
+    p.add_argument("suite", metavar="SUITE", help="anycontext, t2m, edit or tasks")
+    p.add_argument("--model", help="model directory (default: the one shipped with the package)")
+    p.add_argument("--out", required=True, help="results folder; an interrupted run in it resumes")
+    p.add_argument(
+        "--data", required=True, help="the HumanML3D-layout dataset with labels.json (omnimogen data bandai)"
+    )
+    p.add_argument("--cases", help="AnyContext folder (anycontext) or X2Mo folder (edit, tasks: its test shard); "
+                   "default: built from --data with the default settings")  # fmt: skip
+    p.add_argument("--evaluator", help="evaluator directory (default: the one shipped with the package)")
+    p.add_argument("--repeats", type=int, help="repeats for the 95%% intervals (default: 20; 2 with --quick)")
+    p.add_argument("--quick", action="store_true", help="at most 32 cases per category and 2 repeats: minutes on a CPU")
+    p.add_argument("--seed", type=int, default=0, help="the same seed gives the same numbers")
+    p.add_argument("--baselines-only", action="store_true", help="evaluate the baselines without a model")
+    p.add_argument("--overwrite", action="store_true", help="replace another run held in OUT")
+    p.set_defaults(func=cmd_bench)
 
     train = sub.add_parser("train", help="train models").add_subparsers(dest="model", required=True)
     p = train.add_parser("tokenizer", help="train the motion tokenizer (resumes RUN if it has checkpoints)")

@@ -1,5 +1,7 @@
 """The user-facing model API on a tiny model that has memorised a few answers."""
 
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -106,6 +108,23 @@ def test_save_and_load(model, tmp_path):
     np.testing.assert_array_equal(a.tokens, b.tokens)
     with pytest.raises(FormatError, match="does not exist"):
         OmniMoGen.from_pretrained(tmp_path / "nope")
+
+
+def test_a_tokenizer_other_than_the_trained_one_is_refused(model, tmp_path):
+    # Without its own tokenizer/ folder a model is read with the shipped tokenizer, which is not the
+    # tiny one this model was trained on.
+    model.save_pretrained(tmp_path / "bare", tokenizer=False)
+    assert not (tmp_path / "bare" / "tokenizer").exists()
+    with pytest.raises(FormatError, match="trained on tokenizer"):
+        OmniMoGen.from_pretrained(tmp_path / "bare")
+    # A tokenizer of the same shape with other codebooks is refused too.
+    model.save_pretrained(tmp_path / "m")
+    other = copy.deepcopy(model.tokenizer)
+    with torch.no_grad():
+        other.quantizer.layers[0]._codebook.embed.add_(0.1)
+    other.save_pretrained(tmp_path / "m" / "tokenizer")
+    with pytest.raises(FormatError, match="codes would mean other motions"):
+        OmniMoGen.from_pretrained(tmp_path / "m")
 
 
 def test_chat_keeps_history(model):

@@ -66,14 +66,29 @@ class OmniMoGen:
 
     @classmethod
     def from_pretrained(cls, directory: str | Path) -> OmniMoGen:
+        """A saved model: its own ``tokenizer/`` folder, or, when it has none, the shipped tokenizer
+        (the shipped model uses it and does not carry a copy). Either way the tokenizer must be the
+        one the model was trained on."""
         directory = Path(directory)
         if not directory.is_dir():
             raise FormatError(f"{directory}: model directory does not exist.")
-        return cls(load_lm(directory), load_tokenizer(directory / "tokenizer"))
+        lm = load_lm(directory)
+        own = directory / "tokenizer"
+        tokenizer = load_tokenizer(own if own.is_dir() else None)
+        trained_on = getattr(lm, "tokenizer_fingerprint", None)
+        if trained_on is not None and trained_on != tokenizer.fingerprint():
+            where = own if own.is_dir() else "the shipped tokenizer"
+            raise FormatError(
+                f"{directory}: the model was trained on tokenizer {trained_on}, but {where} is "
+                f"{tokenizer.fingerprint()}; its codes would mean other motions. Use the tokenizer it was trained with."
+            )
+        return cls(lm, tokenizer)
 
-    def save_pretrained(self, directory: str | Path) -> None:
-        save_lm(self.lm, directory)
-        self.tokenizer.save_pretrained(Path(directory) / "tokenizer")
+    def save_pretrained(self, directory: str | Path, tokenizer: bool = True) -> None:
+        """The model, and (unless ``tokenizer=False``: it is the shipped one) its tokenizer in ``tokenizer/``."""
+        save_lm(self.lm, directory, self.tokenizer.fingerprint())
+        if tokenizer:
+            self.tokenizer.save_pretrained(Path(directory) / "tokenizer")
 
     # ---- the calls -----------------------------------------------------------------------------
 

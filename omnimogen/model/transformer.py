@@ -135,18 +135,23 @@ class OmniMoGenLM(nn.Module):
 LM_FILES = ("config.json", "model.safetensors", "vocab.json", "text_tokenizer.json")
 
 
-def save_lm(model: OmniMoGenLM, directory: str | Path) -> None:
-    """``config.json`` + ``model.safetensors`` + the vocabulary files, each written atomically."""
+def save_lm(model: OmniMoGenLM, directory: str | Path, tokenizer_fingerprint: str | None = None) -> None:
+    """``config.json`` + ``model.safetensors`` + the vocabulary files, each written atomically.
+    ``tokenizer_fingerprint`` (``MotionTokenizer.fingerprint()``) names the tokenizer whose codes
+    the model was trained on."""
     model.vocab.save(directory)
-    save_checkpoint(directory, "omnimogen.lm", asdict(model.config), model)
+    config = {**asdict(model.config), "tokenizer": tokenizer_fingerprint}
+    save_checkpoint(directory, "omnimogen.lm", config, model)
 
 
 def load_lm(directory: str | Path) -> OmniMoGenLM:
+    """The model of ``directory``; ``.tokenizer_fingerprint`` is the tokenizer it was trained on (or None)."""
     directory = Path(directory)
     doc = read_config(directory, "omnimogen.lm", LM_FILES)
     names = {f.name for f in fields(ModelConfig)}
     model = OmniMoGenLM(ModelConfig(**{k: v for k, v in doc.items() if k in names}), Vocab.load(directory))
     load_weights(model, directory / "model.safetensors")
+    model.tokenizer_fingerprint = doc.get("tokenizer")
     return model.eval()
 
 

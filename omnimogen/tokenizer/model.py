@@ -10,6 +10,7 @@ The architecture follows MoMask (Guo et al., CVPR 2024): dilated residual blocks
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -231,6 +232,20 @@ class MotionTokenizer(nn.Module):
     # ---- checkpoints ---------------------------------------------------------------------------
 
     FILES = ("config.json", "model.safetensors", "Mean.npy", "Std.npy")
+
+    def fingerprint(self) -> str:
+        """A short hash of what gives the codes their meaning (config, normaliser, codebooks): a model
+        trained on this tokenizer's codes records it, and refuses a tokenizer with another."""
+        import hashlib
+
+        h = hashlib.sha256(json.dumps(asdict(self.config), sort_keys=True).encode())
+        h.update(np.asarray(self.normalizer.mean, dtype=np.float32).tobytes())
+        h.update(np.asarray(self.normalizer.std, dtype=np.float32).tobytes())
+        for name, t in sorted(self.quantizer.state_dict().items()):
+            if name.endswith("embed"):  # the codebooks (float32 even in half-precision checkpoints)
+                h.update(name.encode())
+                h.update(t.detach().float().cpu().numpy().tobytes())
+        return h.hexdigest()[:16]
 
     def save_pretrained(self, directory: str | Path, half: bool = False) -> None:
         """``config.json`` + ``model.safetensors`` + ``Mean.npy``/``Std.npy``, each written atomically.

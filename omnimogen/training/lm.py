@@ -67,7 +67,7 @@ def sample_messages(sample: Sample, codes_of) -> list[Message]:
     return out
 
 
-def _ref_key(ref) -> str:
+def ref_key(ref) -> str:
     return json.dumps(ref.to_json(), sort_keys=True)
 
 
@@ -100,7 +100,7 @@ def prepare(x2mo: Path, corpus_dir: Path, tokenizer: MotionTokenizer, cfg: LMTra
     splits = {s: read_split(x2mo, s) for s in ("train", "val")}
     corpus = Corpus(corpus_dir)
     codes: dict[str, np.ndarray] = {}
-    refs = {_ref_key(m): m for samples in splits.values() for s in samples for m in s.motions()}
+    refs = {ref_key(m): m for samples in splits.values() for s in samples for m in s.motions()}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for k, ref in tqdm(sorted(refs.items()), desc="encoding motions", disable=not progress):
@@ -113,7 +113,7 @@ def prepare(x2mo: Path, corpus_dir: Path, tokenizer: MotionTokenizer, cfg: LMTra
     for split, samples in splits.items():
         rendered[split] = []
         for s in samples:
-            r = vocab.render(sample_messages(s, lambda ref: codes[_ref_key(ref)]))
+            r = vocab.render(sample_messages(s, lambda ref: codes[ref_key(ref)]))
             if len(r.ids) > cfg.max_tokens:
                 dropped[f"{split}/{s.task}"] += 1
                 continue
@@ -177,6 +177,25 @@ def validate_per_task(model: OmniMoGenLM, val: list[tuple[str, Rendered]], per_t
     return losses
 
 
+def model_from_run(run: str | Path, checkpoint: str | Path | None = None) -> OmniMoGenLM:
+    """The model of a training run at one of its checkpoints (default: the latest), as training left
+    it: for comparing runs mid-way or shipping a model from a run stopped before its last step."""
+    from ..checkpoint import load_weights
+    from .common import RunDir
+
+    run = RunDir(run)
+    path = Path(checkpoint) if checkpoint else run.latest()
+    if path is None or not (path / "model.safetensors").is_file():
+        raise ConfigError(f"{run.root}: no checkpoint with model.safetensors to load.")
+    cfg = LMTrainConfig(**json.loads((run.root / "config.json").read_text()))
+    vocabs = sorted((run.root / "prepared").glob("vocab-*"))
+    if len(vocabs) != 1:
+        raise ConfigError(f"{run.root}/prepared: expected one vocab-* folder, found {len(vocabs)}.")
+    model = OmniMoGenLM(cfg.model_config(), Vocab.load(vocabs[0]))
+    load_weights(model, path / "model.safetensors")
+    return model.eval()
+
+
 def train_lm(x2mo: str | Path, corpus: str | Path, tokenizer: str | Path | None, out: str | Path,
              cfg: LMTrainConfig, progress: bool = True) -> dict:  # fmt: skip
     from accelerate.utils import set_seed
@@ -211,7 +230,7 @@ def train_lm(x2mo: str | Path, corpus: str | Path, tokenizer: str | Path | None,
         return mean, {"loss_mean": mean, **{f"loss/{k}": round(v, 4) for k, v in losses.items()}}
 
     def save(directory: Path):
-        save_lm(raw, directory)
+        save_lm(raw, directory, tok.fingerprint())
         tok.save_pretrained(Path(directory) / "tokenizer")
 
     return train_loop(acc, run, cfg, model, opt, sched, data["train"], collate=collate, train_step=train_step,
