@@ -168,6 +168,14 @@ def cmd_generate(args) -> None:
                 )
                 m.with_caption(args.text).save(target)
                 print(f"wrote {target} ({m.num_frames} frames, {m.duration:.2f} s)")
+                if args.preview and not _is_video(path) and not any(_is_video(Path(o)) for o in args.output):
+                    gif = target.with_name(target.name.split(".")[0] + ".gif")
+                    m.with_caption(args.text).save(gif)
+                    print(f"wrote {gif} (preview)")
+
+
+def _is_video(path: Path) -> bool:
+    return path.suffix.lower() in (".gif", ".mp4")
 
 
 def cmd_chat(args) -> None:
@@ -348,6 +356,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, help="random seed (sample k uses seed + k)")
     p.add_argument("--samples", type=int, default=1, help="how many results (outputs get _1, _2, ...)")
     p.add_argument("--think", action="store_true", help="self-reflection: judge the result in words, regenerate")
+    p.add_argument(
+        "--no-preview",
+        dest="preview",
+        action="store_false",
+        help="do not write a preview GIF next to each output (written when no .gif/.mp4 is asked for)",
+    )
     p.add_argument("--temperature", type=float, default=1.0)
     p.add_argument("--top-k", type=int)
     p.add_argument("--top-p", type=float, default=0.95)

@@ -5,7 +5,8 @@
 
 Each run is read at its latest checkpoint (``model_from_run``). Quality is the negative
 log-likelihood of the reference answers of the same validation samples, split into the motion
-codes (bits per code: the two layouts model the same codes, so this compares directly) and the
+codes (bits per code, each scored among the 512 codes of its level as constrained decoding samples
+it: the two layouts model the same codes, so this compares directly; uniform guessing is 9 bits) and the
 rest (words and structure; the grouped layout's ``<step>`` markers are counted here, they are
 nearly free). Speed is training seconds per step (from the run's log) and the time to write a
 9.8 s motion (median of a few runs, motion only, on the same machine one after the other).
@@ -33,6 +34,7 @@ from omnimogen.instructions.corpus import Corpus
 from omnimogen.instructions.recipes import materialise
 from omnimogen.model.pipeline import OmniMoGen
 from omnimogen.tokenizer import load_tokenizer
+from omnimogen.training.common import RunDir
 from omnimogen.training.lm import model_from_run, read_split, ref_key, sample_messages
 
 
@@ -46,8 +48,16 @@ def answer_nll(lm, rendered) -> tuple[float, float, int]:
     target = ids[0, 1:]
     token_nll = F.cross_entropy(out.logits[0, :-1], target, reduction="none")[learn]
     if lm.vocab.layout == "flat":
-        is_code = torch.from_numpy(lm.vocab.is_motion(target[learn].numpy()))
-        return float(token_nll[is_code].sum()), float(token_nll[~is_code].sum()), int(is_code.sum())
+        # A code is scored against the codes of its level only, as constrained decoding samples it
+        # (and as the grouped layout's level heads do).
+        v = lm.vocab
+        is_code = torch.from_numpy(v.is_motion(target[learn].numpy()))
+        logits, t = out.logits[0, :-1][learn][is_code], target[learn][is_code] - v.motion_offset
+        level = t // v.codebook_size
+        per_level = logits[:, v.motion_offset :].reshape(len(t), v.levels, v.codebook_size)
+        per_level = per_level[torch.arange(len(t)), level]  # (N, K)
+        code_nll = F.cross_entropy(per_level, t % v.codebook_size, reduction="sum")
+        return float(code_nll), float(token_nll[~is_code].sum()), int(is_code.sum())
     step = learn & (target == lm.vocab.special["<step>"])
     next_codes = codes[0, 1:][step]  # (N, L)
     logits = lm.code_logits(out.hidden[0, :-1][step], next_codes)  # (N, L, K)
@@ -66,15 +76,16 @@ def train_speed(run: Path) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--runs", nargs="+", required=True)
+    ap.add_argument("--runs", nargs="+", required=True, help="RUN (its latest checkpoint) or RUN@CHECKPOINT_DIR")
     ap.add_argument("--data", required=True)
     ap.add_argument("--corpus", required=True)
     ap.add_argument("--tokenizer", help="default: the shipped one (the runs must have used it)")
     ap.add_argument("--samples", type=int, default=200, help="validation samples, the same for every run")
     ap.add_argument("--timing-repeats", type=int, default=5)
     ap.add_argument("--out", default="benchmarks/layouts.json")
+    ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
     tok = load_tokenizer(args.tokenizer)
     corpus = Corpus(args.corpus)
     samples = read_split(Path(args.data), "val")
@@ -84,13 +95,15 @@ def main() -> None:
         codes = {ref_key(m): tok.encode(materialise(m, corpus)) for s in samples for m in s.motions()}
     result = {
         "date": date.today().isoformat(),
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, torch threads 2, Python {sys.version.split()[0]}",
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, torch threads {args.threads}, Python {sys.version.split()[0]}",
         "load_average_1min_at_start": round(os.getloadavg()[0], 2),
         "validation_samples": len(samples),
         "runs": {},
     }
-    for run in map(Path, args.runs):
-        lm = model_from_run(run)
+    for spec in args.runs:
+        run, _, checkpoint = spec.partition("@")
+        run = Path(run)
+        lm = model_from_run(run, checkpoint or None)
         code_nats = other_nats = n_codes = 0.0
         lengths = []
         for s in samples:
@@ -104,16 +117,18 @@ def main() -> None:
             t = time.perf_counter()
             model.generate("a person walks forward happily", seconds=9.8, seed=k, motion_only=True)
             times.append(time.perf_counter() - t)
-        result["runs"][run.name] = {
+        name = f"{run.name}@{Path(checkpoint).name}" if checkpoint else run.name
+        result["runs"][name] = {
             "layout": lm.vocab.layout,
             "parameters_millions": round(sum(p.numel() for p in lm.parameters()) / 1e6, 2),
             **train_speed(run),
+            "checkpoint_step": json.loads((Path(checkpoint or RunDir(run).latest()) / "meta.json").read_text())["step"],
             "mean_sequence_length": round(float(np.mean(lengths)), 1),
             "bits_per_motion_code": round(code_nats / n_codes / math.log(2), 4),
             "other_nats_per_sample": round(other_nats / len(samples), 3),
             "seconds_for_9.8s_motion_median": round(statistics.median(times[1:]), 3),
         }
-        print(run.name, result["runs"][run.name], flush=True)
+        print(name, result["runs"][name], flush=True)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
 

@@ -164,3 +164,24 @@ def test_every_call_returns_a_motion_of_the_asked_length(model, hml_features):
                 model("Follow the style of <RefMotion> with the action of <SourceMotion>", SourceMotion=a, RefMotion=b, **kw),
                 model.generate("a person walks", think=True, rounds=1, **kw)):  # fmt: skip
         assert len(out.motions) == 1 and out.motions[0].num_frames == 41
+
+
+def test_cli_generate_writes_the_motion_and_a_preview(model, tmp_path, capsys):
+    from omnimogen.cli import main
+
+    model.save_pretrained(tmp_path / "m")
+    out = tmp_path / "walk.bvh"
+    args = ["generate", "a person walks", "-o", str(out), "--model", str(tmp_path / "m"), "--seconds", "1.2"]
+    assert main([*args, "--seed", "0", "--temperature", "0"]) == 0
+    assert Motion.load(out).num_frames == 25
+    assert (tmp_path / "walk.gif").stat().st_size > 0
+    # Asking for a GIF yourself (or --no-preview) writes no extra one.
+    assert (
+        main([*args[:3], str(tmp_path / "a.npy"), "-o", str(tmp_path / "a.mp4"), *args[4:], "--temperature", "0"]) == 0
+    )
+    assert not (tmp_path / "a.gif").exists()
+    expected = model.generate("a person walks", seconds=1.2, temperature=0).motions[0]
+    np.testing.assert_allclose(Motion.load(tmp_path / "a.npy").joints, expected.joints, atol=1e-5)
+    # A motion the instruction refers to but that was not given: a message and exit code 2.
+    assert main(["generate", "make <SourceMotion> look happy", "-o", str(out), "--model", str(tmp_path / "m")]) == 2
+    assert "SourceMotion" in capsys.readouterr().err

@@ -84,9 +84,10 @@ class OmniMoGen:
             )
         return cls(lm, tokenizer)
 
-    def save_pretrained(self, directory: str | Path, tokenizer: bool = True) -> None:
-        """The model, and (unless ``tokenizer=False``: it is the shipped one) its tokenizer in ``tokenizer/``."""
-        save_lm(self.lm, directory, self.tokenizer.fingerprint())
+    def save_pretrained(self, directory: str | Path, tokenizer: bool = True, half: bool = False) -> None:
+        """The model, and (unless ``tokenizer=False``: it is the shipped one) its tokenizer in
+        ``tokenizer/``; ``half`` stores the model's weights in float16 (half the size)."""
+        save_lm(self.lm, directory, self.tokenizer.fingerprint(), half=half)
         if tokenizer:
             self.tokenizer.save_pretrained(Path(directory) / "tokenizer")
 

@@ -135,13 +135,14 @@ class OmniMoGenLM(nn.Module):
 LM_FILES = ("config.json", "model.safetensors", "vocab.json", "text_tokenizer.json")
 
 
-def save_lm(model: OmniMoGenLM, directory: str | Path, tokenizer_fingerprint: str | None = None) -> None:
+def save_lm(model: OmniMoGenLM, directory: str | Path, tokenizer_fingerprint: str | None = None,
+            half: bool = False) -> None:  # fmt: skip
     """``config.json`` + ``model.safetensors`` + the vocabulary files, each written atomically.
     ``tokenizer_fingerprint`` (``MotionTokenizer.fingerprint()``) names the tokenizer whose codes
-    the model was trained on."""
+    the model was trained on; ``half`` stores the weights in float16 (loading casts them back)."""
     model.vocab.save(directory)
     config = {**asdict(model.config), "tokenizer": tokenizer_fingerprint}
-    save_checkpoint(directory, "omnimogen.lm", config, model)
+    save_checkpoint(directory, "omnimogen.lm", config, model, half=(lambda name: True) if half else None)
 
 
 def load_lm(directory: str | Path) -> OmniMoGenLM:

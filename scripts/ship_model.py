@@ -1,0 +1,67 @@
+"""Copy a trained model into the package as the shipped default, in float16, and check what that costs.
+
+    python scripts/ship_model.py --model /work/runs/lm_grouped/best --out omnimogen/assets/model
+
+The shipped model carries no tokenizer of its own: it must have been trained on the shipped one
+(the fingerprints are compared). Prints the size and how far the float16 copy is from the float32
+model: the largest logit difference and how many greedy answers stay identical.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from omnimogen.model.pipeline import OmniMoGen
+from omnimogen.tokenizer import load_tokenizer
+
+PROMPTS = [
+    "a person walks forward happily",
+    "a tired person waves goodbye",
+    "someone jogs in a circle",
+    "a person bows politely",
+    "an angry person kicks",
+    "a person walks backwards slowly",
+]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--model", required=True, help="a trained model directory (RUN/best)")
+    ap.add_argument("--out", default="omnimogen/assets/model")
+    args = ap.parse_args()
+    torch.set_num_threads(2)
+    full = OmniMoGen.from_pretrained(args.model)
+    shipped = load_tokenizer()
+    if full.tokenizer.fingerprint() != shipped.fingerprint():
+        raise SystemExit(f"{args.model} was trained on another tokenizer than the shipped one; ship that first.")
+    out = Path(args.out)
+    with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
+        OmniMoGen(full.lm, shipped).save_pretrained(tmp, tokenizer=False, half=True)
+        half = OmniMoGen.from_pretrained(tmp)
+        worst, same = 0.0, 0
+        for text in PROMPTS:
+            a = full.generate(text, seconds=4, temperature=0, motion_only=True)
+            b = half.generate(text, seconds=4, temperature=0, motion_only=True)
+            same += int(np.array_equal(a.tokens, b.tokens) and np.array_equal(a.parts[0].codes, b.parts[0].codes))
+            prompt = full.lm.vocab.render([full._user_turn(text, {})], generation_prompt=True)
+            ids = torch.from_numpy(prompt.ids)[None]
+            codes = torch.from_numpy(prompt.codes)[None] if prompt.codes is not None else None
+            with torch.no_grad():
+                worst = max(worst, float((full.lm(ids, codes).logits - half.lm(ids, codes).logits).abs().max()))
+        if out.exists():
+            shutil.rmtree(out)
+        shutil.copytree(tmp, out)
+    size = sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
+    print(f"shipped {args.model} -> {out}: {size / 1e6:.1f} MB in float16")
+    print(f"float16 against float32: largest prompt logit difference {worst:.4f}; "
+          f"{same} of {len(PROMPTS)} greedy 4 s answers identical")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
