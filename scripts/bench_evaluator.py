@@ -10,6 +10,11 @@ the query's label (action and style) counts as correct, next to what chance gets
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import platform
+from datetime import date
+from pathlib import Path
 
 import torch
 
@@ -32,6 +37,11 @@ def main() -> None:
     report = evaluate_retrieval(evaluator, clips, args.split, args.batch_size, args.seed)
     for path in report.write(args.out):
         print(f"wrote {path}")
+    results = Path(args.out) / "results.json"
+    doc = json.loads(results.read_text())
+    doc = {"date": date.today().isoformat(), "evaluator": args.evaluator or "shipped default",
+           "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, torch threads 2", **doc}  # fmt: skip
+    results.write_text(json.dumps(doc, indent=1) + "\n")
     print(report.to_markdown().split("\n## ")[0])
 
 

@@ -13,7 +13,8 @@ from conftest import BANDAI, FIXTURES
 from omnimogen.model.pipeline import OmniMoGen
 from omnimogen.motion import Normalizer
 from omnimogen.tokenizer import PRESETS, MotionTokenizer
-from omnimogen.training.lm import LMTrainConfig, train_lm
+from omnimogen.training.common import ConfigError
+from omnimogen.training.lm import LMTrainConfig, model_from_run, train_lm
 
 SMALL = ["model.hidden_size=32", "model.layers=1", "model.heads=2", "model.intermediate_size=64", "text_vocab_size=400"]
 
@@ -59,6 +60,12 @@ def test_train_resume_and_load(inputs, tmp_path, layout):
     assert any(k.startswith("loss/") and k != "loss_mean" for k in vals[-1])  # per task
     model = OmniMoGen.from_pretrained(run / "final")
     assert model.lm.vocab.layout == layout
+    # The last checkpoint (saved by accelerate, tied weights stored once) is the final model.
+    at_checkpoint = model_from_run(run)
+    for (name, a), b in zip(model.lm.state_dict().items(), at_checkpoint.state_dict().values(), strict=True):
+        torch.testing.assert_close(a, b, msg=name)
+    with pytest.raises(ConfigError, match="no checkpoint"):
+        model_from_run(tmp_path / "empty")
     assert len(list((run / "prepared").glob("prepared-*.pt"))) == 1  # prepared once, reused on resume
 
 
