@@ -154,7 +154,8 @@ def cmd_generate(args) -> None:
     for k in range(args.samples):
         seed = None if args.seed is None else args.seed + k
         result = model(args.text, seconds=args.seconds, frames=args.frames, seed=seed, think=args.think,
-                       temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, **motions)  # fmt: skip
+                       temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, motion_only=not args.words,
+                       **motions)  # fmt: skip
         if result.reasoning:
             print(f"reasoning: {result.reasoning}")
         if result.text and result.text != "<Motion>":
@@ -176,6 +177,16 @@ def cmd_generate(args) -> None:
 
 def _is_video(path: Path) -> bool:
     return path.suffix.lower() in (".gif", ".mp4")
+
+
+def cmd_describe(args) -> None:
+    from .model.pipeline import load_model
+
+    model = load_model(args.model)
+    motion = _load(args.input, args)
+    for k in range(args.samples):
+        seed = None if args.seed is None else args.seed + k
+        print(model.describe(motion, seed=seed, temperature=args.temperature).text)
 
 
 def cmd_chat(args) -> None:
@@ -356,6 +367,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, help="random seed (sample k uses seed + k)")
     p.add_argument("--samples", type=int, default=1, help="how many results (outputs get _1, _2, ...)")
     p.add_argument("--think", action="store_true", help="self-reflection: judge the result in words, regenerate")
+    p.add_argument("--words", action="store_true",
+                   help="let the model write words before the motion (a plan for knowledge prompts); default: one motion")  # fmt: skip
     p.add_argument(
         "--no-preview",
         dest="preview",
@@ -368,6 +381,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", help="model directory (default: the one shipped with the package)")
     _add_bvh_flags(p)
     p.set_defaults(func=cmd_generate)
+
+    p = sub.add_parser("describe", help="write a caption for a motion file")
+    p.add_argument("input", metavar="IN", help="a motion file (.bvh, .bvh.gz, .npy, .json)")
+    p.add_argument("--model", help="model directory (default: the one shipped with the package)")
+    p.add_argument("--seed", type=int, help="random seed (sample k uses seed + k)")
+    p.add_argument("--samples", type=int, default=1, help="how many captions")
+    p.add_argument("--temperature", type=float, default=1.0)
+    _add_bvh_flags(p)
+    p.set_defaults(func=cmd_describe)
 
     p = sub.add_parser("chat", help="an interactive multi-turn session in the terminal")
     p.add_argument("--model", help="model directory (default: the one shipped with the package)")

@@ -80,6 +80,8 @@ def test_same_seed_same_result(model):
         ({"instruction": "walk", "seconds": -1}, "seconds"),
         ({"instruction": "walk", "seconds": 1000}, "seconds"),
         ({"instruction": "walk", "seconds": 2, "frames": 30}, "not both"),
+        ({"instruction": b"a person walks"}, "not bytes"),
+        ({"instruction": b"a person walks \xff".decode("utf-8", "surrogateescape")}, "not valid UTF-8"),
     ],
 )
 def test_bad_instructions(model, kwargs, message):
@@ -166,7 +168,7 @@ def test_every_call_returns_a_motion_of_the_asked_length(model, hml_features):
         assert len(out.motions) == 1 and out.motions[0].num_frames == 41
 
 
-def test_cli_generate_writes_the_motion_and_a_preview(model, tmp_path, capsys):
+def test_cli_generate_and_describe(model, tmp_path, capsys, hml_features):
     from omnimogen.cli import main
 
     model.save_pretrained(tmp_path / "m")
@@ -182,6 +184,12 @@ def test_cli_generate_writes_the_motion_and_a_preview(model, tmp_path, capsys):
     assert not (tmp_path / "a.gif").exists()
     expected = model.generate("a person walks", seconds=1.2, temperature=0).motions[0]
     np.testing.assert_allclose(Motion.load(tmp_path / "a.npy").joints, expected.joints, atol=1e-5)
+    # Motion to text.
+    source = tmp_path / "source.npy"
+    np.save(source, hml_features[:24])
+    capsys.readouterr()
+    assert main(["describe", str(source), "--model", str(tmp_path / "m"), "--temperature", "0"]) == 0
+    assert capsys.readouterr().out.strip() == "A person walks forward."
     # A motion the instruction refers to but that was not given: a message and exit code 2.
     assert main(["generate", "make <SourceMotion> look happy", "-o", str(out), "--model", str(tmp_path / "m")]) == 2
     assert "SourceMotion" in capsys.readouterr().err

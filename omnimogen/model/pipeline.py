@@ -115,13 +115,15 @@ class OmniMoGen:
         return result
 
     def generate(self, text: str, **kwargs) -> Result:
-        """Text to motion."""
+        """Text to motion: the answer is one motion (``motion_only=False`` lets the model write words too)."""
+        kwargs.setdefault("motion_only", True)
         return self(text, **kwargs)
 
     def edit(self, motion: Motion, instruction: str, **kwargs) -> Result:
-        """Edit ``motion`` as the instruction says; it is bound to ``<SourceMotion>``."""
-        if instruction.strip() and not PLACEHOLDER.search(instruction):
+        """Edit ``motion`` as the instruction says; it is bound to ``<SourceMotion>``. The answer is one motion."""
+        if isinstance(instruction, str) and instruction.strip() and not PLACEHOLDER.search(instruction):
             instruction = f"Edit <SourceMotion>: {instruction.strip()}"
+        kwargs.setdefault("motion_only", True)
         return self(instruction, SourceMotion=motion, **kwargs)
 
     def inbetween(self, start: Motion, end: Motion, text: str | None = None, **kwargs) -> Result:
@@ -135,6 +137,7 @@ class OmniMoGen:
         k = POSE_FRAMES
         first = Motion.from_joints(start.joints[-k:], start.fps) if start.num_frames > k else start
         last = Motion.from_joints(end.joints[:k], end.fps) if end.num_frames > k else end
+        kwargs.setdefault("motion_only", True)
         return self(instruction, StartPose=first, EndPose=last, **kwargs)
 
     def describe(self, motion: Motion, **kwargs) -> Result:
@@ -185,8 +188,14 @@ class OmniMoGen:
         return self._answer([self._user_turn(instruction, motions)], opt, gen, frames).motions[0]
 
     def _user_turn(self, instruction: str, motions: dict[str, Motion]) -> Message:
+        if isinstance(instruction, bytes):
+            raise InstructionError("the instruction must be text (str), not bytes; decode it first.")
         if not isinstance(instruction, str) or not instruction.strip():
             raise InstructionError("the instruction is empty; say what the motion should be.")
+        try:
+            instruction.encode("utf-8")
+        except UnicodeEncodeError:  # undecodable bytes from the command line arrive as lone surrogates
+            raise InstructionError("the instruction is not valid UTF-8 text; check the terminal's encoding.") from None
         named = list(dict.fromkeys(PLACEHOLDER.findall(instruction)))
         missing = [n for n in named if n not in motions]
         if missing:
