@@ -35,9 +35,7 @@ def test_shipped_model_uses_the_shipped_tokenizer_and_is_seeded():
 def test_shipped_evaluator_places_real_clips_by_their_captions():
     ev = load_evaluator()
     data = BANDAI / "Bandai-Namco-Research-Motiondataset-1" / "data"
-    clips = [
-        Motion.load(data / f"dataset-1_{name}_001.bvh.gz") for name in ("walk_normal", "bow_normal")
-    ]
+    clips = [Motion.load(data / f"dataset-1_{name}_001.bvh.gz") for name in ("walk_normal", "bow_normal")]
     texts = ["a person walks forward", "a person bows"]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the Bandai rig has no spine2 (said once per file)
