@@ -162,14 +162,17 @@ def cmd_generate(args) -> None:
             print(result.text)
         if not result.motions:
             continue
-        for path in _outputs(args.output or [], k, args.samples):
+        paths = _outputs(args.output or [], k, args.samples)
+        # A preview GIF beside the first output, unless a GIF or MP4 is asked for anyway.
+        preview = args.preview and paths and not any(_is_video(p) for p in paths)
+        for n, path in enumerate(paths):
             for i, m in enumerate(result.motions):
                 target = (
                     path if i == 0 else path.with_name(f"{path.name.split('.')[0]}_m{i + 1}{''.join(path.suffixes)}")
                 )
                 m.with_caption(args.text).save(target)
                 print(f"wrote {target} ({m.num_frames} frames, {m.duration:.2f} s)")
-                if args.preview and not _is_video(path) and not any(_is_video(Path(o)) for o in args.output):
+                if preview and n == 0:
                     gif = target.with_name(target.name.split(".")[0] + ".gif")
                     m.with_caption(args.text).save(gif)
                     print(f"wrote {gif} (preview)")

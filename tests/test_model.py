@@ -151,19 +151,19 @@ def test_grouped_loss_weighs_codes(setup):
     assert ("code_loss" in stats) == (vocab.layout == "grouped")
 
 
-def test_one_level_code_logits_match_all_levels():
+def test_level_by_level_logits_match_all_levels_at_once():
     vocab = Vocab.train_bpe(TEXTS, 300, LEVELS, K, "grouped")
     torch.manual_seed(1)
     model = OmniMoGenLM(ModelConfig(hidden_size=32, layers=1, heads=2, intermediate_size=64), vocab).eval()
     hidden = torch.randn(4, 32)
     codes = torch.randint(0, K, (4, LEVELS))
-    codes[1, 1:] = -1  # a step being sampled: the finer levels are not chosen yet
-    every = model.code_logits(hidden, codes)
-    for level in range(LEVELS):
-        torch.testing.assert_close(model.code_logits(hidden, codes, level), every[:, level])
-    # level 0 ignores the codes; level 2 depends on level 1's choice
-    torch.testing.assert_close(model.code_logits(hidden, torch.full_like(codes, -1), 0), every[:, 0])
-    assert not torch.allclose(model.code_logits(hidden, codes, 2), model.code_logits(hidden, codes.flip(0), 2))
+    every = model.code_logits(hidden, codes)  # how training scores them
+    cond = torch.zeros_like(hidden)
+    for level in range(LEVELS):  # how sampling builds them up
+        torch.testing.assert_close(model.level_logits(hidden, cond, level), every[:, level])
+        cond = cond + model.code_cond(codes[:, level] + level * K)
+    # a level depends on the coarser codes: other codes, other logits
+    assert not torch.allclose(every[:, 2], model.code_logits(hidden, codes.flip(0))[:, 2])
 
 
 @pytest.mark.parametrize("lora_rank", [0, 4])

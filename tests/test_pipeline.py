@@ -177,6 +177,10 @@ def test_cli_generate_and_describe(model, tmp_path, capsys, hml_features):
     assert main([*args, "--seed", "0", "--temperature", "0"]) == 0
     assert Motion.load(out).num_frames == 25
     assert (tmp_path / "walk.gif").stat().st_size > 0
+    # Two outputs, one preview (beside the first).
+    capsys.readouterr()
+    assert main([*args, "-o", str(tmp_path / "walk.npy")]) == 0
+    assert capsys.readouterr().out.count("(preview)") == 1
     # Asking for a GIF yourself (or --no-preview) writes no extra one.
     assert (
         main([*args[:3], str(tmp_path / "a.npy"), "-o", str(tmp_path / "a.mp4"), *args[4:], "--temperature", "0"]) == 0

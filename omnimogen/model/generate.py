@@ -35,9 +35,9 @@ class Generated:
     finished: list[bool] = field(default_factory=list)  # reached <eoa> within the budget
 
 
-def _sample(logits: torch.Tensor, allowed: torch.Tensor, opt: SamplingOptions, gen: torch.Generator | None):
-    """logits (B, V), allowed (B, V) bool -> (B,) ids."""
-    logits = logits.float().masked_fill(~allowed, float("-inf"))
+def _sample(logits: torch.Tensor, allowed: torch.Tensor | None, opt: SamplingOptions, gen: torch.Generator | None):
+    """logits (B, V), allowed (B, V) bool (None: everything) -> (B,) ids."""
+    logits = logits.float() if allowed is None else logits.float().masked_fill(~allowed, float("-inf"))
     if opt.temperature == 0:
         return logits.argmax(-1)
     logits = logits / opt.temperature
@@ -221,10 +221,10 @@ def generate(
 
 def _sample_step(model: OmniMoGenLM, hidden: torch.Tensor, opt: SamplingOptions, gen) -> torch.Tensor:
     """Codes (N, L) of one latent step, level by level, each conditioned on the coarser ones."""
-    n, L = hidden.shape[0], model.vocab.levels
-    chosen = torch.full((n, L), -1, dtype=torch.long, device=hidden.device)
-    everything = torch.ones((n, model.vocab.codebook_size), dtype=torch.bool, device=hidden.device)
+    n, L, K = hidden.shape[0], model.vocab.levels, model.vocab.codebook_size
+    chosen = torch.empty((n, L), dtype=torch.long, device=hidden.device)
+    cond = torch.zeros_like(hidden)
     for level in range(L):
-        logits = model.code_logits(hidden, chosen, level)  # (N, K)
-        chosen[:, level] = _sample(logits, everything, opt, gen)
+        chosen[:, level] = _sample(model.level_logits(hidden, cond, level), None, opt, gen)
+        cond = cond + model.code_cond(chosen[:, level] + level * K)
     return chosen

@@ -87,21 +87,25 @@ class OmniMoGenLM(nn.Module):
             result.loss, result.stats = self._loss(result, ids, loss_mask, codes)
         return result
 
-    def code_logits(self, hidden: torch.Tensor, prev_codes: torch.Tensor, level: int | None = None) -> torch.Tensor:
+    def code_logits(self, hidden: torch.Tensor, prev_codes: torch.Tensor) -> torch.Tensor:
         """Level logits (..., L, K) of the next step, from hidden (..., H) and that step's codes
-        (..., L) for teacher forcing (only levels < l condition level l; -1 entries are ignored).
-        With ``level`` only that level's logits (..., K): what sampling needs, L times cheaper."""
+        (..., L) for teacher forcing (only levels < l condition level l; -1 entries are ignored)."""
         L, K = self.vocab.levels, self.vocab.codebook_size
         cond = self.code_cond(prev_codes.clamp(min=0) + self.level_offsets) * (prev_codes >= 0)[..., None]
-        weight = self.code_head.weight.view(L, K, -1)
-        bias = self.code_head.bias.view(L, K)
-        if level is not None:
-            h = self.code_norm(hidden + cond[..., :level, :].sum(-2))
-            return h @ weight[level].T + bias[level]
         # level l sees the sum of the embeddings of levels 0..l-1
         shifted = torch.cumsum(cond, dim=-2) - cond  # (..., L, H)
         h = self.code_norm(hidden[..., None, :] + shifted)
+        weight = self.code_head.weight.view(L, K, -1)
+        bias = self.code_head.bias.view(L, K)
         return torch.einsum("...lh,lkh->...lk", h, weight) + bias
+
+    def level_logits(self, hidden: torch.Tensor, cond: torch.Tensor, level: int) -> torch.Tensor:
+        """One level's logits (..., K), as ``code_logits`` computes them, from hidden (..., H) and
+        ``cond``: the sum of ``code_cond`` of the codes chosen on the coarser levels (zeros for level 0).
+        Sampling builds ``cond`` up level by level, so each level costs one small product."""
+        K = self.vocab.codebook_size
+        rows = slice(level * K, (level + 1) * K)
+        return F.linear(self.code_norm(hidden + cond), self.code_head.weight[rows], self.code_head.bias[rows])
 
     def loss(self, ids, loss_mask, codes=None, attention_mask=None) -> tuple[torch.Tensor, dict]:
         """Next-token cross-entropy on the assistant's tokens (and its motion codes)."""
