@@ -163,6 +163,23 @@ def test_training_resumes_after_sigkill(tiny_data, tmp_path):
         assert (ckpt / "COMPLETE").is_file()  # no half-written checkpoint survives
 
 
+def test_decoder_only_fine_tuning_keeps_every_code(tiny_data, tmp_path, hml_features):
+    train_tokenizer(tiny_data, tmp_path / "base", _tiny_cfg(), progress=False)
+    base = MotionTokenizer.from_pretrained(tmp_path / "base" / "final")
+    cfg = _tiny_cfg(init_from=str(tmp_path / "base" / "final"), decoder_only=True, lr=1e-2)
+    train_tokenizer(tiny_data, tmp_path / "ft", cfg, progress=False)
+    tuned = MotionTokenizer.from_pretrained(tmp_path / "ft" / "final")
+    motion = Motion.from_features(hml_features[:60])
+    np.testing.assert_array_equal(tuned.encode(motion), base.encode(motion))
+    assert tuned.fingerprint() == base.fingerprint()
+    for (name, a), b in zip(base.decoder.state_dict().items(), tuned.decoder.state_dict().values(), strict=True):
+        if a.is_floating_point() and a.numel() > 1:
+            assert not torch.equal(a, b), f"decoder {name} did not train"
+            break
+    with pytest.raises(ConfigError, match="needs init_from"):
+        train_tokenizer(tiny_data, tmp_path / "bad", _tiny_cfg(decoder_only=True), progress=False)
+
+
 def test_resume_refuses_a_different_config(tiny_data, tmp_path):
     train_tokenizer(tiny_data, tmp_path / "r", _tiny_cfg(), progress=False)
     with pytest.raises(ConfigError, match="other settings"):

@@ -38,6 +38,11 @@ class TokenizerTrainConfig:
     log_every: int = 50
     val_clips: int = 300  # validation clips (all when fewer)
     num_threads: int | None = None  # torch threads per process
+    # Fine-tuning: start from a saved tokenizer (its config and normaliser replace preset/model), and
+    # with ``decoder_only`` train only the decoder: encoder and codebooks stay frozen, so every motion
+    # keeps its codes and a model trained on them stays valid (the fingerprint does not change).
+    init_from: str | None = None
+    decoder_only: bool = False
 
     def model_config(self) -> TokenizerConfig:
         if self.preset not in PRESETS:
@@ -127,16 +132,23 @@ def train_tokenizer(data: str | Path, out: str | Path, cfg: TokenizerTrainConfig
     acc, run = start_run(cfg, out)
     set_seed(cfg.seed, device_specific=False)  # same init on every rank; DDP keeps them equal
 
+    if cfg.decoder_only and not cfg.init_from:
+        raise ConfigError("decoder_only needs init_from: the tokenizer whose decoder to fine-tune.")
+    base = MotionTokenizer.from_pretrained(cfg.init_from) if cfg.init_from else None
     train_set = MotionDataset(data, "train", min_frames=cfg.window)
     val_set = MotionDataset(data, "val", min_frames=8)
-    normalizer = train_set.normalizer()
+    normalizer = base.normalizer if base is not None else train_set.normalizer()
     windows = Windows([normalizer.normalize(c.features) for c in train_set], cfg.window)
     val_clips = [val_set[i].features for i in range(min(len(val_set), cfg.val_clips))]
     if len(windows) == 0:
         raise ConfigError(f"{data}: no training clip has {cfg.window} frames; lower the window (--set window=N).")
 
-    model = MotionTokenizer(cfg.model_config(), normalizer)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(0.9, 0.99), weight_decay=0.0)
+    model = base if base is not None else MotionTokenizer(cfg.model_config(), normalizer)
+    if cfg.decoder_only:
+        for module in (model.encoder, model.quantizer):
+            module.requires_grad_(False)
+    trained = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(trained, lr=cfg.lr, betas=(0.9, 0.99), weight_decay=0.0)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_lambda(cfg))
     model, opt, sched = acc.prepare(model, opt, sched)
     raw = acc.unwrap_model(model)
@@ -146,6 +158,9 @@ def train_tokenizer(data: str | Path, out: str | Path, cfg: TokenizerTrainConfig
     def train_step(model, x, step):
         # One coin per step from a generator seeded by the step: identical on every rank, and on resume.
         coin = torch.rand((), generator=torch.Generator().manual_seed(cfg.seed * 7919 + step))
+        if cfg.decoder_only:  # no EMA codebook updates or dead-code resets: the codes must not move
+            raw.encoder.eval()
+            raw.quantizer.eval()
         out = model(x, drop_levels=bool(coin < raw.config.quantize_dropout))
         loss, joint_l1 = reconstruction_loss(raw, x, out.reconstruction, cfg.joint_weight)
         recent_codes[:] = (recent_codes + [out.codes.detach().reshape(-1, raw.config.num_levels)])[-20:]
