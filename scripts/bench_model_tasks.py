@@ -29,18 +29,15 @@ from omnimogen.instructions.recipes import materialise
 from omnimogen.model.generate import SamplingOptions, generate
 from omnimogen.model.pipeline import load_model
 from omnimogen.model.vocab import MotionCodes, TextPart
-from omnimogen.training.lm import read_split, sample_messages
+from omnimogen.training.lm import read_split, ref_key, sample_messages
 
 
 def answer_is_valid(model, prompt, out, expected_motions: int) -> tuple[bool, str, list]:
     """(valid, reason, parts) of one generated answer."""
     if not out.finished[0]:
         return False, "unfinished", []
-    v = model.lm.vocab
-    ids = np.concatenate([prompt.ids, out.ids[0]])
-    codes = np.concatenate([prompt.codes, out.codes[0]]) if v.layout == "grouped" else None
     try:
-        parts = v.parse(ids, codes)[-1].parts
+        parts = model._parts(prompt, out)  # how the API reads an answer
     except ValueError:
         return False, "unparsable", []
     motions = [p for p in parts if isinstance(p, MotionCodes)]
@@ -76,7 +73,7 @@ def main() -> None:
     cache: dict = {}
 
     def codes_of(ref):
-        key = json.dumps(ref.to_json(), sort_keys=True)
+        key = ref_key(ref)
         if key not in cache:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")

@@ -66,6 +66,9 @@ def test_train_resume_and_load(inputs, tmp_path, layout):
         torch.testing.assert_close(a, b, msg=name)
     with pytest.raises(ConfigError, match="no checkpoint"):
         model_from_run(tmp_path / "empty")
+    (run / "prepared" / "vocab-other").mkdir()  # which vocabulary would be ambiguous
+    with pytest.raises(ConfigError, match="expected one vocab"):
+        model_from_run(run)
     assert len(list((run / "prepared").glob("prepared-*.pt"))) == 1  # prepared once, reused on resume
 
 
