@@ -11,7 +11,7 @@ import torch
 from conftest import BANDAI, FIXTURES
 
 from omnimogen.model.pipeline import OmniMoGen
-from omnimogen.motion import Normalizer
+from omnimogen.motion import Motion, Normalizer
 from omnimogen.tokenizer import PRESETS, MotionTokenizer
 from omnimogen.training.common import ConfigError
 from omnimogen.training.lm import LMTrainConfig, model_from_run, train_lm
@@ -84,3 +84,28 @@ def test_two_processes_end_with_identical_weights(inputs, tmp_path):
     log = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
     checksums = log[-1]["rank_checksums"]
     assert len(checksums) == 2 and checksums[0] == checksums[1]
+
+
+def test_training_samples_are_rendered_at_every_frame_shift(inputs, tmp_path):
+    import numpy as np
+
+    from omnimogen.instructions.corpus import Corpus
+    from omnimogen.instructions.recipes import materialise
+    from omnimogen.training.lm import prepare, read_split, shifted_codes
+
+    tok = MotionTokenizer.from_pretrained(inputs / "tok")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        _, plain = prepare(inputs / "x2mo", inputs / "corpus", tok, _cfg(augment_shifts=1), tmp_path / "a", False)
+        _, shifted = prepare(inputs / "x2mo", inputs / "corpus", tok, _cfg(augment_shifts=3), tmp_path / "b", False)
+    assert len(shifted["val"]) == len(plain["val"])  # validation is never shifted
+    assert 2 * len(plain["train"]) < len(shifted["train"]) <= 3 * len(plain["train"])
+    assert [t for t, _ in shifted["train"][:3]] == [plain["train"][0][0]] * 3  # a sample's renderings stay together
+    ref = next(read_split(inputs / "x2mo", "train")[0].motions())
+    motion = materialise(ref, Corpus(inputs / "corpus"))
+    variants = shifted_codes(tok, motion, 3)
+    from_frame_2 = tok.encode(Motion.from_features(motion.features[2:]))
+    assert len(variants) == 2 and all(v.shape == from_frame_2.shape for v in variants)
+    np.testing.assert_array_equal(variants[1], from_frame_2)  # shift 2: the motion from its third frame on
+    assert not np.array_equal(variants[0], variants[1])
+    assert shifted_codes(tok, Motion.from_features(motion.features[:5]), 3) == []  # too short to shift

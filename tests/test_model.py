@@ -199,3 +199,35 @@ def test_pretrained_base_with_resized_embeddings_and_lora(tmp_path, lora_rank):
     p = vocab.render([Message("user", (TextPart("walk"),))], generation_prompt=True)
     out = generate(model, [p], SamplingOptions(temperature=0, max_new_tokens=20))
     assert len(out.ids[0]) > 0
+
+
+@pytest.mark.parametrize("kv_heads", [2, 1])
+def test_lean_llama_decoder_matches_hugging_face(kv_heads):
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from omnimogen.model.fast_llama import LlamaDecoder
+
+    torch.manual_seed(0)
+    cfg = LlamaConfig(vocab_size=50, hidden_size=32, intermediate_size=48, num_hidden_layers=2,
+                      num_attention_heads=2, num_key_value_heads=kv_heads, tie_word_embeddings=True)  # fmt: skip
+    lm = LlamaForCausalLM(cfg).eval()
+    assert LlamaDecoder.supports(lm)
+    ids = torch.randint(0, 50, (2, 9))
+    attn = torch.ones(2, 9, dtype=torch.long)
+    attn[1, :4] = 0  # left padding, as generate() batches prompts of different lengths
+    pos = (attn.cumsum(-1) - 1).clamp(min=0)
+    with torch.no_grad():
+        ref = lm(input_ids=ids, attention_mask=attn, position_ids=pos, output_hidden_states=True)
+    fast = LlamaDecoder(lm, batch=2, max_len=16)
+    embed = lm.get_input_embeddings()
+    hidden = [fast(embed(ids[:, :6]), attn[:, :6], pos[:, :6])]  # a prompt, then one position at a time
+    hidden += [fast(embed(ids[:, t : t + 1]), attn[:, : t + 1], pos[:, t : t + 1]) for t in range(6, 9)]
+    hidden = torch.cat(hidden, 1)
+    real = attn.bool()
+    torch.testing.assert_close(hidden[real], ref.hidden_states[-1][real], atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(fast.logits(hidden)[real], ref.logits[real], atol=1e-5, rtol=1e-4)
+    assert torch.isfinite(hidden).all()  # padding rows stay finite
+    with pytest.raises(ValueError, match="built for 16 positions"):
+        fast(embed(ids), attn.new_ones(2, 18), pos)
+    lm.train()
+    assert not LlamaDecoder.supports(lm)  # training mode (dropout) takes the Hugging Face path

@@ -606,9 +606,14 @@ def _caption_clause(caption: str) -> str:
 def text_to_motion(rng: random.Random, pool: Pool, cfg: TaskConfig) -> Sample | None:
     """Text -> motion, with the corpus captions."""
     state = _plain(rng, pool, cfg.cap(1))
-    prompt = _caption_clause(rng.choice(pool.captions(state.clip)))
+    caption = rng.choice(pool.captions(state.clip))
+    # A third of the prompts are the bare caption, as people type it at `omnimogen generate`.
+    if rng.random() < 1 / 3:
+        said = caption if rng.random() < 0.5 else caption.rstrip(".")
+    else:
+        said = pool.say.say(rng, "t2m", prompt=_caption_clause(caption))
     return _sample("t2m", pool, [
-        ("user", [text(pool.say.say(rng, "t2m", prompt=prompt))]),
+        ("user", [text(said)]),
         ("assistant", [motion(state.ref)]),
     ], target=state.labels())  # fmt: skip
 

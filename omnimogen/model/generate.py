@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from .fast_llama import LlamaDecoder
 from .transformer import OmniMoGenLM
 from .vocab import Rendered
 
@@ -68,6 +69,7 @@ class _Grammar:
         self.spans = [0] * batch  # motion spans closed so far
         width = model.lm.get_input_embeddings().num_embeddings
         self.width = width
+        self._masks: dict[tuple[str, ...], torch.Tensor] = {}
         sp = v.special
         text = torch.zeros(width, dtype=torch.bool)
         text[: v.text_size] = torch.from_numpy(v.text_token_mask())
@@ -85,37 +87,34 @@ class _Grammar:
                 m[lo:hi] = True
             self.level_ok.append(m)
 
+    def _only(self, *names: str) -> torch.Tensor:
+        """The (cached) mask allowing just these special tokens."""
+        if names not in self._masks:
+            m = torch.zeros(self.width, dtype=torch.bool)
+            for s in names:
+                m[self.v.special[s]] = True
+            self._masks[names] = m
+        return self._masks[names]
+
     def allowed(self, i: int) -> torch.Tensor:
-        sp, st = self.v.special, self.state[i]
+        st = self.state[i]
         if st == self.TEXT:
             if self.opt.motion_only:
-                m = torch.zeros(self.width, dtype=torch.bool)
-                m[sp["<mo>"] if self.spans[i] == 0 else sp["<eoa>"]] = True
-                return m
+                return self._only("<mo>") if self.spans[i] == 0 else self._only("<eoa>")
             return self.text_ok
         if st == self.NAME:
             return self.name_first if self.name_len[i] == 0 else self.name_ok
         if st == self.DONE:
-            m = torch.zeros(self.width, dtype=torch.bool)
-            m[sp["<pad>"]] = True
-            return m
+            return self._only("<pad>")
         must_stop, may_stop = self._limits(i)
-        m = torch.zeros(self.width, dtype=torch.bool)
         if self.layout == "flat":
             level = self.pos[i] % self.v.levels
             if level == 0 and must_stop:
-                m[sp["</mo>"]] = True
-                return m
-            m |= self.level_ok[level]
-            if level == 0 and may_stop:
-                m[sp["</mo>"]] = True
-            return m
+                return self._only("</mo>")
+            return self.level_ok[level] | self._only("</mo>") if level == 0 and may_stop else self.level_ok[level]
         if must_stop:
-            m[sp["</mo>"]] = True
-        else:
-            m[sp["<step>"]] = True
-            m[sp["</mo>"]] = may_stop
-        return m
+            return self._only("</mo>")
+        return self._only("<step>", "</mo>") if may_stop else self._only("<step>")
 
     def _limits(self, i: int) -> tuple[bool, bool]:
         steps, fixed = self.steps[i], self.opt.motion_steps
@@ -182,17 +181,26 @@ def generate(
     new_codes: list[list[np.ndarray]] = [[] for _ in range(B)]
     past = None
     cur_ids, cur_codes = ids, codes
+    fast = (
+        LlamaDecoder(model.lm, B, T0 + options.max_new_tokens)
+        if use_cache and LlamaDecoder.supports(model.lm)
+        else None
+    )
     for _ in range(options.max_new_tokens):
         pos = (attn.cumsum(-1) - 1).clamp(min=0)
-        if use_cache:
+        allowed = torch.stack([grammar.allowed(b) for b in range(B)]).to(device)
+        forced = bool((allowed.sum(-1) == 1).all())  # the grammar leaves one choice: no logits needed
+        if fast is not None:
+            hidden = fast(model.embed(cur_ids, cur_codes), attn, pos[:, -cur_ids.shape[1] :])[:, -1]
+            logits = None if forced else fast.logits(hidden)
+        elif use_cache:
             out = model(cur_ids, cur_codes, attention_mask=attn, position_ids=pos[:, -cur_ids.shape[1] :],
                         past_key_values=past, use_cache=True)  # fmt: skip
-            past = out.past_key_values
+            past, logits, hidden = out.past_key_values, out.logits[:, -1], out.hidden[:, -1]
         else:
             out = model(ids, codes, attention_mask=attn, position_ids=pos)
-        logits, hidden = out.logits[:, -1], out.hidden[:, -1]  # (B, V), (B, H)
-        allowed = torch.stack([grammar.allowed(b) for b in range(B)]).to(device)
-        token = _sample(logits, allowed, options, generator)  # (B,)
+            logits, hidden = out.logits[:, -1], out.hidden[:, -1]  # (B, V), (B, H)
+        token = allowed.int().argmax(-1) if forced else _sample(logits, allowed, options, generator)  # (B,)
         step_codes = torch.full((B, v.levels), -1, dtype=torch.long, device=device)
         if grouped:
             is_step = token == v.special["<step>"]

@@ -41,6 +41,10 @@ class LMTrainConfig:
     min_lr_ratio: float = 0.1  # cosine decay to this fraction of lr
     weight_decay: float = 0.1
     max_tokens: int = 1024  # longer rendered samples are left out (counted in the log)
+    # Each training sample is rendered this many times, its motions encoded from frame 0, 1, 2, ...
+    # (one latent step is 4 frames, so a shift gives other codes for the same motion). Against
+    # memorising the few thousand clips of a mocap corpus; validation always uses shift 0.
+    augment_shifts: int = 4
     seed: int = 0
     val_every: int = 1_000
     ckpt_every: int = 500
@@ -90,6 +94,7 @@ def prepare(x2mo: Path, corpus_dir: Path, tokenizer: MotionTokenizer, cfg: LMTra
                 mcfg.layout,
                 cfg.text_vocab_size,
                 cfg.max_tokens,
+                cfg.augment_shifts,
             ]
         ).encode()  # fmt: skip
     ).hexdigest()[:16]
@@ -99,12 +104,16 @@ def prepare(x2mo: Path, corpus_dir: Path, tokenizer: MotionTokenizer, cfg: LMTra
         return Vocab.load(cache / f"vocab-{key}"), blob
     splits = {s: read_split(x2mo, s) for s in ("train", "val")}
     corpus = Corpus(corpus_dir)
-    codes: dict[str, np.ndarray] = {}
+    codes: dict[str, list[np.ndarray]] = {}  # ref key -> codes at shift 0, 1, ... (train refs only shifted)
     refs = {ref_key(m): m for samples in splits.values() for s in samples for m in s.motions()}
+    train_refs = {ref_key(m) for s in splits["train"] for m in s.motions()}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for k, ref in tqdm(sorted(refs.items()), desc="encoding motions", disable=not progress):
-            codes[k] = tokenizer.encode(materialise(ref, corpus))
+            motion = materialise(ref, corpus)
+            codes[k] = [tokenizer.encode(motion)]
+            if k in train_refs:
+                codes[k] += shifted_codes(tokenizer, motion, cfg.augment_shifts)
     texts = [p.text or p.name for s in splits["train"] for t in s.turns for p in t.parts if p.text or p.name]
     vocab = Vocab.train_bpe(texts, cfg.text_vocab_size, tokenizer.config.num_levels, tokenizer.config.codebook_size,
                             mcfg.layout)  # fmt: skip
@@ -113,17 +122,37 @@ def prepare(x2mo: Path, corpus_dir: Path, tokenizer: MotionTokenizer, cfg: LMTra
     for split, samples in splits.items():
         rendered[split] = []
         for s in samples:
-            r = vocab.render(sample_messages(s, lambda ref: codes[ref_key(ref)]))
-            if len(r.ids) > cfg.max_tokens:
-                dropped[f"{split}/{s.task}"] += 1
-                continue
-            rendered[split].append((s.task, r))
+            keys = [ref_key(m) for m in s.motions()]
+            shifts = 1 if split != "train" else max([len(codes[k]) for k in keys], default=1)
+            for shift in range(shifts):
+                # A motion too short to shift keeps its codes in every rendering.
+                r = vocab.render(sample_messages(s, lambda ref, i=shift: _at(codes[ref_key(ref)], i)))
+                if len(r.ids) > cfg.max_tokens:
+                    dropped[f"{split}/{s.task}"] += 1
+                    continue
+                rendered[split].append((s.task, r))
     if dropped:
-        warnings.warn(f"left out samples longer than {cfg.max_tokens} tokens: {dict(dropped)}", stacklevel=2)
+        warnings.warn(f"left out renderings longer than {cfg.max_tokens} tokens: {dict(dropped)}", stacklevel=2)
     cache.mkdir(parents=True, exist_ok=True)
     vocab.save(cache / f"vocab-{key}")
     torch.save(rendered, done)
     return vocab, rendered
+
+
+def shifted_codes(tokenizer: MotionTokenizer, motion, shifts: int) -> list[np.ndarray]:
+    """Codes of the motion started 1 .. shifts-1 frames later, all cut to one length and encoded as
+    one batch; none when the motion is too short to shift."""
+    f = tokenizer.normalizer.normalize(motion.features)
+    length = len(f) - (shifts - 1)
+    if shifts < 2 or length <= tokenizer.config.downsample:
+        return []
+    x = torch.from_numpy(np.stack([f[i : i + length] for i in range(1, shifts)])).float()
+    tokenizer.eval()
+    return list(tokenizer.encode_tensor(x).numpy().astype(np.int64))
+
+
+def _at(variants: list, i: int):
+    return variants[min(i, len(variants) - 1)]
 
 
 class Rendered2Batch:
