@@ -235,3 +235,30 @@ def test_the_shipped_default_tokenizer_reconstructs_a_test_clip():
         a, b = m.joints - m.joints[:, :1], rec.joints - rec.joints[:, :1]
         errors.append(np.linalg.norm(a - b, axis=-1).mean())
     assert errors[1] < 0.04 and errors[1] < errors[0]  # root-aligned MPJPE under 4 cm, finer with all levels
+
+
+def test_refitting_a_level_brings_its_unused_codes_back(tok, tiny_data, tmp_path):
+    import copy
+
+    from omnimogen.training.tokenizer import refit_codebooks
+
+    model = copy.deepcopy(tok)
+    clips = [torch.randn(64, 263) for _ in range(8)]  # 128 latent steps for 32 codes
+    book = model.quantizer.layers[2]._codebook
+    book.embed[0, 8:] = 1e3  # 24 of the 32 finest codes can never be chosen
+    x = torch.cat(clips).reshape(8, 64, 263)
+    before = model.encode_tensor(x)
+    assert len(before[..., 2].unique()) <= 8
+    fingerprint = model.fingerprint()
+    usage = refit_codebooks(model, clips, [2], min_count=2)
+    after = model.encode_tensor(x)
+    assert usage[2] >= 0.75 and len(after[..., 2].unique()) >= 24
+    torch.testing.assert_close(after[..., :2], before[..., :2])  # the coarser levels keep their codes
+    assert model.fingerprint() != fingerprint  # a model trained on the old codes will refuse it
+    with torch.no_grad():
+        z = model.encoder(x.transpose(1, 2)).transpose(1, 2)
+        error = {name: float((m.quantizer.get_output_from_indices(m.encode_tensor(x)) - z).pow(2).mean())
+                 for name, m in (("refit", model), ("original", tok))}  # fmt: skip
+    assert error["refit"] <= error["original"], error  # better than the codebook before the damage
+    with pytest.raises(ConfigError, match="needs init_from"):
+        train_tokenizer(tiny_data, tmp_path / "bad", _tiny_cfg(refit_levels=[2]), progress=False)

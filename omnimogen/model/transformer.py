@@ -25,10 +25,10 @@ class ModelConfig:
     layout: str = "grouped"  # "grouped" (one position per latent step) or "flat" (the paper's)
     base: str | None = None  # a local pretrained AutoModelForCausalLM folder; None: Llama-style from scratch
     lora_rank: int = 0  # > 0: train LoRA adapters on the base (plus the new embeddings and heads)
-    hidden_size: int = 384
-    layers: int = 8
-    heads: int = 6
-    intermediate_size: int = 1024
+    hidden_size: int = 256  # the shipped default: 6 x 256, 8 M parameters (CPU-sized)
+    layers: int = 6
+    heads: int = 4
+    intermediate_size: int = 768
     max_positions: int = 1024
     rope_theta: float = 10_000.0
 

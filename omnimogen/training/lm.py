@@ -34,10 +34,10 @@ from .common import ConfigError, start_run, train_loop
 class LMTrainConfig:
     model: dict = field(default_factory=dict)  # ModelConfig overrides, e.g. {"layout": "flat", "layers": 6}
     text_vocab_size: int = 2048
-    steps: int = 30_000
+    steps: int = 12_000
     batch_size: int = 16
-    lr: float = 3e-4
-    warmup_steps: int = 500
+    lr: float = 6e-4
+    warmup_steps: int = 300
     min_lr_ratio: float = 0.1  # cosine decay to this fraction of lr
     weight_decay: float = 0.1
     max_tokens: int = 1024  # longer rendered samples are left out (counted in the log)

@@ -43,6 +43,11 @@ class TokenizerTrainConfig:
     # keeps its codes and a model trained on them stays valid (the fingerprint does not change).
     init_from: str | None = None
     decoder_only: bool = False
+    # With ``init_from``: before training, refit these levels' codebooks (0-based) by k-means on the
+    # training set's residuals, reseeding rarely used codes, then train as configured (usually
+    # ``decoder_only``). This changes those levels' codes, so a model trained on the old ones is invalid.
+    refit_levels: tuple = ()
+    refit_min_count: int = 10  # a code with fewer training vectors than this is reseeded
 
     def model_config(self) -> TokenizerConfig:
         if self.preset not in PRESETS:
@@ -125,6 +130,54 @@ def evaluate(model: MotionTokenizer, clips: list[np.ndarray], levels: int | None
     }
 
 
+@torch.no_grad()
+def refit_codebooks(model: MotionTokenizer, clips: list[torch.Tensor], levels, min_count: int = 10,
+                    iters: int = 20) -> dict:  # fmt: skip
+    """Refit the codebooks of ``levels`` (0-based, coarse to fine) by Lloyd's k-means on the
+    residuals that reach them over ``clips`` (normalised features), starting from the current
+    codebook. A code with fewer than ``min_count`` vectors restarts at a member of one of the busiest
+    codes, splitting it, so that codes sit where the data is dense and stay in use on unseen
+    motions. Returns, per refitted level, the fraction of codes with at least ``min_count`` vectors.
+
+    Our own loop, not scipy's kmeans2: reseeding rare codes is the point, and kmeans2 only warns
+    about empty clusters.
+    """
+    model.eval()
+    z = torch.cat([model.encoder(c.T[None]).transpose(1, 2)[0] for c in clips])  # (N, C) latents
+    books = [layer._codebook for layer in model.quantizer.layers]
+    usage = {}
+    for level in sorted(levels):
+        residual = z.clone()
+        for book in books[:level]:  # what the coarser levels leave
+            residual -= book.embed[0][torch.cdist(residual, book.embed[0]).argmin(-1)]
+        book = books[level]
+        centres = book.embed[0].clone()
+        K = len(centres)
+        gen = torch.Generator().manual_seed(level)
+        for it in range(iters):
+            dist = torch.cdist(residual, centres)
+            nearest = dist.argmin(-1)
+            counts = torch.bincount(nearest, minlength=K)
+            sums = torch.zeros_like(centres).index_add_(0, nearest, residual)
+            kept = counts >= min_count
+            centres[kept] = sums[kept] / counts[kept, None]
+            rare = (~kept).nonzero()[:, 0]
+            if len(rare) and it < iters - 5:  # split the busiest codes: a rare one restarts at a member
+                busiest = counts.topk(len(rare)).indices
+                busiest = busiest[counts[busiest] >= 2 * min_count]  # big enough to split; the rest wait
+                for code, big in zip(rare.tolist(), busiest.tolist(), strict=False):
+                    members = (nearest == big).nonzero()[:, 0]
+                    pick = torch.randint(len(members), (), generator=gen)
+                    centres[code] = residual[members[pick]]
+        counts = torch.bincount(torch.cdist(residual, centres).argmin(-1), minlength=K)
+        book.embed[0] = centres
+        book.cluster_size[0] = counts.float()
+        book.embed_avg[0] = centres * counts[:, None].float()
+        book.initted.fill_(True)
+        usage[level] = float((counts >= min_count).float().mean())
+    return usage
+
+
 def train_tokenizer(data: str | Path, out: str | Path, cfg: TokenizerTrainConfig, progress: bool = True) -> dict:
     """Train (or resume) a tokenizer run. Returns the last validation record."""
     from accelerate.utils import set_seed
@@ -144,6 +197,12 @@ def train_tokenizer(data: str | Path, out: str | Path, cfg: TokenizerTrainConfig
         raise ConfigError(f"{data}: no training clip has {cfg.window} frames; lower the window (--set window=N).")
 
     model = base if base is not None else MotionTokenizer(cfg.model_config(), normalizer)
+    if cfg.refit_levels:
+        if base is None:
+            raise ConfigError("refit_levels needs init_from: the trained tokenizer whose codebooks to refit.")
+        if not run.latest():  # on resume the checkpoint holds the refitted codebooks
+            usage = refit_codebooks(model, windows.clips, cfg.refit_levels, cfg.refit_min_count)
+            acc.print(f"refitted codebooks; share of codes with {cfg.refit_min_count}+ training vectors: {usage}")
     if cfg.decoder_only:
         for module in (model.encoder, model.quantizer):
             module.requires_grad_(False)
