@@ -7,7 +7,8 @@ Medians of 20 runs on 2 CPU threads, everything included (text tokenisation, mot
 the edit, generation, decoding to joints). ``--random`` measures the default architecture with
 random weights (latency does not depend on the weights when the answer's length is fixed). Also
 reports decoding speed in positions per second and the achieved forward FLOP rate as a fraction of
-this machine's float32 matmul peak, measured in the same run.
+this machine's float32 matmul peak, measured in the same run, and times the 9.8 s case with the
+lean decoder (``omnimogen.model.fast_llama``) and with the Hugging Face forward in alternating runs.
 """
 
 from __future__ import annotations
@@ -98,6 +99,24 @@ def main() -> None:
         sec, out = timed(fn, args.repeats)
         result["seconds_median"][name] = round(sec, 4)
         print(name, round(sec, 4), out.motions[0].num_frames, "frames", flush=True)
+
+    # The lean decoder against the Hugging Face forward, side by side (alternating runs).
+    times = {True: [], False: []}
+    for _ in range(args.repeats):
+        for lean in (True, False):
+            model.lm.lean_decoding = lean
+            t = time.perf_counter()
+            cases["text_to_9.8s"]()
+            times[lean].append(time.perf_counter() - t)
+    model.lm.lean_decoding = True
+    lean, hf = statistics.median(times[True]), statistics.median(times[False])
+    result["text_to_9.8s_side_by_side"] = {
+        "lean_decoder_s": round(lean, 4),
+        "hugging_face_forward_s": round(hf, 4),
+        "ratio": round(lean / hf, 3),
+        "spread_lean_s": [round(min(times[True]), 4), round(max(times[True]), 4)],
+        "spread_hf_s": [round(min(times[False]), 4), round(max(times[False]), 4)],
+    }
 
     # Decoding speed: positions per second in the 9.8 s case, and the FLOP rate that implies.
     lm = model.lm

@@ -1,12 +1,15 @@
 """An inference-only forward of the from-scratch Llama model, with a preallocated KV cache.
 
-Decoding one position at batch 1 on a CPU is bound by per-operation overhead, not arithmetic:
-Hugging Face's forward runs about 25 small tensor operations and several Python wrappers per
-layer (cache objects, mask builders, output recorders). This one runs the same mathematics with
-fused query/key/value and gate/up projections, rotary tables indexed from one precomputed table
-and a cache written in place. ``generate`` uses it when ``LlamaDecoder.supports(lm)``; any other
-causal LM (a pretrained base, LoRA, other rotary types) takes the Hugging Face path. The test
-suite checks that both give the same hidden states and logits.
+Decoding one position at batch 1 on a CPU reads every weight once per position and runs many
+tiny operations: Hugging Face's forward spends about 25 tensor operations and several Python
+wrappers per layer (cache objects, mask builders, output recorders). This one runs the same
+mathematics with fused query/key/value and gate/up projections, rotary tables indexed from one
+precomputed table, a cache written in place and, by default, float16 copies of the projection
+weights (half the bytes to read; this CPU's float16 matrix-vector kernel is about 4x faster).
+``generate`` uses it when ``LlamaDecoder.supports(lm)``; any other causal LM (a pretrained base,
+LoRA, other rotary types) takes the Hugging Face path. The tests check that both give the same
+hidden states and logits: exactly with ``half=False``, to about three digits with float16 weights
+(the shipped weights are stored in float16, so only the activations are rounded).
 """
 
 from __future__ import annotations
@@ -33,8 +36,13 @@ class LlamaDecoder:
             and not getattr(c, "mlp_bias", False)
         )
 
-    def __init__(self, lm, batch: int, max_len: int):
+    def __init__(self, lm, batch: int, max_len: int, half: bool = True):
         c, m = lm.config, lm.model
+        # float16 copies of the projection weights: a matrix-vector product reads every weight once,
+        # and this CPU's float16 kernel runs about 4x faster than float32 (benchmarks/gemv.json).
+        # Activations, norms, attention and the cache stay float32.
+        self.half = half and m.norm.weight.dtype == torch.float32
+        cast = (lambda w: w.detach().half()) if self.half else (lambda w: w.detach())
         self.heads, self.kv_heads = c.num_attention_heads, c.num_key_value_heads
         self.head_dim = getattr(c, "head_dim", None) or c.hidden_size // c.num_attention_heads
         self.eps = c.rms_norm_eps
@@ -43,11 +51,11 @@ class LlamaDecoder:
             a, f = layer.self_attn, layer.mlp
             self.layers.append((
                 layer.input_layernorm.weight,
-                torch.cat([a.q_proj.weight, a.k_proj.weight, a.v_proj.weight]),
-                a.o_proj.weight,
+                cast(torch.cat([a.q_proj.weight, a.k_proj.weight, a.v_proj.weight])),
+                cast(a.o_proj.weight),
                 layer.post_attention_layernorm.weight,
-                torch.cat([f.gate_proj.weight, f.up_proj.weight]),
-                f.down_proj.weight,
+                cast(torch.cat([f.gate_proj.weight, f.up_proj.weight])),
+                cast(f.down_proj.weight),
             ))  # fmt: skip
         self.norm, self.head = m.norm.weight, lm.lm_head.weight
         weight = self.head
@@ -60,6 +68,9 @@ class LlamaDecoder:
         scale = m.rotary_emb.attention_scaling
         self.cos, self.sin = (emb.cos() * scale).to(weight.dtype), (emb.sin() * scale).to(weight.dtype)
         self.length = 0  # positions in the cache
+
+    def _linear(self, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+        return F.linear(x.half(), weight).float() if self.half else F.linear(x, weight)
 
     def _rms(self, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
         return F.rms_norm(x, weight.shape, weight, self.eps)
@@ -88,16 +99,16 @@ class LlamaDecoder:
         mask = ((key <= query) & attention_mask[:, None, None, :end].bool()) | (key == query)
         nh, nkv, d = self.heads, self.kv_heads, self.head_dim
         for i, (ln1, wqkv, wo, ln2, wgu, wdown) in enumerate(self.layers):
-            qkv = F.linear(self._rms(x, ln1), wqkv).view(B, T, nh + 2 * nkv, d).transpose(1, 2)
+            qkv = self._linear(self._rms(x, ln1), wqkv).view(B, T, nh + 2 * nkv, d).transpose(1, 2)
             qk = self._rope(qkv[:, : nh + nkv], cos, sin)  # queries and keys rotated in one go
             self.k[i, :, :, start:end] = qk[:, nh:]
             self.v[i, :, :, start:end] = qkv[:, nh + nkv :]
             att = F.scaled_dot_product_attention(
                 qk[:, :nh], self.k[i, :, :, :end], self.v[i, :, :, :end], attn_mask=mask, enable_gqa=nkv != nh
             )
-            x = x + F.linear(att.transpose(1, 2).reshape(B, T, nh * d), wo)
-            gate, up = F.linear(self._rms(x, ln2), wgu).chunk(2, -1)
-            x = x + F.linear(F.silu(gate) * up, wdown)
+            x = x + self._linear(att.transpose(1, 2).reshape(B, T, nh * d), wo)
+            gate, up = self._linear(self._rms(x, ln2), wgu).chunk(2, -1)
+            x = x + self._linear(F.silu(gate) * up, wdown)
         self.length = end
         return self._rms(x, self.norm)
 

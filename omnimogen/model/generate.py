@@ -183,7 +183,7 @@ def generate(
     cur_ids, cur_codes = ids, codes
     fast = (
         LlamaDecoder(model.lm, B, T0 + options.max_new_tokens)
-        if use_cache and LlamaDecoder.supports(model.lm)
+        if use_cache and model.lean_decoding and LlamaDecoder.supports(model.lm)
         else None
     )
     for _ in range(options.max_new_tokens):

@@ -48,6 +48,9 @@ class OmniMoGenLM(nn.Module):
         if config.layout != vocab.layout:
             raise ValueError(f"model layout {config.layout!r} differs from the vocabulary's {vocab.layout!r}")
         self.config, self.vocab = config, vocab
+        # Generation uses the lean decoder (fast_llama) where it supports the model; False forces
+        # the Hugging Face forward (for comparison or debugging).
+        self.lean_decoding = True
         L, K = vocab.levels, vocab.codebook_size
         # The grouped layout never puts code tokens in ``ids``: the text-sized table suffices.
         vocab_size = vocab.text_size if config.layout == "grouped" else vocab.size
