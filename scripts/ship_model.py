@@ -1,9 +1,11 @@
 """Copy a trained model into the package as the shipped default, in float16, and check what that costs.
 
     python scripts/ship_model.py --model /work/runs/lm_grouped/best --out omnimogen/assets/model
+    python scripts/ship_model.py --model RUN/best --with-tokenizer     # also ship the tokenizer it was trained on
 
 The shipped model carries no tokenizer of its own: it must have been trained on the shipped one
-(the fingerprints are compared). Prints the size and how far the float16 copy is from the float32
+(the fingerprints are compared), or ``--with-tokenizer`` replaces the shipped tokenizer with the
+model's own (encoder and decoder in float16, codebooks float32, as the shipped one is stored). Prints the size and how far the float16 copy is from the float32
 model: the largest logit difference and how many greedy answers stay identical.
 """
 
@@ -34,12 +36,22 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", required=True, help="a trained model directory (RUN/best)")
     ap.add_argument("--out", default="omnimogen/assets/model")
+    ap.add_argument("--with-tokenizer", action="store_true", help="also ship the model's tokenizer as the default")
+    ap.add_argument("--tokenizer-out", default="omnimogen/assets/tokenizer")
     args = ap.parse_args()
     torch.set_num_threads(2)
     full = OmniMoGen.from_pretrained(args.model)
-    shipped = load_tokenizer()
+    if args.with_tokenizer:
+        tok_out = Path(args.tokenizer_out)
+        with tempfile.TemporaryDirectory(dir=tok_out.parent) as tmp:
+            full.tokenizer.save_pretrained(tmp, half=True)
+            if tok_out.exists():
+                shutil.rmtree(tok_out)
+            shutil.copytree(tmp, tok_out)
+        print(f"shipped the model's tokenizer -> {tok_out}")
+    shipped = load_tokenizer(args.tokenizer_out)
     if full.tokenizer.fingerprint() != shipped.fingerprint():
-        raise SystemExit(f"{args.model} was trained on another tokenizer than the shipped one; ship that first.")
+        raise SystemExit(f"{args.model} was trained on another tokenizer than the shipped one; use --with-tokenizer.")
     out = Path(args.out)
     with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
         OmniMoGen(full.lm, shipped).save_pretrained(tmp, tokenizer=False, half=True)

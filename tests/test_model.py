@@ -228,6 +228,11 @@ def test_lean_llama_decoder_matches_hugging_face(kv_heads, half):
     torch.testing.assert_close(hidden[real], ref.hidden_states[-1][real], **tol)
     torch.testing.assert_close(fast.logits(hidden)[real], ref.logits[real], **tol)
     assert torch.isfinite(hidden).all()  # padding rows stay finite
+    with torch.no_grad():  # the fused weight copies follow an in-place change of the model's weights
+        lm.model.layers[0].mlp.down_proj.weight.mul_(3)
+        again = LlamaDecoder(lm, batch=2, max_len=16, half=half)(embed(ids), attn, pos)
+        changed = lm(input_ids=ids, attention_mask=attn, position_ids=pos, output_hidden_states=True)
+    torch.testing.assert_close(again[real], changed.hidden_states[-1][real], **tol)
     with pytest.raises(ValueError, match="built for 16 positions"):
         fast(embed(ids), attn.new_ones(2, 18), pos)
     lm.train()

@@ -14,6 +14,8 @@ hidden states and logits: exactly with ``half=False``, to about three digits wit
 
 from __future__ import annotations
 
+import weakref
+
 import torch
 import torch.nn.functional as F
 
@@ -42,21 +44,10 @@ class LlamaDecoder:
         # and this CPU's float16 kernel runs about 4x faster than float32 (benchmarks/gemv.json).
         # Activations, norms, attention and the cache stay float32.
         self.half = half and m.norm.weight.dtype == torch.float32
-        cast = (lambda w: w.detach().half()) if self.half else (lambda w: w.detach())
         self.heads, self.kv_heads = c.num_attention_heads, c.num_key_value_heads
         self.head_dim = getattr(c, "head_dim", None) or c.hidden_size // c.num_attention_heads
         self.eps = c.rms_norm_eps
-        self.layers = []
-        for layer in m.layers:
-            a, f = layer.self_attn, layer.mlp
-            self.layers.append((
-                layer.input_layernorm.weight,
-                cast(torch.cat([a.q_proj.weight, a.k_proj.weight, a.v_proj.weight])),
-                cast(a.o_proj.weight),
-                layer.post_attention_layernorm.weight,
-                cast(torch.cat([f.gate_proj.weight, f.up_proj.weight])),
-                cast(f.down_proj.weight),
-            ))  # fmt: skip
+        self.layers = _fused_weights(lm, self.half)
         self.norm, self.head = m.norm.weight, lm.lm_head.weight
         weight = self.head
         shape = (len(self.layers), batch, self.kv_heads, max_len, self.head_dim)
@@ -114,3 +105,29 @@ class LlamaDecoder:
 
     def logits(self, hidden: torch.Tensor) -> torch.Tensor:
         return F.linear(hidden, self.head)
+
+
+# Fused (and float16) weight copies per model, made once and remade when a weight changes: every
+# in-place update (an optimiser step, load_state_dict) bumps the tensor's version counter.
+_FUSED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _fused_weights(lm, half: bool) -> list[tuple]:
+    key = (half, tuple((id(p), p._version) for p in lm.parameters()))
+    hit = _FUSED.get(lm)
+    if hit is not None and hit[0] == key:
+        return hit[1]
+    cast = (lambda w: w.detach().half()) if half else (lambda w: w.detach())
+    layers = []
+    for layer in lm.model.layers:
+        a, f = layer.self_attn, layer.mlp
+        layers.append((
+            layer.input_layernorm.weight.detach(),
+            cast(torch.cat([a.q_proj.weight, a.k_proj.weight, a.v_proj.weight])),
+            cast(a.o_proj.weight),
+            layer.post_attention_layernorm.weight.detach(),
+            cast(torch.cat([f.gate_proj.weight, f.up_proj.weight])),
+            cast(f.down_proj.weight),
+        ))  # fmt: skip
+    _FUSED[lm] = (key, layers)
+    return layers
