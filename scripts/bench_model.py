@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from ship_model import PROMPTS  # the same six prompts (scripts/ is on the path when a script runs)
 
 from omnimogen.data.captions import ACTIONS
 from omnimogen.model.pipeline import OmniMoGen, load_model
@@ -34,6 +35,7 @@ from omnimogen.motion import Motion, Normalizer
 from omnimogen.tokenizer import PRESETS, MotionTokenizer
 
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "humanml3d"
+
 
 
 def matmul_peak_gflops(n: int = 1024, repeats: int = 10) -> float:
@@ -108,6 +110,13 @@ def main() -> None:
             t = time.perf_counter()
             cases["text_to_9.8s"]()
             times[lean].append(time.perf_counter() - t)
+    same = 0  # greedy answers of the lean decoder (float16 weights) and the Hugging Face forward
+    for text in PROMPTS:
+        answers = []
+        for lean in (True, False):
+            model.lm.lean_decoding = lean
+            answers.append(model.generate(text, seconds=4, temperature=0, motion_only=True).parts[0].codes)
+        same += int(np.array_equal(*answers))
     model.lm.lean_decoding = True
     lean, hf = statistics.median(times[True]), statistics.median(times[False])
     result["text_to_9.8s_side_by_side"] = {
@@ -116,6 +125,7 @@ def main() -> None:
         "ratio": round(lean / hf, 3),
         "spread_lean_s": [round(min(times[True]), 4), round(max(times[True]), 4)],
         "spread_hf_s": [round(min(times[False]), 4), round(max(times[False]), 4)],
+        "greedy_4s_answers_identical": f"{same} of {len(PROMPTS)}",
     }
 
     # Decoding speed: positions per second in the 9.8 s case, and the FLOP rate that implies.
