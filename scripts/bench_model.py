@@ -37,7 +37,6 @@ from omnimogen.tokenizer import PRESETS, MotionTokenizer
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "humanml3d"
 
 
-
 def matmul_peak_gflops(n: int = 1024, repeats: int = 10) -> float:
     a, b = torch.randn(n, n), torch.randn(n, n)
     a @ b

@@ -83,6 +83,7 @@ def main() -> None:
         "per_level": per_level,
         "codebook_usage": [round(u, 3) for u in test["usage"]],
         "codebook_perplexity": [round(p, 1) for p in test["perplexity"]],
+        "global_mpjpe_mm_by_second": [round(e, 1) for e in test["mpjpe_mm_by_second"]],
         "frames_per_second_batch_1": round(throughput(tok, 1)),
         "frames_per_second_batch_64": round(throughput(tok, 64)),
         "parameters_millions": round(sum(p.numel() for p in tok.parameters()) / 1e6, 2),

@@ -8,6 +8,7 @@ in ``RUN/best`` as a tokenizer directory (``MotionTokenizer.from_pretrained(RUN/
 from __future__ import annotations
 
 import dataclasses
+from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from ..data.dataset import MotionDataset
-from ..motion import features_to_joints
+from ..motion import FPS, features_to_joints
 from ..tokenizer import PRESETS, MotionTokenizer, TokenizerConfig
 from .common import ConfigError, start_run, train_loop
 
@@ -103,6 +104,7 @@ def evaluate(model: MotionTokenizer, clips: list[np.ndarray], levels: int | None
     model.eval()
     n = model.normalizer
     errs, aligned, all_codes = [], [], []
+    by_second = defaultdict(list)  # global error of the frames in each second: the root drift grows
     for f in clips:
         f = f[:max_rows]
         x = torch.from_numpy(n.normalize(f)).float()[None]
@@ -112,6 +114,8 @@ def evaluate(model: MotionTokenizer, clips: list[np.ndarray], levels: int | None
         j_rec = features_to_joints(n.denormalize(recon))
         d = np.linalg.norm(j_rec - j_true, axis=-1)
         errs.append(d.reshape(-1))
+        for second, rows in enumerate(np.array_split(d.mean(-1), np.arange(FPS, len(d), FPS))):
+            by_second[second].append(rows)
         da = np.linalg.norm((j_rec - j_rec[:, :1]) - (j_true - j_true[:, :1]), axis=-1)
         aligned.append(da.reshape(-1))
         all_codes.append(codes[0].numpy())
@@ -127,6 +131,7 @@ def evaluate(model: MotionTokenizer, clips: list[np.ndarray], levels: int | None
         "mpjpe_aligned_mm": float(np.concatenate(aligned).mean() * 1000),
         "usage": usage,
         "perplexity": perplexity,
+        "mpjpe_mm_by_second": [float(np.concatenate(by_second[i]).mean() * 1000) for i in sorted(by_second)],
     }
 
 
