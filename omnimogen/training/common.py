@@ -273,7 +273,14 @@ def train_loop(acc, run: RunDir, cfg, model, opt, sched, dataset, *, collate=Non
                 run.publish(path)
             acc.wait_for_everyone()
     bar.close()
-    checksums = acc.gather_for_metrics([state_checksum(acc.unwrap_model(model))], use_gather_object=True)
+    # Each rank writes its checksum to a file rather than gathering it: a collective over Python-made
+    # tensors this late can deadlock Gloo's teardown (its worker thread frees them and needs the GIL
+    # while the main thread, holding it, joins that worker in the process group's destructor).
+    ranks = run.root / "ranks"
+    ranks.mkdir(exist_ok=True)
+    (ranks / f"{acc.process_index}.checksum").write_text(state_checksum(acc.unwrap_model(model)))
+    acc.wait_for_everyone()
+    checksums = [(ranks / f"{r}.checksum").read_text() for r in range(acc.num_processes)]
     if acc.is_main_process:
         save(run.root / "final")
         if best == float("inf"):
