@@ -231,7 +231,7 @@ def train_tokenizer(data: str | Path, out: str | Path, cfg: TokenizerTrainConfig
         codes = torch.cat(recent_codes)
         size = raw.config.codebook_size
         use = [round(float((torch.bincount(c[c >= 0], minlength=size) > 0).float().mean()), 3) for c in codes.T]
-        record = {"joint_mm": 1000 * float(joint_l1), "use_min": min(use), "usage": use}
+        record = {"joint_mm": 1000 * float(joint_l1.detach()), "use_min": min(use), "usage": use}
         return loss + out.commit_loss, record
 
     def validate(step):
