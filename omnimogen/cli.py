@@ -39,6 +39,14 @@ def _add_bvh_flags(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _keep_inputs(outputs, inputs) -> None:
+    """Refuse to write a result over a file it is made from: the source would be lost."""
+    sources = {Path(p).resolve() for p in inputs}
+    for out in outputs:
+        if Path(out).resolve() in sources:
+            raise OmnimogenError(f"{out} is also an input and would be lost; write the result to another file.")
+
+
 def _load(path: str, args):
     from .motion import Motion
 
@@ -62,6 +70,7 @@ def cmd_render(args) -> None:
 
 
 def cmd_convert(args) -> None:
+    _keep_inputs([args.output], [args.input])
     motion = _load(args.input, args)
     if args.caption:
         motion = motion.with_caption(args.caption)
@@ -72,6 +81,7 @@ def cmd_convert(args) -> None:
 def cmd_encode(args) -> None:
     from .tokenizer import load_tokenizer
 
+    _keep_inputs([args.output], [args.input])
     tok = load_tokenizer(args.tokenizer)
     motion = _load(args.input, args)
     codes = tok.encode(motion)
@@ -94,6 +104,7 @@ def cmd_decode(args) -> None:
     from .errors import FormatError
     from .tokenizer import load_tokenizer
 
+    _keep_inputs([args.output], [args.input])
     tok = load_tokenizer(args.tokenizer)
     try:
         doc = json.loads(Path(args.input).read_text(encoding="utf-8"))
@@ -110,7 +121,7 @@ def cmd_decode(args) -> None:
     print(f"wrote {args.output} ({motion.num_frames} frames, {motion.duration:.2f} s)")
 
 
-def _bind_motions(instruction: str, specs: list[str], args) -> dict:
+def _motion_files(instruction: str, specs: list[str]) -> dict[str, str]:
     """--motion FILE binds placeholders in order of first mention; --motion NAME=FILE by name."""
     from .instructions.schema import PLACEHOLDER
 
@@ -119,7 +130,7 @@ def _bind_motions(instruction: str, specs: list[str], args) -> dict:
     for spec in specs:
         name, sep, path = spec.partition("=")
         if sep and PLACEHOLDER.fullmatch(f"<{name}>") and not Path(spec).exists():
-            bound[name] = _load(path, args)
+            bound[name] = path
         else:
             positional.append(spec)
     free = [n for n in names if n not in bound]
@@ -128,9 +139,7 @@ def _bind_motions(instruction: str, specs: list[str], args) -> dict:
             f"{len(positional)} --motion file(s) given but the instruction has {len(free)} unbound placeholder(s) "
             f"({', '.join(f'<{n}>' for n in free) or 'none'}); mention each motion as <Name> in the text."
         )
-    for name, path in zip(free, positional, strict=False):
-        bound[name] = _load(path, args)
-    return bound
+    return {**bound, **dict(zip(free, positional, strict=False))}
 
 
 def _outputs(paths: list[str], k: int, samples: int) -> list[Path]:
@@ -149,8 +158,10 @@ def _outputs(paths: list[str], k: int, samples: int) -> list[Path]:
 def cmd_generate(args) -> None:
     from .model.pipeline import load_model
 
+    files = _motion_files(args.text, args.motion or [])
+    _keep_inputs([p for k in range(args.samples) for p in _outputs(args.output or [], k, args.samples)], files.values())
+    motions = {name: _load(path, args) for name, path in files.items()}
     model = load_model(args.model)
-    motions = _bind_motions(args.text, args.motion or [], args)
     for k in range(args.samples):
         seed = None if args.seed is None else args.seed + k
         result = model(args.text, seconds=args.seconds, frames=args.frames, seed=seed, think=args.think,

@@ -134,6 +134,11 @@ def test_cli_nan_and_missing_file(tmp_path, capsys):
     assert main(["convert", str(tmp_path / "missing.bvh"), str(tmp_path / "y.npy")]) == 2
     assert "no such file" in capsys.readouterr().err
     assert not (tmp_path / "x.gif").exists() and not (tmp_path / "y.npy").exists()
+    # Converting a file onto itself would replace the original (say, a rig's own BVH) with a retarget.
+    src = tmp_path / "walk.bvh.gz"
+    src.write_bytes(WALK.read_bytes())
+    assert main(["convert", str(src), str(src)]) == 2
+    assert "would be lost" in capsys.readouterr().err and src.read_bytes() == WALK.read_bytes()
 
 
 def test_cli_unknown_rig_asks_for_a_joint_map(tmp_path, capsys):

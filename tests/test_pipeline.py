@@ -197,3 +197,12 @@ def test_cli_generate_and_describe(model, tmp_path, capsys, hml_features):
     # A motion the instruction refers to but that was not given: a message and exit code 2.
     assert main(["generate", "make <SourceMotion> look happy", "-o", str(out), "--model", str(tmp_path / "m")]) == 2
     assert "SourceMotion" in capsys.readouterr().err
+    # A result never replaces the motion it was made from: -o SOURCE, or the second of two samples.
+    take = tmp_path / "take_2.npy"
+    np.save(take, hml_features[:24])
+    before = take.read_bytes()
+    for out_args in (["-o", str(take)], ["-o", str(tmp_path / "take.npy"), "--samples", "2"]):
+        edit = ["generate", "make <SourceMotion> look happy", "--motion", f"SourceMotion={take}", *out_args]
+        assert main([*edit, "--model", str(tmp_path / "m")]) == 2
+        assert "would be lost" in capsys.readouterr().err and take.read_bytes() == before
+    assert not (tmp_path / "take_1.npy").exists()
