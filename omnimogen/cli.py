@@ -157,7 +157,10 @@ def _outputs(paths: list[str], k: int, samples: int) -> list[Path]:
 
 def cmd_generate(args) -> None:
     from .model.pipeline import load_model
+    from .motion.motion import saveable_kind
 
+    for path in args.output or []:
+        saveable_kind(path)  # before any work: an unknown format fails now, not after generating
     files = _motion_files(args.text, args.motion or [])
     _keep_inputs([p for k in range(args.samples) for p in _outputs(args.output or [], k, args.samples)], files.values())
     motions = {name: _load(path, args) for name, path in files.items()}
@@ -173,7 +176,10 @@ def cmd_generate(args) -> None:
             print(result.text)
         if not result.motions:
             continue
-        paths = _outputs(args.output or [], k, args.samples)
+        if not args.output:
+            print("no output file given: the motion was not saved (add -o OUT.bvh).", file=sys.stderr)
+            continue
+        paths = _outputs(args.output, k, args.samples)
         # A preview GIF beside the first output, unless a GIF or MP4 is asked for anyway.
         preview = args.preview and paths and not any(_is_video(p) for p in paths)
         for n, path in enumerate(paths):

@@ -206,3 +206,8 @@ def test_cli_generate_and_describe(model, tmp_path, capsys, hml_features):
         assert main([*edit, "--model", str(tmp_path / "m")]) == 2
         assert "would be lost" in capsys.readouterr().err and take.read_bytes() == before
     assert not (tmp_path / "take_1.npy").exists()
+    # An unknown output format fails before anything loads (here the model would not); no -o says so.
+    assert main(["generate", "a person walks", "-o", str(tmp_path / "x.fbx"), "--model", str(tmp_path / "no")]) == 2
+    assert "cannot save '.fbx'" in capsys.readouterr().err
+    assert main(args[:2] + args[4:]) == 0
+    assert "not saved" in capsys.readouterr().err

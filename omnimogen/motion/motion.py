@@ -32,6 +32,14 @@ def file_kind(path: str | Path) -> str:
     return ".bvh.gz" if name.endswith(".bvh.gz") else Path(name).suffix
 
 
+def saveable_kind(path: str | Path) -> str:
+    """The format a motion would be saved in at ``path``; a clear error for one it cannot be."""
+    kind = file_kind(path)
+    if kind not in SAVEABLE:
+        raise FormatError(f"{path}: cannot save '{kind or Path(path).name}' files; use one of {', '.join(SAVEABLE)}.")
+    return kind
+
+
 def resample(joints: np.ndarray, src_fps: float, dst_fps: float) -> np.ndarray:
     """Linear interpolation of joint positions in time, (T, J, 3) -> (T', J, 3).
 
@@ -217,9 +225,7 @@ class Motion:
         representation the motion was made from).
         """
         path = Path(path)
-        kind = file_kind(path)
-        if kind not in SAVEABLE:
-            raise FormatError(f"{path}: cannot save '{kind or path.name}' files; use one of {', '.join(SAVEABLE)}.")
+        kind = saveable_kind(path)
         if kind in (".gif", ".mp4", ".png"):
             from ..formats.render import render
 
