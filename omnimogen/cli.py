@@ -169,6 +169,7 @@ def cmd_generate(args) -> None:
         seed = None if args.seed is None else args.seed + k
         result = model(args.text, seconds=args.seconds, frames=args.frames, seed=seed, think=args.think,
                        temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, motion_only=not args.words,
+                       **_text_temperature(args),
                        **motions)  # fmt: skip
         if result.reasoning:
             print(f"reasoning: {result.reasoning}")
@@ -195,6 +196,11 @@ def cmd_generate(args) -> None:
                     print(f"wrote {gif} (preview)")
 
 
+def _text_temperature(args) -> dict:
+    """The words' temperature when given (else the model's default)."""
+    return {} if args.text_temperature is None else {"text_temperature": args.text_temperature}
+
+
 def _is_video(path: Path) -> bool:
     return path.suffix.lower() in (".gif", ".mp4")
 
@@ -206,7 +212,7 @@ def cmd_describe(args) -> None:
     motion = _load(args.input, args)
     for k in range(args.samples):
         seed = None if args.seed is None else args.seed + k
-        print(model.describe(motion, seed=seed, temperature=args.temperature).text)
+        print(model.describe(motion, seed=seed, **_text_temperature(args)).text)
 
 
 def cmd_chat(args) -> None:
@@ -234,7 +240,7 @@ def cmd_chat(args) -> None:
                 print(f"wrote {path}")
             continue
         try:
-            result = session(line, seed=args.seed, temperature=args.temperature)
+            result = session(line, seed=args.seed, temperature=args.temperature, **_text_temperature(args))
         except OmnimogenError as e:
             print(f"error: {e}")
             continue
@@ -395,7 +401,10 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_false",
         help="do not write a preview GIF next to each output (written when no .gif/.mp4 is asked for)",
     )
-    p.add_argument("--temperature", type=float, default=1.0)
+    p.add_argument("--temperature", type=float, default=1.0, help="temperature of the motion")
+    p.add_argument(
+        "--text-temperature", type=float, help="temperature of the words (default: the model's)"
+    )
     p.add_argument("--top-k", type=int)
     p.add_argument("--top-p", type=float, default=0.95)
     p.add_argument("--model", help="model directory (default: the one shipped with the package)")
@@ -407,14 +416,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", help="model directory (default: the one shipped with the package)")
     p.add_argument("--seed", type=int, help="random seed (sample k uses seed + k)")
     p.add_argument("--samples", type=int, default=1, help="how many captions")
-    p.add_argument("--temperature", type=float, default=1.0)
+    p.add_argument(
+        "--temperature", dest="text_temperature", type=float, help="temperature of the words (default: the model's)"
+    )
     _add_bvh_flags(p)
     p.set_defaults(func=cmd_describe)
 
     p = sub.add_parser("chat", help="an interactive multi-turn session in the terminal")
     p.add_argument("--model", help="model directory (default: the one shipped with the package)")
     p.add_argument("--seed", type=int)
-    p.add_argument("--temperature", type=float, default=1.0)
+    p.add_argument("--temperature", type=float, default=1.0, help="temperature of the motion")
+    p.add_argument(
+        "--text-temperature", type=float, help="temperature of the words (default: the model's)"
+    )
     p.set_defaults(func=cmd_chat)
 
     p = sub.add_parser("encode", help="turn a motion into tokenizer codes (JSON)")

@@ -65,6 +65,17 @@ def test_motion_to_text(model, hml_features):
     assert out.text == "A person walks forward." and out.motions == []
 
 
+def test_words_and_motions_have_their_own_temperatures(model, hml_features):
+    clip, caption = Motion.from_features(hml_features[:24]), "A person walks forward."
+    hot = {"temperature": 50.0, "top_p": None}  # nearly uniform over the allowed tokens
+    assert {model.describe(clip, seed=s, text_temperature=0, **hot).text for s in range(3)} == {caption}
+    assert any(model.describe(clip, seed=s, text_temperature=None, **hot).text != caption for s in range(3))
+    # Greedy words leave the motion sampled at ``temperature``.
+    codes = [model.generate("a person walks", seconds=1.2, seed=s, text_temperature=0, **hot).parts[0].codes
+             for s in range(2)]  # fmt: skip
+    assert not np.array_equal(*codes)
+
+
 def test_same_seed_same_result(model):
     a = model.generate("a person walks", seed=3, temperature=1.5, top_p=None)
     b = model.generate("a person walks", seed=3, temperature=1.5, top_p=None)

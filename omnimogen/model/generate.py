@@ -21,6 +21,7 @@ from .vocab import Rendered
 @dataclass(frozen=True)
 class SamplingOptions:
     temperature: float = 1.0  # 0: greedy
+    text_temperature: float | None = None  # words (outside motion spans); None: ``temperature``
     top_k: int | None = None
     top_p: float | None = None
     max_new_tokens: int = 512
@@ -36,12 +37,17 @@ class Generated:
     finished: list[bool] = field(default_factory=list)  # reached <eoa> within the budget
 
 
-def _sample(logits: torch.Tensor, allowed: torch.Tensor | None, opt: SamplingOptions, gen: torch.Generator | None):
-    """logits (B, V), allowed (B, V) bool (None: everything) -> (B,) ids."""
+def _sample(logits: torch.Tensor, allowed: torch.Tensor | None, opt: SamplingOptions, gen: torch.Generator | None,
+            temperature: torch.Tensor | None = None):  # fmt: skip
+    """logits (B, V), allowed (B, V) bool (None: everything) -> (B,) ids; ``temperature`` (B,)
+    overrides ``opt.temperature`` per row (0: greedy)."""
     logits = logits.float() if allowed is None else logits.float().masked_fill(~allowed, float("-inf"))
-    if opt.temperature == 0:
-        return logits.argmax(-1)
-    logits = logits / opt.temperature
+    t = torch.full(logits.shape[:1], float(opt.temperature)) if temperature is None else temperature.float()
+    t = t.to(logits.device)
+    greedy = logits.argmax(-1)
+    if bool((t == 0).all()):
+        return greedy
+    logits = logits / t.clamp(min=1e-6)[:, None]
     if opt.top_k:
         kth = torch.topk(logits, min(opt.top_k, logits.shape[-1]), dim=-1).values[..., -1:]
         logits = logits.masked_fill(logits < kth, float("-inf"))
@@ -51,7 +57,8 @@ def _sample(logits: torch.Tensor, allowed: torch.Tensor | None, opt: SamplingOpt
         drop = probs.cumsum(-1) - probs > opt.top_p  # keep the smallest prefix reaching top_p
         sorted_logits = sorted_logits.masked_fill(drop, float("-inf"))
         logits = torch.full_like(logits, float("-inf")).scatter(-1, order, sorted_logits)
-    return torch.multinomial(torch.softmax(logits, -1), 1, generator=gen).squeeze(-1)
+    sampled = torch.multinomial(torch.softmax(logits, -1), 1, generator=gen).squeeze(-1)
+    return torch.where(t == 0, greedy, sampled)
 
 
 class _Grammar:
@@ -95,6 +102,13 @@ class _Grammar:
                 m[self.v.special[s]] = True
             self._masks[names] = m
         return self._masks[names]
+
+    def temperatures(self) -> torch.Tensor | None:
+        """Per item: the text temperature while it writes words, the motion one inside a motion."""
+        o = self.opt
+        if o.text_temperature is None:
+            return None
+        return torch.tensor([o.text_temperature if s in (self.TEXT, self.NAME) else o.temperature for s in self.state])
 
     def allowed(self, i: int) -> torch.Tensor:
         st = self.state[i]
@@ -200,7 +214,9 @@ def generate(
         else:
             out = model(ids, codes, attention_mask=attn, position_ids=pos)
             logits, hidden = out.logits[:, -1], out.hidden[:, -1]  # (B, V), (B, H)
-        token = allowed.int().argmax(-1) if forced else _sample(logits, allowed, options, generator)  # (B,)
+        token = (
+            allowed.int().argmax(-1) if forced else _sample(logits, allowed, options, generator, grammar.temperatures())
+        )
         step_codes = torch.full((B, v.levels), -1, dtype=torch.long, device=device)
         if grouped:
             is_step = token == v.special["<step>"]

@@ -26,6 +26,7 @@ from .generate import SamplingOptions, generate
 from .transformer import OmniMoGenLM, load_lm, save_lm
 from .vocab import Message, MotionCodes, TextPart
 
+TEXT_TEMPERATURE = 0.6  # words are sampled cooler than motions: scripts/bench_describe.py measures why
 MAX_SECONDS = 60.0  # longer requests are refused; beyond the training length motions are continued
 WINDOW_FRAMES = 197  # the longest motion of the training data (196 feature rows, 9.8 s)
 CONTEXT_FRAMES = 81  # the last 4 s of a long motion are shown when asking for what comes next
@@ -94,24 +95,25 @@ class OmniMoGen:
     # ---- the calls -----------------------------------------------------------------------------
 
     def __call__(self, instruction: str, *, seconds: float | None = None, frames: int | None = None,
-                 seed: int | None = None, samples: int = 1, think: bool = False, rounds: int = 3,
-                 temperature: float = 1.0, top_k: int | None = None, top_p: float | None = 0.95,
-                 motion_only: bool = False, history: list[Message] | None = None, **motions: Motion) -> Result:  # fmt: skip
+                 seed: int | None = None, think: bool = False, rounds: int = 3,
+                 temperature: float = 1.0, text_temperature: float | None = TEXT_TEMPERATURE, top_k: int | None = None,
+                 top_p: float | None = 0.95, motion_only: bool = False, history: list[Message] | None = None, **motions: Motion) -> Result:  # fmt: skip
         """Carry out an instruction; ``motions`` bind its placeholders by name.
 
         ``motion_only`` makes the answer exactly one motion (no plan or comment in words).
+        ``temperature`` samples the motion, ``text_temperature`` the words (None: ``temperature``).
         """
         n = self._frames(seconds, frames)
         gen = torch.Generator().manual_seed(seed) if seed is not None else None
-        sampling = {"temperature": temperature, "top_k": top_k, "top_p": top_p}
+        sampling = {"temperature": temperature, "text_temperature": text_temperature, "top_k": top_k, "top_p": top_p}
         if n is not None and n > WINDOW_FRAMES:
             return self._long(instruction, n, gen, sampling, motions)
         prompt = self._user_turn(instruction, motions)
-        opt = dataclasses.replace(self._options(seconds, frames, temperature, top_k, top_p), motion_only=motion_only)
+        opt = SamplingOptions(**sampling, motion_steps=self._steps(n), motion_only=motion_only)
         messages = [*(history or []), prompt]
-        result = self._answer(messages, opt, gen, frames=self._frames(seconds, frames))
+        result = self._answer(messages, opt, gen, frames=n)
         if think:
-            result = self._reflect(instruction, messages, result, opt, gen, rounds, self._frames(seconds, frames))
+            result = self._reflect(instruction, messages, result, opt, gen, rounds, n)
         return result
 
     def generate(self, text: str, **kwargs) -> Result:
@@ -141,7 +143,9 @@ class OmniMoGen:
         return self(instruction, StartPose=first, EndPose=last, **kwargs)
 
     def describe(self, motion: Motion, **kwargs) -> Result:
-        """Motion to text."""
+        """Motion to text; the answer is words only, so ``temperature`` sets theirs."""
+        if "temperature" in kwargs:
+            kwargs.setdefault("text_temperature", kwargs["temperature"])
         return self("Write a caption for <Motion>.", Motion=motion, **kwargs)
 
     def chat(self) -> ChatSession:
@@ -162,10 +166,9 @@ class OmniMoGen:
             )
         return frames
 
-    def _options(self, seconds, frames, temperature, top_k, top_p) -> SamplingOptions:
-        n = self._frames(seconds, frames)
-        steps = None if n is None else -(-(n - 1) // self.tokenizer.config.downsample)
-        return SamplingOptions(temperature=temperature, top_k=top_k, top_p=top_p, motion_steps=steps)
+    def _steps(self, frames: int | None) -> int | None:
+        """The latent steps that decode to ``frames`` frames."""
+        return None if frames is None else -(-(frames - 1) // self.tokenizer.config.downsample)
 
     def _long(self, instruction: str, frames: int, gen, sampling: dict, motions: dict[str, Motion]) -> Result:
         """A motion longer than the training window: the first window follows the instruction, every
@@ -183,8 +186,7 @@ class OmniMoGen:
         return Result("<Motion>", [Motion.from_joints(joints[:frames], caption=instruction)])
 
     def _window(self, instruction, frames, gen, sampling, motions) -> Motion:
-        opt = SamplingOptions(**sampling, motion_steps=-(-(frames - 1) // self.tokenizer.config.downsample),
-                              motion_only=True)  # fmt: skip
+        opt = SamplingOptions(**sampling, motion_steps=self._steps(frames), motion_only=True)
         return self._answer([self._user_turn(instruction, motions)], opt, gen, frames).motions[0]
 
     def _user_turn(self, instruction: str, motions: dict[str, Motion]) -> Message:
@@ -257,7 +259,7 @@ class OmniMoGen:
                 break
             answer = Message("assistant", result.parts)
             ask = Message("user", (TextPart("Critique your attempt."),))  # as the reflection data asks
-            judge_opt = SamplingOptions(temperature=opt.temperature, top_k=opt.top_k, top_p=opt.top_p)
+            judge_opt = dataclasses.replace(opt, motion_steps=None, motion_only=False)
             try:
                 verdict = self._answer([*messages, answer, ask], judge_opt, gen, frames=None)
             except GenerationError as e:  # keep the motion we have rather than fail the whole call
