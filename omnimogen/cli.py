@@ -402,9 +402,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="do not write a preview GIF next to each output (written when no .gif/.mp4 is asked for)",
     )
     p.add_argument("--temperature", type=float, default=1.0, help="temperature of the motion")
-    p.add_argument(
-        "--text-temperature", type=float, help="temperature of the words (default: the model's)"
-    )
+    p.add_argument("--text-temperature", type=float, help="temperature of the words (default: the model's)")
     p.add_argument("--top-k", type=int)
     p.add_argument("--top-p", type=float, default=0.95)
     p.add_argument("--model", help="model directory (default: the one shipped with the package)")
@@ -426,9 +424,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", help="model directory (default: the one shipped with the package)")
     p.add_argument("--seed", type=int)
     p.add_argument("--temperature", type=float, default=1.0, help="temperature of the motion")
-    p.add_argument(
-        "--text-temperature", type=float, help="temperature of the words (default: the model's)"
-    )
+    p.add_argument("--text-temperature", type=float, help="temperature of the words (default: the model's)")
     p.set_defaults(func=cmd_chat)
 
     p = sub.add_parser("encode", help="turn a motion into tokenizer codes (JSON)")
