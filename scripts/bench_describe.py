@@ -16,6 +16,7 @@ import argparse
 import json
 import os
 import platform
+import sys
 import time
 import warnings
 from datetime import date
@@ -90,7 +91,7 @@ def main() -> None:
         "examples": examples,
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, {args.threads} threads",
         "date": date.today().isoformat(),
-        "command": "python scripts/bench_describe.py " + " ".join(f"--{k} {v}" for k, v in vars(args).items() if v),
+        "command": " ".join(["python", "scripts/bench_describe.py", *sys.argv[1:]]),
     }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(doc, indent=1))

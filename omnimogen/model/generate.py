@@ -42,12 +42,17 @@ def _sample(logits: torch.Tensor, allowed: torch.Tensor | None, opt: SamplingOpt
     """logits (B, V), allowed (B, V) bool (None: everything) -> (B,) ids; ``temperature`` (B,)
     overrides ``opt.temperature`` per row (0: greedy)."""
     logits = logits.float() if allowed is None else logits.float().masked_fill(~allowed, float("-inf"))
-    t = torch.full(logits.shape[:1], float(opt.temperature)) if temperature is None else temperature.float()
-    t = t.to(logits.device)
-    greedy = logits.argmax(-1)
-    if bool((t == 0).all()):
-        return greedy
-    logits = logits / t.clamp(min=1e-6)[:, None]
+    if temperature is None:  # one temperature for the batch: the per-level code sampling takes this path
+        greedy = None
+        if opt.temperature == 0:
+            return logits.argmax(-1)
+        logits = logits / opt.temperature
+    else:
+        t = temperature.to(logits.device).float()
+        greedy = t == 0
+        if bool(greedy.all()):
+            return logits.argmax(-1)
+        logits = logits / t.clamp(min=1e-6)[:, None]
     if opt.top_k:
         kth = torch.topk(logits, min(opt.top_k, logits.shape[-1]), dim=-1).values[..., -1:]
         logits = logits.masked_fill(logits < kth, float("-inf"))
@@ -58,7 +63,8 @@ def _sample(logits: torch.Tensor, allowed: torch.Tensor | None, opt: SamplingOpt
         sorted_logits = sorted_logits.masked_fill(drop, float("-inf"))
         logits = torch.full_like(logits, float("-inf")).scatter(-1, order, sorted_logits)
     sampled = torch.multinomial(torch.softmax(logits, -1), 1, generator=gen).squeeze(-1)
-    return torch.where(t == 0, greedy, sampled)
+    # top-k and top-p keep each row's best token, so the argmax here is the greedy choice
+    return sampled if greedy is None else torch.where(greedy, logits.argmax(-1), sampled)
 
 
 class _Grammar:
