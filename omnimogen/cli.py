@@ -353,6 +353,18 @@ def cmd_bench(args) -> None:
     from .evaluation.bench import run_bench
     from .evaluation.bench_report import summary
 
+    if args.suite == "follow":
+        from .evaluation.follow import run_follow
+
+        if args.cases:
+            raise OmnimogenError("the follow suite takes its cases from --prompts, not --cases.")
+        run_follow(args.out, data=args.data, model=args.model, evaluator=args.evaluator, prompts=args.prompts,
+                   split=args.split, repeats=args.repeats or (1 if args.quick else 3), seed=args.seed,
+                   baselines_only=args.baselines_only)  # fmt: skip
+        print((Path(args.out) / "report.md").read_text(encoding="utf-8"))
+        print(f"wrote {Path(args.out) / 'results.json'}, report.md, answers.jsonl and results.png")
+        return
+
     results = run_bench(args.suite, args.out, data=args.data, cases=args.cases, model=args.model,
                         evaluator=args.evaluator, seed=args.seed, repeats=args.repeats, quick=args.quick,
                         baselines_only=args.baselines_only, overwrite=args.overwrite)  # fmt: skip
@@ -476,7 +488,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_data_preview)
 
     p = sub.add_parser("bench", help="run a benchmark suite on a model and the baselines (results.json, report.md)")
-    p.add_argument("suite", metavar="SUITE", help="anycontext, t2m, edit or tasks")
+    p.add_argument("suite", metavar="SUITE", help="anycontext, t2m, edit, tasks or follow")
     p.add_argument("--model", help="model directory (default: the one shipped with the package)")
     p.add_argument("--out", required=True, help="results folder; an interrupted run in it resumes")
     p.add_argument(
@@ -490,6 +502,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="the same seed gives the same numbers")
     p.add_argument("--baselines-only", action="store_true", help="evaluate the baselines without a model")
     p.add_argument("--overwrite", action="store_true", help="replace another run held in OUT")
+    p.add_argument("--split", default="dev", choices=("dev", "test", "all"),
+                   help="follow: which half of the paraphrase set (score test only for a final model)")
+    p.add_argument("--prompts", help="follow: a prompts file like omnimogen/evaluation/follow_prompts.json")
     p.set_defaults(func=cmd_bench)
 
     train = sub.add_parser("train", help="train models").add_subparsers(dest="model", required=True)

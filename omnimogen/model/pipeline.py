@@ -24,6 +24,7 @@ from ..motion import FPS, SMPL22, Motion
 from ..tokenizer import MotionTokenizer, load_tokenizer
 from .generate import SamplingOptions, generate
 from .transformer import OmniMoGenLM, load_lm, save_lm
+from .understand import Reading, asks_for_words, changes_length, interpret, spoken_seconds, unknown_request_warnings
 from .vocab import Message, MotionCodes, TextPart
 
 TEXT_TEMPERATURE = 0.6  # words are sampled cooler than motions: scripts/bench_describe.py measures why
@@ -50,6 +51,8 @@ class Result:
     reasoning: str | None = None  # think=True: the judgments and plans written on the way
     tokens: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # the answer's ids
     parts: tuple = field(default=(), repr=False)  # the answer as parsed (text and codes), for follow-ups
+    warnings: list[str] = field(default_factory=list)  # e.g. a request the model does not know (see understand.py)
+    reading: Reading | None = None  # how a text-to-motion request was read (interpret_words=True)
 
 
 class OmniMoGen:
@@ -97,23 +100,41 @@ class OmniMoGen:
     def __call__(self, instruction: str, *, seconds: float | None = None, frames: int | None = None,
                  seed: int | None = None, think: bool = False, rounds: int = 3,
                  temperature: float = 1.0, text_temperature: float | None = TEXT_TEMPERATURE, top_k: int | None = None,
-                 top_p: float | None = 0.95, motion_only: bool = False, history: list[Message] | None = None, **motions: Motion) -> Result:  # fmt: skip
+                 top_p: float | None = 0.95, motion_only: bool = False, history: list[Message] | None = None,
+                 interpret_words: bool = True, **motions: Motion) -> Result:  # fmt: skip
         """Carry out an instruction; ``motions`` bind its placeholders by name.
 
         ``motion_only`` makes the answer exactly one motion (no plan or comment in words).
         ``temperature`` samples the motion, ``text_temperature`` the words (None: ``temperature``).
+        ``interpret_words``: a text-to-motion request (no motions, no history, not a question) is read
+        as the nearest known action and the style it names, and the model is asked that in its
+        training captions' words (``Result.reading``); an unknown request keeps its words and gets a
+        warning. False asks the model the words as given.
         """
+        self._check_text(instruction)
+        if seconds is None and frames is None:
+            frames = self._implied_frames(instruction, motions)
         n = self._frames(seconds, frames)
         gen = torch.Generator().manual_seed(seed) if seed is not None else None
         sampling = {"temperature": temperature, "text_temperature": text_temperature, "top_k": top_k, "top_p": top_p}
+        reading = None
+        if interpret_words and not motions and not history and not asks_for_words(instruction):
+            reading = interpret(instruction)
+        asked = reading.caption if reading is not None and reading.known else instruction
         if n is not None and n > WINDOW_FRAMES:
-            return self._long(instruction, n, gen, sampling, motions)
-        prompt = self._user_turn(instruction, motions)
-        opt = SamplingOptions(**sampling, motion_steps=self._steps(n), motion_only=motion_only)
+            result = self._long(asked, n, gen, sampling, motions)
+            result.reading = reading
+            result.warnings += [] if reading is None else unknown_request_warnings(reading, instruction)
+            return result
+        prompt = self._user_turn(asked, motions)
+        opt = SamplingOptions(**sampling, motion_only=motion_only, motion_steps=self._steps(n))
         messages = [*(history or []), prompt]
         result = self._answer(messages, opt, gen, frames=n)
         if think:
-            result = self._reflect(instruction, messages, result, opt, gen, rounds, n)
+            result = self._reflect(asked, messages, result, opt, gen, rounds, n)
+        if reading is not None:
+            result.reading = reading
+            result.warnings += unknown_request_warnings(reading, instruction)
         return result
 
     def generate(self, text: str, **kwargs) -> Result:
@@ -166,6 +187,18 @@ class OmniMoGen:
             )
         return frames
 
+    def _implied_frames(self, instruction: str, motions: dict[str, Motion]) -> int | None:
+        """The length the words imply when no duration is given: a duration they name ("a 5 second
+        clip"), else the length of the motion being edited (bound as ``<SourceMotion>``) unless they ask
+        for another speed or length. (A conversation's follow-ups keep the last answer's: ChatSession.)"""
+        said = spoken_seconds(instruction)
+        if said is not None:
+            return int(round(min(said, MAX_SECONDS) * FPS)) + 1
+        edited = motions.get("SourceMotion")
+        if not isinstance(edited, Motion) or changes_length(instruction):
+            return None
+        return min(edited.num_frames, WINDOW_FRAMES)
+
     def _steps(self, frames: int | None) -> int | None:
         """The latent steps that decode to ``frames`` frames."""
         return None if frames is None else -(-(frames - 1) // self.tokenizer.config.downsample)
@@ -189,7 +222,8 @@ class OmniMoGen:
         opt = SamplingOptions(**sampling, motion_steps=self._steps(frames), motion_only=True)
         return self._answer([self._user_turn(instruction, motions)], opt, gen, frames).motions[0]
 
-    def _user_turn(self, instruction: str, motions: dict[str, Motion]) -> Message:
+    @staticmethod
+    def _check_text(instruction) -> None:
         if isinstance(instruction, bytes):
             raise InstructionError("the instruction must be text (str), not bytes; decode it first.")
         if not isinstance(instruction, str) or not instruction.strip():
@@ -198,6 +232,9 @@ class OmniMoGen:
             instruction.encode("utf-8")
         except UnicodeEncodeError:  # undecodable bytes from the command line arrive as lone surrogates
             raise InstructionError("the instruction is not valid UTF-8 text; check the terminal's encoding.") from None
+
+    def _user_turn(self, instruction: str, motions: dict[str, Motion]) -> Message:
+        self._check_text(instruction)
         named = list(dict.fromkeys(PLACEHOLDER.findall(instruction)))
         missing = [n for n in named if n not in motions]
         if missing:
@@ -281,10 +318,22 @@ class ChatSession:
     def __init__(self, model: OmniMoGen):
         self.model = model
         self.history: list[Message] = []
+        self.last_frames: int | None = None  # the last answer's length, which follow-up edits keep
 
     def __call__(self, instruction: str, **kwargs) -> Result:
+        """One turn. Unless the instruction asks for words (a question, a caption, a critique), the
+        answer is a motion, as every turn of the training conversations is."""
+        self.model._check_text(instruction)
+        kwargs.setdefault("motion_only", not asks_for_words(instruction))
+        bound = any(isinstance(v, Motion) for v in kwargs.values())
+        if self.last_frames and not bound and kwargs.get("seconds") is None and kwargs.get("frames") is None \
+                and spoken_seconds(instruction) is None and not changes_length(instruction):
+            kwargs["frames"] = self.last_frames  # a follow-up edits the last answer: same length
         result = self.model(instruction, history=self.history, **kwargs)
-        user = self.model._user_turn(instruction, {k: v for k, v in kwargs.items() if isinstance(v, Motion)})
+        if result.motions:
+            self.last_frames = result.motions[-1].num_frames
+        asked = result.reading.caption if result.reading is not None and result.reading.known else instruction
+        user = self.model._user_turn(asked, {k: v for k, v in kwargs.items() if isinstance(v, Motion)})
         self.history += [user, Message("assistant", result.parts)]
         return result
 

@@ -1,0 +1,213 @@
+"""Checks computed from the joints: what an instruction asked, measured without a learned model.
+
+Each function takes joint positions ``(T, 22, 3)`` in metres, Y up, SMPL joint order, 20 frames a
+second (as :class:`omnimogen.Motion` holds them) and returns plain floats or strings. The follow
+suite (:mod:`.follow`) turns them into pass/fail checks; the thresholds live here, next to the
+measure they apply to, and each was set on real Bandai test clips whose labels give the answer
+(``python scripts/bench_checks.py`` measures how often each check agrees with the labels).
+
+Conventions: the heading is the facing angle about +Y from the hips and shoulders (0 = +Z, positive
+= turned to the person's left, counterclockwise seen from above); "left" of a body facing +Z is +X.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..motion import FPS, SMPL22
+
+L_SHOULDER, R_SHOULDER, L_WRIST, R_WRIST = (SMPL22.index(n) for n in ("left_shoulder", "right_shoulder",
+                                                                         "left_wrist", "right_wrist"))  # fmt: skip
+HEAD = SMPL22.index("head")
+PART_JOINTS = {  # the joints whose pose an instruction can ask to keep
+    "legs": ("left_hip", "left_knee", "left_ankle", "left_foot", "right_hip", "right_knee", "right_ankle",
+             "right_foot"),
+    "torso": ("spine1", "spine2", "spine3", "neck", "head"),
+    "left_arm": ("left_shoulder", "left_elbow", "left_wrist"),
+    "right_arm": ("right_shoulder", "right_elbow", "right_wrist"),
+}  # fmt: skip
+PART_JOINTS["arms"] = PART_JOINTS["left_arm"] + PART_JOINTS["right_arm"]
+PART_JOINTS["upper_body"] = PART_JOINTS["torso"] + PART_JOINTS["arms"]
+
+TURN_DEGREES = 45.0  # a turn changes the heading by at least this much (Bandai's turns: about 90)
+MOVING_SPEED = 0.3  # m/s of the root: frames slower than this have no direction of travel
+FACING_DEGREES = 30.0  # facing "along the path": within this of the direction of travel
+IN_PLACE_METRES = 0.6  # a motion whose root ends closer than this to its start stays in place
+SIDE_METRES = 0.25  # a path veers to a side when its end lies at least this far to that side ...
+SIDE_SHARE = 0.15  # ... and at least this share of the distance walked
+HAND_UP = -0.15  # a hand is up when its wrist gets this high relative to its shoulder (metres)
+HAND_MARGIN = 0.15  # one hand leads when its wrist reaches this much higher than the other's
+KEPT_METRES = 0.08  # kept body parts: mean distance of their joints to the source's, in the body's frame
+PATH_POINTS = 64  # root paths are compared at this many points evenly spaced in time
+
+
+def _xz(v: np.ndarray) -> np.ndarray:
+    return v[..., [0, 2]]
+
+
+def headings(joints: np.ndarray) -> np.ndarray:
+    """(T,) facing angle per frame, radians, unwrapped (a full turn left reads 2 pi)."""
+    r_hip, l_hip, r_sh, l_sh = SMPL22.face_joints
+    across = (joints[:, r_hip] - joints[:, l_hip]) + (joints[:, r_sh] - joints[:, l_sh])  # (T, 3), to the right
+    forward = np.cross([0.0, 1.0, 0.0], across)  # (T, 3)
+    return np.unwrap(np.arctan2(forward[:, 0], forward[:, 2]))
+
+
+def turn_degrees(joints: np.ndarray, window: int = 5) -> float:
+    """Heading change from the start to the end, degrees, positive to the left (first and last
+    ``window`` frames averaged, so a sway of the shoulders does not count)."""
+    h = headings(joints)
+    k = max(1, min(window, len(h) // 4))
+    return float(np.degrees(h[-k:].mean() - h[:k].mean()))
+
+
+def _start_frame(joints: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The root path on the floor (T, 2) moved to start at the origin and turned so that the first
+    facing is +Z (the second coordinate); the first coordinate is then "to the left"."""
+    h0 = headings(joints[:5]).mean()
+    c, s = np.cos(h0), np.sin(h0)
+    p = _xz(joints[:, 0] - joints[0, 0])  # (T, 2) as (x, z)
+    left = p[:, 0] * c - p[:, 1] * s
+    ahead = p[:, 0] * s + p[:, 1] * c
+    return np.stack([left, ahead], axis=1), h0
+
+
+def path_length(joints: np.ndarray) -> float:
+    """Metres the root travels on the floor."""
+    return float(np.linalg.norm(np.diff(_xz(joints[:, 0]), axis=0), axis=1).sum())
+
+
+def displacement(joints: np.ndarray) -> tuple[float, float]:
+    """Where the root ends relative to where it started and faced: (to the left, ahead), metres."""
+    p, _ = _start_frame(joints)
+    return float(p[-1, 0]), float(p[-1, 1])
+
+
+def side_of_path(joints: np.ndarray) -> str:
+    """"left", "right" or "straight": the side the path ends on, relative to the first facing."""
+    left, _ = displacement(joints)
+    if abs(left) >= max(SIDE_METRES, SIDE_SHARE * path_length(joints)):
+        return "left" if left > 0 else "right"
+    return "straight"
+
+
+def turn_side(joints: np.ndarray) -> str:
+    """"left", "right" or "none": which way the body ends turned (at least :data:`TURN_DEGREES`)."""
+    d = turn_degrees(joints)
+    return "none" if abs(d) < TURN_DEGREES else ("left" if d > 0 else "right")
+
+
+def locomotion(joints: np.ndarray) -> str:
+    """"forward", "backward" or "in_place", from where the root ends relative to the first facing."""
+    left, ahead = displacement(joints)
+    if np.hypot(left, ahead) < IN_PLACE_METRES:
+        return "in_place"
+    return "backward" if ahead < -abs(left) * 0.5 else "forward"
+
+
+def facing_along_path(joints: np.ndarray, fps: float = FPS) -> float | None:
+    """Share of the moving frames whose facing is within :data:`FACING_DEGREES` of the direction of
+    travel (the root's velocity over 0.2 s); None when the root hardly moves. A crab walk (a path
+    that drifts sideways while the body keeps facing ahead) scores low; walking backwards scores 0."""
+    k = max(1, int(round(0.1 * fps)))
+    if len(joints) <= 2 * k:
+        return None
+    v = _xz(joints[2 * k :, 0] - joints[: -2 * k, 0]) * fps / (2 * k)  # (T - 2k, 2) centred velocity
+    speed = np.linalg.norm(v, axis=1)
+    moving = speed > MOVING_SPEED
+    if moving.sum() < 5:
+        return None
+    travel = np.arctan2(v[:, 0], v[:, 1])
+    facing = headings(joints)[k:-k]
+    diff = np.degrees(np.abs(np.angle(np.exp(1j * (travel - facing)))))
+    return float((diff[moving] < FACING_DEGREES).mean())
+
+
+def mean_speed(joints: np.ndarray, fps: float = FPS) -> float:
+    """Mean speed of all joints, m/s: the root's pace for a walk, the arms' for a wave."""
+    return float(np.linalg.norm(np.diff(joints, axis=0), axis=-1).mean() * fps)
+
+
+def speed_ratio(joints: np.ndarray, source: np.ndarray, fps: float = FPS) -> float:
+    """How many times faster ``joints`` moves than ``source`` (mean joint speeds)."""
+    return mean_speed(joints, fps) / max(mean_speed(source, fps), 1e-6)
+
+
+def hand_heights(joints: np.ndarray) -> tuple[float, float]:
+    """How high each wrist gets above its shoulder (metres; the 90th percentile over the frames, so a
+    single frame does not decide): (left, right)."""
+    left = joints[:, L_WRIST, 1] - joints[:, L_SHOULDER, 1]
+    right = joints[:, R_WRIST, 1] - joints[:, R_SHOULDER, 1]
+    return float(np.percentile(left, 90)), float(np.percentile(right, 90))
+
+
+def raised_hand(joints: np.ndarray) -> str:
+    """"left", "right", "both" or "none": which hands go up (above the shoulder; one hand leads when
+    its wrist gets :data:`HAND_MARGIN` higher than the other)."""
+    left, right = hand_heights(joints)
+    if max(left, right) < HAND_UP:
+        return "none"
+    if left - right > HAND_MARGIN:
+        return "left"
+    if right - left > HAND_MARGIN:
+        return "right"
+    return "both"
+
+
+def _local(joints: np.ndarray) -> np.ndarray:
+    """Joints relative to the root's floor point, turned so each frame faces +Z: (T, 22, 3)."""
+    h = headings(joints)
+    c, s = np.cos(-h)[:, None], np.sin(-h)[:, None]
+    rel = joints - joints[:, :1] * np.array([1.0, 0.0, 1.0])
+    x, z = rel[..., 0], rel[..., 2]
+    return np.stack([x * c + z * s, rel[..., 1], -x * s + z * c], axis=-1)
+
+
+def part_error(joints: np.ndarray, source: np.ndarray, part: str) -> float:
+    """Mean distance (m) of a body part's joints to the source's, each in its body's own frame, over
+    the frames both have (a kept part should stay where the source had it, frame by frame)."""
+    if part not in PART_JOINTS:
+        raise ValueError(f"unknown body part {part!r}; known: {', '.join(PART_JOINTS)}.")
+    idx = [SMPL22.index(n) for n in PART_JOINTS[part]]
+    n = min(len(joints), len(source))
+    a, b = _local(joints[:n])[:, idx], _local(source[:n])[:, idx]
+    return float(np.linalg.norm(a - b, axis=-1).mean())
+
+
+def path_error(joints: np.ndarray, reference: np.ndarray) -> float:
+    """Mean distance (m) between two root paths, each moved to start at the origin facing +Z and
+    compared at :data:`PATH_POINTS` points evenly spaced in time (so a path walked faster or slower
+    still matches its shape)."""
+    pa, _ = _start_frame(joints)
+    pb, _ = _start_frame(reference)
+    t = np.linspace(0, 1, PATH_POINTS)
+
+    def at(p):
+        s = np.linspace(0, 1, len(p))
+        return np.stack([np.interp(t, s, p[:, 0]), np.interp(t, s, p[:, 1])], axis=1)
+
+    return float(np.linalg.norm(at(pa) - at(pb), axis=1).mean())
+
+
+@dataclass(frozen=True)
+class Measures:
+    """Everything the checks read off one motion (for reports and debugging)."""
+
+    frames: int
+    turn_degrees: float
+    side: str
+    turn: str
+    locomotion: str
+    facing_along_path: float | None
+    path_length: float
+    mean_speed: float
+    hand: str
+
+
+def measure(joints: np.ndarray, fps: float = FPS) -> Measures:
+    joints = np.asarray(joints, dtype=np.float64)
+    return Measures(len(joints), turn_degrees(joints), side_of_path(joints), turn_side(joints), locomotion(joints),
+                    facing_along_path(joints, fps), path_length(joints), mean_speed(joints, fps),
+                    raised_hand(joints))  # fmt: skip

@@ -1,0 +1,513 @@
+"""``omnimogen bench follow``: does the model do what an instruction says, in words it never saw?
+
+    run_follow("bench/follow", data="data/bandai", split="dev")
+
+The cases are the hand-written paraphrases of ``follow_prompts.json`` (never used in training; a
+``dev`` half to look at while working, a ``test`` half scored only for a final model). Each case binds
+real test-split clips to its placeholders (chosen by their labels, the same clip for every method and
+repeat) and asks one to three turns; every turn names what its answer must show, and each of those
+expectations is a check:
+
+- from the joints (:mod:`.checks`): ``turn`` (the heading ends turned 45 degrees or more to that
+  side), ``curve`` (the path ends on that side), ``facing`` (in turns and curves, the body faces its
+  direction of travel in 90% of the moving frames: no crab walk), ``locomotion`` (forward, backward,
+  in place), ``hand`` (which hands go up), ``speed_ratio`` (within 25% of the asked ratio to the
+  motion edited), ``speed`` (faster or slower by at least 15%), ``keep_length`` (exactly the edited
+  motion's frames), ``kept_parts`` (the kept parts stay within 8 cm of the source's, in the body's
+  frame), ``trajectory`` (the root path is at most half as far from the reference's as the source's
+  is), ``speed_from`` (within 25% of the reference's speed), ``seconds`` (the asked duration, 5%);
+- from the evaluator, what only it can judge: ``action`` and ``style``, the labels of the 5 nearest
+  train clips (majority) to the answer in its motion space; left/right variants of an action count
+  as one action there (the joints judge the side) and near-synonym styles count as one
+  (:data:`STYLE_GROUPS`);
+- ``warned``: a request outside what the model knows gets a warning (family ``unknown``), and
+  ``no_false_warning``: a request it knows does not.
+
+Methods: ``model``; ``ground_truth``, a real clip with the turn's target labels (sped by the asked
+ratio where one is asked) where the labels determine one; ``copy_source``, the bound source motion
+returned unchanged. Pass rates are over every (case, repeat) of a check, with Wilson 95% intervals
+(repeats of one case are not independent, so the intervals are somewhat narrow).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+import zlib
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import FormatError
+from ..fileio import atomic_path
+from ..instructions.corpus import ClipInfo, Corpus
+from ..instructions.schema import PLACEHOLDER
+from ..motion import FPS, Motion, resample
+from . import checks
+
+PROMPTS = Path(__file__).with_name("follow_prompts.json")
+SPLITS = ("dev", "test", "all")
+METHODS = ("model", "ground_truth", "copy_source")
+FAMILIES = ("t2m", "edit/action", "edit/speed", "edit/style", "edit/trajectory", "edit/bodypart",
+            "edit/compositional", "multiturn", "incontext/action+style", "incontext/trajectory+action",
+            "incontext/style+trajectory", "incontext/speed", "inbetween", "continue", "knowledge", "unknown")  # fmt: skip
+EXPECT_KEYS = ("action", "style", "hand", "turn", "curve", "locomotion", "speed_ratio", "speed", "keep_length",
+               "kept_parts", "trajectory_from", "speed_from", "seconds", "unknown", "nearest")  # fmt: skip
+SIDE_PAIRS = {"walk-left": "walk-side", "walk-right": "walk-side", "walk-turn-left": "walk-turn",
+              "walk-turn-right": "walk-turn", "wave-left-hand": "wave-one-hand", "wave-right-hand": "wave-one-hand",
+              "raise-up-left-hand": "raise-one-hand", "raise-up-right-hand": "raise-one-hand",
+              "bye": "bye", "byebye": "bye", "dance-short": "dance", "dance-long": "dance"}  # fmt: skip
+STYLE_GROUPS = {"masculinity": "masculine", "elderly": "old", "exhausted": "tired", "youthful": "young"}
+SPEED_TOLERANCE = 0.25
+FACING_SHARE = 0.9
+NEIGHBOURS = 5
+WINDOW_ROWS = 196  # bound motions are cut to the training window (9.8 s), as the X2Mo samples are
+
+
+class FollowError(FormatError):
+    """A prompts file or request the follow suite cannot use; the message names the case and the fix."""
+
+
+@dataclass(frozen=True)
+class Turn:
+    instruction: str
+    expect: dict
+
+
+@dataclass(frozen=True)
+class FollowCase:
+    id: str
+    family: str
+    split: str
+    turns: tuple[Turn, ...]
+    motions: dict = field(default_factory=dict)  # placeholder -> {"action", "style"}
+
+
+def load_prompts(path: str | Path | None = None, split: str = "dev") -> list[FollowCase]:
+    """The cases of ``split`` ("dev", "test" or "all") from a prompts file (default: the shipped one)."""
+    path = Path(path) if path else PROMPTS
+    if split not in SPLITS:
+        raise FollowError(f"split must be one of {', '.join(SPLITS)}, not {split!r}.")
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise FollowError(f"{path}: cannot read the prompts ({e}).") from None
+    cases, seen = [], set()
+    for i, c in enumerate(doc.get("cases", [])):
+        where = f"{path}: case {i} ({c.get('id', 'no id')})"
+        if c.get("id") in seen or not isinstance(c.get("id"), str):
+            raise FollowError(f"{where}: ids must be unique strings.")
+        seen.add(c["id"])
+        if c.get("family") not in FAMILIES or c.get("split") not in ("dev", "test"):
+            raise FollowError(f"{where}: family must be one of {', '.join(FAMILIES)} and split dev or test.")
+        turns = c.get("turns")
+        if not isinstance(turns, list) or not turns:
+            raise FollowError(f"{where}: needs a list of turns.")
+        motions = c.get("motions", {})
+        named = set()
+        for t in turns:
+            if not isinstance(t.get("instruction"), str) or not isinstance(t.get("expect"), dict):
+                raise FollowError(f"{where}: every turn needs an instruction and an expect object.")
+            bad = set(t["expect"]) - set(EXPECT_KEYS)
+            if bad:
+                raise FollowError(f"{where}: unknown expectation(s) {', '.join(sorted(bad))}.")
+            named |= set(PLACEHOLDER.findall(t["instruction"]))
+        if named != set(motions):
+            raise FollowError(f"{where}: placeholders {sorted(named)} and motions {sorted(motions)} differ.")
+        cases.append(FollowCase(c["id"], c["family"], c["split"],
+                                tuple(Turn(t["instruction"], t["expect"]) for t in turns), motions))  # fmt: skip
+    if not cases:
+        raise FollowError(f"{path}: holds no cases.")
+    return [c for c in cases if split == "all" or c.split == split]
+
+
+def wilson(passed: int, total: int) -> tuple[float, float, float]:
+    """Pass rate and its Wilson 95% interval, in percent: (rate, low, high)."""
+    if total == 0:
+        return math.nan, math.nan, math.nan
+    z, p = 1.96, passed / total
+    centre = (p + z * z / (2 * total)) / (1 + z * z / total)
+    half = z * math.sqrt(p * (1 - p) / total + z * z / (4 * total * total)) / (1 + z * z / total)
+    return 100 * p, 100 * max(0.0, centre - half), 100 * min(1.0, centre + half)
+
+
+def action_group(action: str) -> str:
+    return SIDE_PAIRS.get(action, action)
+
+
+def style_group(style: str) -> str:
+    return STYLE_GROUPS.get(style, style)
+
+
+# ---------------------------------------------------------------------------------------------
+# The motions each method answers with
+
+
+class Binder:
+    """Real test-split clips for the labels a case names: the same clip for every method and repeat."""
+
+    def __init__(self, corpus: Corpus, split: str = "test"):
+        self.corpus = corpus
+        self.by_label: dict[tuple[str, str], list[ClipInfo]] = defaultdict(list)
+        for clips in corpus.cells(split).values():
+            for c in clips:
+                self.by_label[c.action, c.style].append(c)
+        for action in {a for a, _ in self.by_label}:  # any style, normal first, when a style is missing
+            pool = sorted((c for (a, _), cs in self.by_label.items() if a == action for c in cs),
+                          key=lambda c: (c.style != "normal", c.id))  # fmt: skip
+            self.by_label[action, "*"] = pool
+
+    def clip(self, labels: dict, key: str) -> ClipInfo | None:
+        """A clip with these labels (its style, else normal or any), picked by ``key``; None if the split
+        has no clip of the action."""
+        action, style = labels.get("action"), labels.get("style") or "normal"
+        pool = [c for c in self.by_label.get((action, style), []) if not c.mirror] or self.by_label.get(
+            (action, style), []
+        )
+        if not pool:
+            wanted = [c for c in self.by_label.get((action, "*"), []) if style_group(c.style) == style_group(style)]
+            pool = wanted or self.by_label.get((action, "*"), [])
+        if not pool:
+            return None
+        return pool[zlib.crc32(key.encode()) % len(pool)]
+
+    def motion(self, labels: dict, key: str, rows: int | None = None) -> Motion | None:
+        """The clip's motion, its first ``rows`` feature rows when given."""
+        clip = self.clip(labels, key)
+        return None if clip is None else Motion.from_features(self.corpus.features(clip.id)[:rows], name=clip.id)
+
+
+def bind(case: FollowCase, binder: Binder) -> dict[str, Motion]:
+    """The case's placeholders bound to real clips (in-betweening: the first 0.6 s of the start clip and
+    the last 0.6 s of the end clip, which is the same clip when the labels are)."""
+    out = {}
+    for name, labels in case.motions.items():
+        m = binder.motion(labels, f"{case.id}/{labels.get('action')}/{labels.get('style')}", rows=WINDOW_ROWS)
+        if m is None:
+            raise FollowError(f"case {case.id}: the test split has no clip of {labels} for <{name}>.")
+        out[name] = m
+    if case.family == "inbetween" and {"StartPose", "EndPose"} <= set(out):
+        k = 13
+        out["StartPose"] = Motion.from_joints(out["StartPose"].joints[:k])
+        out["EndPose"] = Motion.from_joints(out["EndPose"].joints[-k:])
+    return out
+
+
+def _source(case: FollowCase, motions: dict[str, Motion]) -> Motion | None:
+    for name in ("SourceMotion", "Motion"):
+        if name in motions:
+            return motions[name]
+    return None
+
+
+def target_labels(case: FollowCase, upto: int) -> dict | None:
+    """The (action, style) the answer to turn ``upto`` should have, accumulated over the turns from the
+    source's labels; None when the turns do not name an action (nothing to fetch a real clip by)."""
+    src = case.motions.get("SourceMotion") or case.motions.get("Motion") or {}
+    labels = {"action": src.get("action"), "style": src.get("style", "normal")}
+    for t in case.turns[: upto + 1]:
+        e = t.expect
+        if e.get("unknown"):
+            return None
+        if e.get("action"):
+            labels["action"] = e["action"]
+        if e.get("style"):
+            labels["style"] = e["style"]
+    return labels if labels["action"] else None
+
+
+def ground_truth(case: FollowCase, turn: int, binder: Binder, previous: Motion | None) -> Motion | None:
+    """A real clip with the turn's target labels, cut to the edited motion's length where the turn keeps
+    it, and played at the asked speed where one is asked; None where the labels name no clip."""
+    e = case.turns[turn].expect
+    if case.family in ("inbetween", "continue", "incontext/trajectory+action", "unknown") or e.get("speed_from"):
+        return None
+    labels = target_labels(case, turn)
+    base = previous if (labels is not None and previous is not None and not e.get("action") and not e.get("style")
+                        and not e.get("turn") and not e.get("curve") and not e.get("locomotion")) else None  # fmt: skip
+    motion = base or (binder.motion(labels, f"{case.id}/gt/{turn}") if labels else None)
+    if motion is None:
+        return None
+    ratio = e.get("speed_ratio") or {"faster": 1.5, "slower": 0.67}.get(e.get("speed", ""), None)
+    joints = motion.joints
+    if ratio:
+        joints = resample(joints, FPS * ratio, FPS) if len(joints) > 4 else joints
+    elif e.get("keep_length") and previous is not None:
+        joints = joints[: previous.num_frames]
+    return Motion.from_joints(joints)
+
+
+# ---------------------------------------------------------------------------------------------
+# Checks of one answer
+
+
+class Labeller:
+    """The evaluator's reading of a motion: the labels of its nearest train clips in the motion space."""
+
+    def __init__(self, evaluator, corpus: Corpus):
+        self.evaluator = evaluator
+        clips = sorted((c for cells in corpus.cells("train").values() for c in cells), key=lambda c: c.id)
+        self.labels = [(c.action, c.style) for c in clips]
+        self.emb = evaluator.embed_motions([corpus.features(c.id) for c in clips])  # (N, E)
+
+    def __call__(self, motions: list[Motion]) -> list[tuple[str, str]]:
+        if not motions:
+            return []
+        q = self.evaluator.embed_motions([m.features for m in motions])  # (M, E)
+        out = []
+        for row in q @ self.emb.T:
+            top = np.argsort(-row)[:NEIGHBOURS]
+            action = Counter(action_group(self.labels[i][0]) for i in top).most_common(1)[0][0]
+            style = Counter(style_group(self.labels[i][1]) for i in top).most_common(1)[0][0]
+            out.append((action, style))
+        return out
+
+
+def check_turn(expect: dict, answer: Motion, edited: Motion | None, motions: dict[str, Motion],
+               read: tuple[str, str] | None, warned: bool, family: str) -> dict[str, bool]:  # fmt: skip
+    """Every check the turn's expectations imply, pass or fail (a check that cannot be computed fails)."""
+    j = answer.joints
+    m = checks.measure(j)
+    out: dict[str, bool] = {}
+    if expect.get("unknown"):
+        out["warned"] = warned
+        return out
+    if family != "unknown":
+        out["no_false_warning"] = not warned
+    if read is not None and expect.get("action"):
+        out["action"] = read[0] == action_group(expect["action"])
+    if read is not None and expect.get("style"):
+        out["style"] = read[1] == style_group(expect["style"])
+    if expect.get("hand"):
+        out["hand"] = m.hand == expect["hand"]
+    if expect.get("turn"):
+        out["turn"] = m.turn == expect["turn"]
+    if expect.get("curve"):
+        out["curve"] = m.side == expect["curve"]
+    bends = m.side != "straight" or m.turn != "none"
+    if (expect.get("turn") or expect.get("curve")) and expect.get("locomotion", "forward") == "forward" and bends:
+        share = m.facing_along_path  # asked only of paths that do bend: a straight walk faces its path trivially
+        out["facing"] = share is not None and share >= FACING_SHARE
+    if expect.get("locomotion"):
+        out["locomotion"] = m.locomotion == expect["locomotion"]
+    if expect.get("seconds"):
+        out["seconds"] = abs((m.frames - 1) / FPS - float(expect["seconds"])) <= 0.05 * float(expect["seconds"]) + 0.1
+    if edited is not None:
+        if expect.get("speed_ratio"):
+            r = checks.speed_ratio(j, edited.joints)
+            out["speed_ratio"] = abs(r / float(expect["speed_ratio"]) - 1) <= SPEED_TOLERANCE
+        if expect.get("speed") in ("faster", "slower"):
+            r = checks.speed_ratio(j, edited.joints)
+            out["speed"] = r >= 1.15 if expect["speed"] == "faster" else r <= 1 / 1.15
+        if expect.get("keep_length"):
+            out["keep_length"] = answer.num_frames == edited.num_frames
+        if expect.get("kept_parts"):
+            out["kept_parts"] = all(checks.part_error(j, edited.joints, p) <= checks.KEPT_METRES
+                                    for p in expect["kept_parts"])  # fmt: skip
+    ref = motions.get(expect.get("trajectory_from") or "")
+    src = motions.get("SourceMotion")
+    if ref is not None and src is not None:
+        out["trajectory"] = checks.path_error(j, ref.joints) <= 0.5 * checks.path_error(src.joints, ref.joints)
+    ref = motions.get(expect.get("speed_from") or "")
+    if ref is not None:
+        out["speed_from"] = abs(checks.mean_speed(j) / max(checks.mean_speed(ref.joints), 1e-6) - 1) <= SPEED_TOLERANCE
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# The run
+
+
+@dataclass
+class Outcome:
+    """One method's answer to one turn of one case in one repeat, and its checks."""
+
+    case: str
+    family: str
+    turn: int
+    repeat: int
+    method: str
+    checks: dict[str, bool]
+    frames: int
+    warning: str | None = None
+    instruction: str = ""
+
+
+def _ask(model, case: FollowCase, motions: dict[str, Motion], seed: int) -> list[tuple[Motion | None, str | None]]:
+    """The model's answers to the case's turns, as a user would ask them: one conversation, one motion a turn."""
+    chat, answers = model.chat(), []
+    for k, t in enumerate(case.turns):
+        named = {n: motions[n] for n in dict.fromkeys(PLACEHOLDER.findall(t.instruction))}
+        result = chat(t.instruction, seed=seed + k, **named)  # the chat decides: a motion unless words are asked
+        warnings = getattr(result, "warnings", None)  # (models before warnings existed: none)
+        warning = "; ".join(warnings) if warnings else None
+        answers.append((result.motions[-1] if result.motions else None, warning))
+    return answers
+
+
+def run_follow(out: str | Path, *, data: str | Path, model: str | Path | None = None,
+               evaluator: str | Path | None = None, prompts: str | Path | None = None, split: str = "dev",
+               repeats: int = 3, seed: int = 0, baselines_only: bool = False, families: tuple[str, ...] = (),
+               progress: bool = True) -> dict:  # fmt: skip
+    """Ask every case of ``split`` and write ``results.json``, ``report.md`` and ``results.png`` to ``out``."""
+    from tqdm import tqdm
+
+    from ..model.pipeline import load_model
+    from .bench import _versions, dir_sha256, model_sha256
+    from .evaluator import DEFAULT_DIR as EVAL_DIR
+    from .evaluator import load_evaluator
+
+    start = time.perf_counter()
+    if repeats < 1:
+        raise FollowError("repeats must be at least 1.")
+    corpus = Corpus(data)
+    cases = [c for c in load_prompts(prompts, split) if not families or c.family in families]
+    binder = Binder(corpus)
+    bound = {c.id: bind(c, binder) for c in cases}
+    labeller = Labeller(load_evaluator(evaluator), corpus)
+    model_dir = None if baselines_only else Path(model) if model else None
+    lm = None if baselines_only else load_model(model_dir)
+    outcomes: list[Outcome] = []
+    total = len(cases) * ((0 if baselines_only else repeats) + 2)
+    with tqdm(total=total, disable=not progress, desc="follow", unit="case") as bar:
+        for case in cases:
+            motions = bound[case.id]
+            runs = [("ground_truth", 0), ("copy_source", 0)]
+            runs += [] if baselines_only else [("model", r) for r in range(repeats)]
+            for method, r in runs:
+                outcomes += _answer_case(method, case, motions, binder, labeller, lm, seed, r)
+                bar.update()
+    results = summarise(outcomes, cases, split, repeats)
+    results |= {"suite": "follow", "seed": seed, "split": split, "prompts": str(prompts or "shipped"),
+                "model": None if baselines_only else {"name": str(model or "default"),
+                                                      "sha256": model_sha256(model_dir or _default_model_dir())},
+                "data": {"name": corpus.root.name}, "versions": _versions(dir_sha256(Path(evaluator or EVAL_DIR))),
+                "seconds": round(time.perf_counter() - start, 1)}  # fmt: skip
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    with atomic_path(out / "results.json") as tmp:
+        tmp.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
+    with atomic_path(out / "answers.jsonl") as tmp:
+        tmp.write_text("".join(json.dumps(o.__dict__) + "\n" for o in outcomes), encoding="utf-8")
+    write_follow_report(out, results)
+    return results
+
+
+def _default_model_dir() -> Path:
+    from ..model.pipeline import DEFAULT_DIR
+
+    return DEFAULT_DIR
+
+
+def _answer_case(method, case, motions, binder, labeller, lm, seed, repeat) -> list[Outcome]:
+    source = _source(case, motions)
+    if method == "model":
+        answers = _ask(lm, case, motions, seed * 1000 + zlib.crc32(case.id.encode()) % 1000 + 7919 * repeat)
+    elif method == "copy_source":
+        if source is None:
+            return []
+        answers = [(source, None)] * len(case.turns)
+    else:
+        answers, previous = [], source
+        for k in range(len(case.turns)):
+            gt = ground_truth(case, k, binder, previous)
+            answers.append((gt, None))
+            previous = gt if gt is not None else previous
+        if all(a is None for a, _ in answers):
+            return []
+    reads = labeller([a for a, _ in answers if a is not None])
+    reads_iter = iter(reads)
+    out, edited = [], source
+    for k, (t, (answer, warning)) in enumerate(zip(case.turns, answers, strict=True)):
+        if answer is None:
+            if method == "model":  # no motion where one was asked: every check of the turn fails
+                names = check_turn(t.expect, source or Motion.from_joints(np.zeros((9, 22, 3))), source, motions,
+                                   ("", ""), warning is not None, case.family)  # fmt: skip
+                out.append(Outcome(case.id, case.family, k, repeat, method, dict.fromkeys(names, False), 0, warning,
+                                   t.instruction))  # fmt: skip
+            continue
+        got = check_turn(t.expect, answer, edited, motions, next(reads_iter), warning is not None, case.family)
+        if method != "model":
+            got.pop("warned", None)
+            got.pop("no_false_warning", None)
+        out.append(Outcome(case.id, case.family, k, repeat, method, got, answer.num_frames, warning, t.instruction))
+        edited = answer
+    return out
+
+
+def summarise(outcomes: list[Outcome], cases: list[FollowCase], split: str, repeats: int) -> dict:
+    """Pass rates per method, check and family (with Wilson 95% intervals), and the share of turns
+    that pass every one of their checks."""
+    metrics: dict = {}
+    for method in METHODS:
+        mine = [o for o in outcomes if o.method == method]
+        if not mine:
+            continue
+        table: dict = {}
+        for family in ["all", *sorted({o.family for o in mine})]:
+            rows = [o for o in mine if family == "all" or o.family == family]
+            counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+            for o in rows:
+                for name, ok in o.checks.items():
+                    counts[name][0] += int(ok)
+                    counts[name][1] += 1
+                if o.checks:
+                    counts["every_check"][0] += int(all(o.checks.values()))
+                    counts["every_check"][1] += 1
+            table[family] = {name: dict(zip(("pass_pct", "ci95_low", "ci95_high"), wilson(*c), strict=True)) | {"n": c[1]}
+                             for name, c in sorted(counts.items())}  # fmt: skip
+        metrics[method] = table
+    return {"repeats": repeats, "cases": len(cases), "turns": sum(len(c.turns) for c in cases),
+            "families": dict(Counter(c.family for c in cases)), "metrics": metrics}  # fmt: skip
+
+
+def write_follow_report(out: Path, results: dict) -> None:
+    """``report.md``: every check's pass rate for the model next to the baselines; ``results.png``: the same as bars."""
+    m = results["metrics"]
+    names = sorted({n for method in m.values() for n in method.get("all", {})})
+    lines = [f"# Follow suite: {results['split']} split, {results['cases']} cases, {results['turns']} turns, "
+             f"{results['repeats']} repeats of the model", "",
+             "Pass rate (%) [Wilson 95% interval] (n = turns x repeats that carry the check). Checks from the joints "
+             "except action and style (the evaluator's nearest train clips). See omnimogen/evaluation/follow.py.", "",
+             "| check | " + " | ".join(m) + " |", "|---|" + "---|" * len(m)]  # fmt: skip
+    for name in names:
+        cells = []
+        for method in m:
+            v = m[method].get("all", {}).get(name)
+            cells.append("–" if v is None else f"{v['pass_pct']:.1f} [{v['ci95_low']:.0f}, {v['ci95_high']:.0f}] (n={v['n']})")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    if "model" in m:
+        lines += ["", "## The model by family", "", "| family | checks (pass %, n) |", "|---|---|"]
+        for family, table in m["model"].items():
+            if family == "all":
+                continue
+            lines.append(f"| {family} | " + ", ".join(f"{k} {v['pass_pct']:.0f} ({v['n']})" for k, v in table.items()) + " |")
+    with atomic_path(out / "report.md") as tmp:
+        tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    _chart(out / "results.png", m, names)
+
+
+def _chart(path: Path, m: dict, names: list[str]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(max(6, len(names) * 0.7), 3.6))
+    width = 0.8 / max(1, len(m))
+    for i, method in enumerate(m):
+        vals = [m[method]["all"].get(n, {}).get("pass_pct", np.nan) for n in names]
+        lo = [v - m[method]["all"].get(n, {}).get("ci95_low", v) for n, v in zip(names, vals, strict=True)]
+        hi = [m[method]["all"].get(n, {}).get("ci95_high", v) - v for n, v in zip(names, vals, strict=True)]
+        ax.bar(np.arange(len(names)) + i * width, vals, width, yerr=[lo, hi], label=method, capsize=2)
+    ax.set_xticks(np.arange(len(names)) + width * (len(m) - 1) / 2, names, rotation=45, ha="right", fontsize=8)
+    ax.set_ylabel("pass rate (%)")
+    ax.set_ylim(0, 100)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
+    plt.close(fig)

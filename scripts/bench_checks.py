@@ -1,0 +1,84 @@
+"""How often each joint check of the follow suite agrees with the labels of real clips.
+
+    python scripts/bench_checks.py --data data/bandai [--split test] [--out benchmarks/checks.json]
+
+The checks (``omnimogen.evaluation.checks``) must give the labelled answer on real motion before
+they can judge a model: a walk-turn-left clip must read as a left turn, a raise-up-right-hand clip
+as the right hand, a walk-back as walking backward. Mirrored clips (``M`` prefix) count too: their
+labels swap left and right. Writes per check: clips, agreement (%), and the confusions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from omnimogen.evaluation import checks
+from omnimogen.instructions.corpus import Corpus
+from omnimogen.motion import Motion
+
+# label -> what each check should read
+EXPECT = {
+    "turn": {"walk-turn-left": "left", "walk-turn-right": "right", "walk": "none", "walk-left": "none",
+             "walk-right": "none"},
+    "side": {"walk-left": "left", "walk-right": "right", "walk-turn-left": "left", "walk-turn-right": "right",
+             "walk": "straight"},
+    "locomotion": {"walk": "forward", "run": "forward", "dash": "forward", "walk-back": "backward",
+                   "walk-turn-left": "forward", "walk-turn-right": "forward", "bow": "in_place",
+                   "wave-both-hands": "in_place", "wave-left-hand": "in_place", "wave-right-hand": "in_place",
+                   "raise-up-both-hands": "in_place", "raise-up-left-hand": "in_place",
+                   "raise-up-right-hand": "in_place"},
+    "hand": {"raise-up-left-hand": "left", "raise-up-right-hand": "right", "raise-up-both-hands": "both",
+             "wave-left-hand": "left", "wave-right-hand": "right", "wave-both-hands": "both"},
+}  # fmt: skip
+FACING = ("walk", "walk-left", "walk-right", "walk-turn-left", "walk-turn-right", "run", "dash")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", required=True)
+    ap.add_argument("--split", default="test")
+    ap.add_argument("--out", default="benchmarks/checks.json")
+    args = ap.parse_args()
+    corpus = Corpus(args.data)
+    clips = [c for cells in corpus.cells(args.split).values() for c in cells]
+    agree: dict[str, list[bool]] = defaultdict(list)
+    confusions: dict[str, Counter] = defaultdict(Counter)
+    facing: dict[str, list[float]] = defaultdict(list)
+    start = time.perf_counter()
+    for clip in clips:
+        joints = Motion.from_features(corpus.features(clip.id)).joints
+        m = checks.measure(joints)
+        got = {"turn": m.turn, "side": m.side, "locomotion": m.locomotion, "hand": m.hand}
+        for check, table in EXPECT.items():
+            if clip.action in table:
+                ok = got[check] == table[clip.action]
+                agree[check].append(ok)
+                if not ok:
+                    confusions[check][f"{clip.action} -> {got[check]}"] += 1
+        if clip.action in FACING and m.facing_along_path is not None:
+            facing[clip.action].append(m.facing_along_path)
+    result = {
+        "what": "agreement of the follow suite's joint checks with the labels of real clips",
+        "command": f"python scripts/bench_checks.py --data {args.data} --split {args.split}",
+        "date": time.strftime("%Y-%m-%d"), "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}",
+        "split": args.split, "seconds": round(time.perf_counter() - start, 1),
+        "checks": {k: {"clips": len(v), "agreement_pct": round(100 * float(np.mean(v)), 1),
+                       "confusions": dict(confusions[k].most_common(8))} for k, v in agree.items()},
+        "facing_along_path": {a: {"clips": len(v), "mean_share": round(float(np.mean(v)), 3),
+                                  "clips_at_least_0.9": round(float(np.mean(np.array(v) >= 0.9)), 3)}
+                              for a, v in sorted(facing.items())},
+    }  # fmt: skip
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
+    print(json.dumps(result, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,215 @@
+"""The follow suite: joint checks on real motions with known answers, the paraphrase set, and the
+words -> call rules (durations, kept lengths, questions, sides, unknown requests)."""
+
+import json
+import re
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import BANDAI
+
+from omnimogen.data.captions import ACTIONS, STYLES
+from omnimogen.evaluation import checks
+from omnimogen.evaluation.follow import (
+    FAMILIES,
+    PROMPTS,
+    FollowError,
+    action_group,
+    check_turn,
+    load_prompts,
+    summarise,
+    wilson,
+)
+from omnimogen.motion import FPS, Motion, mirror_joints, resample
+from omnimogen.model import understand
+
+HERE = Path(__file__).parent / "fixtures"
+
+
+def fixture(name: str) -> np.ndarray:
+    return np.load(HERE / f"{name}.joints.npy").astype(np.float64)
+
+
+@pytest.fixture(scope="module")
+def left_turn():
+    return fixture("dataset-2_walk-turn-left_normal_004")
+
+
+@pytest.fixture(scope="module")
+def right_turn():
+    return fixture("dataset-2_walk-turn-right_normal_005")
+
+
+def crab_walk(joints: np.ndarray) -> np.ndarray:
+    """The same root path, but the body keeps its first facing: it slides sideways through the turn."""
+    h = checks.headings(joints)
+    out = joints.copy()
+    for t in range(len(joints)):
+        a = h[0] - h[t]  # undo the turn about the root
+        c, s = np.cos(a), np.sin(a)
+        rel = joints[t] - joints[t, 0]
+        out[t] = joints[t, 0] + rel @ np.array([[c, 0, -s], [0, 1, 0], [s, 0, c]])
+    return out
+
+
+def test_real_turns_read_as_turns_to_their_side(left_turn, right_turn):
+    left, right = checks.measure(left_turn), checks.measure(right_turn)
+    assert (left.turn, left.side, left.locomotion) == ("left", "left", "forward")
+    assert (right.turn, right.side, right.locomotion) == ("right", "right", "forward")
+    assert left.turn_degrees > 60 and right.turn_degrees < -60  # Bandai's turns are about 90 degrees
+    assert left.facing_along_path >= 0.9 and right.facing_along_path >= 0.9
+    mirrored = checks.measure(mirror_joints(left_turn))  # the mirror image of a left turn turns right
+    assert (mirrored.turn, mirrored.side) == ("right", "right")
+    assert mirrored.turn_degrees == pytest.approx(-left.turn_degrees, abs=1e-6)
+
+
+def test_a_crab_walk_is_caught_though_its_path_is_a_turn(left_turn):
+    crab = crab_walk(left_turn)
+    m = checks.measure(crab)
+    assert m.side == "left" and m.turn == "none"  # the path still curves left, the body never turns
+    assert m.facing_along_path < 0.5
+
+
+def test_speed_ratio_of_a_sped_up_copy(left_turn):
+    fast = resample(left_turn, FPS * 2, FPS)  # the same motion played twice as fast
+    assert checks.speed_ratio(fast, left_turn) == pytest.approx(2.0, rel=0.05)
+    assert checks.speed_ratio(left_turn, fast) == pytest.approx(0.5, rel=0.05)
+    assert checks.path_error(fast, left_turn) < 0.05  # same path, walked faster
+    assert checks.path_error(mirror_joints(left_turn), left_turn) > 1.0
+
+
+def test_hands_walking_backward_and_kept_parts(left_turn):
+    raised = fixture("dataset-2_raise-up-right-hand_normal_007")
+    assert checks.raised_hand(raised) == "right"
+    assert checks.raised_hand(mirror_joints(raised)) == "left"
+    assert checks.raised_hand(left_turn) == "none"
+    assert checks.locomotion(fixture("dataset-1_walk-back_normal_001")) == "backward"
+    assert checks.locomotion(raised) == "in_place"
+    assert checks.part_error(left_turn, left_turn, "legs") == 0.0
+    assert checks.part_error(crab_walk(left_turn), left_turn, "arms") < 1e-6  # same pose, other facing
+    assert checks.part_error(raised[: len(left_turn)], left_turn[: len(raised)], "right_arm") > checks.KEPT_METRES
+
+
+def test_check_turn_passes_the_truth_and_fails_the_wrong_answers(left_turn, right_turn):
+    left, right = Motion.from_joints(left_turn), Motion.from_joints(right_turn)
+    expect = {"turn": "left", "curve": "left", "keep_length": True}
+    assert check_turn(expect, left, left, {}, None, False, "edit/trajectory") == {
+        "no_false_warning": True, "turn": True, "curve": True, "facing": True, "keep_length": True}  # fmt: skip
+    wrong = check_turn(expect, right, left, {}, None, False, "edit/trajectory")
+    assert not wrong["turn"] and not wrong["curve"] and not wrong["keep_length"]
+    crab = check_turn(expect, Motion.from_joints(crab_walk(left_turn)), left, {}, None, False, "edit/trajectory")
+    assert crab["curve"] and not crab["turn"] and not crab["facing"]
+    fast = Motion.from_joints(resample(left_turn, FPS * 2, FPS))
+    assert check_turn({"speed_ratio": 2.0}, fast, left, {}, None, False, "edit/speed")["speed_ratio"]
+    assert not check_turn({"speed_ratio": 0.5}, fast, left, {}, None, False, "edit/speed")["speed_ratio"]
+    src = {"SourceMotion": right, "RefMotion": left}
+    assert check_turn({"trajectory_from": "RefMotion"}, left, None, src, None, False, "x")["trajectory"]
+    assert not check_turn({"trajectory_from": "RefMotion"}, right, None, src, None, False, "x")["trajectory"]
+    assert check_turn({"unknown": True}, left, None, {}, None, True, "unknown") == {"warned": True}
+    assert check_turn({"action": "walk-turn-right"}, left, None, {}, ("walk-turn", "normal"), False, "t2m")["action"]
+
+
+def test_wilson_interval_and_summary():
+    assert wilson(0, 0)[0] != wilson(0, 0)[0]  # NaN: nothing to rate
+    rate, low, high = wilson(9, 10)
+    assert rate == 90 and 55 < low < 60 and 98 < high < 99.5
+    assert wilson(10, 10)[2] == 100
+
+
+def test_the_paraphrase_set_is_complete_and_valid():
+    doc = json.loads(PROMPTS.read_text(encoding="utf-8"))
+    cases = load_prompts(split="all")
+    assert len(cases) >= 300 and len(cases) == len(doc["cases"])
+    dev, test = load_prompts(split="dev"), load_prompts(split="test")
+    assert len(dev) + len(test) == len(cases)
+    assert {c.family for c in dev} == {c.family for c in test} == set(FAMILIES)
+    for c in cases:
+        for labels in c.motions.values():
+            assert labels["action"] in ACTIONS and labels.get("style", "normal") in STYLES, c.id
+        for t in c.turns:
+            e = t.expect
+            assert e.get("action") is None or e["action"] in ACTIONS, c.id
+            assert e.get("style") is None or e["style"] in STYLES, c.id
+    sides = [t for c in cases for t in c.turns if re.search(r"\b(left|right)", t.instruction, re.I)]
+    assert sum("left" in t.instruction.lower() for t in sides) >= 20 and sum("right" in t.instruction.lower() for t in sides) >= 20
+    with pytest.raises(FollowError, match="split"):
+        load_prompts(split="train")
+
+
+def _norm(text: str) -> str:
+    return re.sub(r"[^a-z0-9<> ]+", " ", text.lower()).split() and " ".join(re.sub(r"[^a-z0-9<> ]+", " ", text.lower()).split())
+
+
+def test_no_training_text_contains_a_paraphrase(tmp_path):
+    """The held-out words never reach training: not in the tables the training text is written from,
+    and not in any text of an X2Mo set built from real clips (captions, instructions, answers)."""
+    from omnimogen.data.bandai import build_bandai
+    from omnimogen.instructions.builder import build_x2mo
+    from omnimogen.instructions.schema import read_samples
+
+    asked = {_norm(t.instruction) for c in load_prompts(split="all") for t in c.turns}
+    root = Path(understand.__file__).parents[1]
+    tables = " \n ".join(_norm(p.read_text(encoding="utf-8")) for p in (
+        root / "data" / "captions.py", root / "instructions" / "phrasings.json", root / "instructions" / "concepts.json"))  # fmt: skip
+    assert [a for a in asked if a in tables] == []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        build_bandai(BANDAI, tmp_path / "bandai", limit=60, progress=False)
+        build_x2mo(tmp_path / "bandai", tmp_path / "x2mo", samples=1500, seed=3, progress=False)
+    texts = [p.text for f in sorted((tmp_path / "x2mo").glob("*.jsonl")) for s in read_samples(f)
+             for t in s.turns for p in t.parts if p.text]  # fmt: skip
+    texts += [line.split("#")[0] for f in (tmp_path / "bandai" / "texts").glob("*.txt")
+              for line in f.read_text(encoding="utf-8").splitlines()]  # fmt: skip
+    assert len(texts) > 2000
+    corpus = " \n ".join(_norm(t) for t in texts)
+    assert [a for a in asked if a in corpus] == []
+
+
+def test_summary_counts_every_check_per_family():
+    from omnimogen.evaluation.follow import Outcome
+
+    outs = [Outcome("a", "t2m", 0, 0, "model", {"action": True, "hand": False}, 40),
+            Outcome("b", "t2m", 0, 0, "model", {"action": True}, 40),
+            Outcome("c", "unknown", 0, 0, "model", {"warned": True}, 40)]  # fmt: skip
+    m = summarise(outs, [], "dev", 1)["metrics"]["model"]
+    assert m["all"]["action"]["pass_pct"] == 100 and m["all"]["action"]["n"] == 2
+    assert m["all"]["every_check"]["pass_pct"] == pytest.approx(200 / 3)
+    assert m["t2m"]["hand"]["pass_pct"] == 0 and "warned" not in m["t2m"]
+    assert action_group("wave-left-hand") == action_group("wave-right-hand")
+
+
+# ---- words -> the call ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text, seconds", [("a 5 second clip of a walk", 5.0), ("walk for ten seconds", 10.0),
+                                           ("a 2.5-sec wave", 2.5), ("walk forward", None), ("give me 3s of it", 3.0)])  # fmt: skip
+def test_spoken_seconds(text, seconds):
+    assert understand.spoken_seconds(text) == seconds
+
+
+def test_length_words_questions_and_sides():
+    assert understand.changes_length("make it twice as fast") and understand.changes_length("slow it down a notch")
+    assert not understand.changes_length("make <SourceMotion> look sad")
+    assert not understand.changes_length("curve the path to the left")
+    assert understand.asks_for_words("What is the person doing in <Motion>?")
+    assert understand.asks_for_words("describe <Motion>")
+    assert not understand.asks_for_words("do a backflip") and not understand.asks_for_words("wave with the left hand")
+    assert not understand.asks_for_words("can you show me a person waving?")  # a question that asks for a motion
+    assert understand._with_side("wave-right-hand", "he waves his left hand") == "wave-left-hand"
+    assert understand._with_side("walk-turn-left", "turn rightwards at the corner") == "walk-turn-right"
+    assert understand._with_side("walk-turn-left", "left, then right") == "walk-turn-left"  # both named: keep
+    assert understand._with_side("bow", "bow to the left") == "bow"
+    assert understand.canonical_caption("bye", "tired") == "A person waves goodbye tiredly."
+    assert understand.canonical_caption("walk", "normal") == "A person walks forward."
+
+
+def test_everyday_words_are_read_as_known_actions_and_unknown_ones_say_so():
+    r = understand.interpret("my character gives a polite little bow")
+    assert (r.action, r.style, r.known) == ("bow", "normal", True)
+    r = understand.interpret("a weary guy waves bye with his left hand")
+    assert r.known and r.style == "tired" and r.caption.startswith("A person")
+    r = understand.interpret("do a backflip off the wall")
+    assert not r.known and understand.unknown_request_warnings(r, "do a backflip off the wall")
+    assert understand.unknown_request_warnings(understand.interpret("someone bows"), "someone bows") == []
