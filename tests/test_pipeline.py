@@ -194,7 +194,7 @@ def test_cli_generate_and_describe(model, tmp_path, capsys, hml_features):
     assert capsys.readouterr().out.count("(preview)") == 1
     # Asking for a GIF yourself (or --no-preview) writes no extra one.
     assert (
-        main([*args[:3], str(tmp_path / "a.npy"), "-o", str(tmp_path / "a.mp4"), *args[4:], "--temperature", "0"]) == 0
+        main([*args[:3], str(tmp_path / "a.npy"), "-o", str(tmp_path / "asked.gif"), *args[4:], "--temperature", "0"]) == 0
     )
     assert not (tmp_path / "a.gif").exists()
     expected = model.generate("a person walks", seconds=1.2, temperature=0).motions[0]

@@ -118,7 +118,8 @@ class OmniMoGen:
         gen = torch.Generator().manual_seed(seed) if seed is not None else None
         sampling = {"temperature": temperature, "text_temperature": text_temperature, "top_k": top_k, "top_p": top_p}
         reading = None
-        if interpret_words and not motions and not history and not asks_for_words(instruction):
+        if interpret_words and not motions and not history and not PLACEHOLDER.search(instruction) \
+                and not asks_for_words(instruction):
             reading = interpret(instruction)
         asked = reading.caption if reading is not None and reading.known else instruction
         if n is not None and n > WINDOW_FRAMES:

@@ -27,6 +27,7 @@ from ..instructions.schema import Sample, read_samples
 from ..model.transformer import ModelConfig, OmniMoGenLM, save_lm
 from ..model.vocab import Message, MotionCodes, Rendered, TextPart, Vocab
 from ..tokenizer import MotionTokenizer, load_tokenizer
+from ..tokenizer.model import DEFAULT_DIR as TOKENIZER_DIR
 from .common import ConfigError, start_run, train_loop
 
 
@@ -51,6 +52,7 @@ class LMTrainConfig:
     log_every: int = 50
     val_per_task: int = 40
     num_threads: int | None = None
+    prepare_workers: int = 1  # processes that encode the motions during preparation
 
     def model_config(self) -> ModelConfig:
         names = {f.name for f in dataclasses.fields(ModelConfig)}
@@ -83,8 +85,10 @@ def read_split(x2mo: Path, split: str) -> list[Sample]:
 
 
 def prepare(x2mo: Path, corpus_dir: Path, tokenizer: MotionTokenizer, cfg: LMTrainConfig, cache: Path,
-            progress: bool = True) -> tuple[Vocab, dict[str, list[tuple[str, Rendered]]]]:  # fmt: skip
-    """Render every sample; reuse ``cache`` when it was made from the same inputs."""
+            progress: bool = True, tokenizer_dir: Path | None = None) -> tuple[Vocab, dict[str, list[tuple[str, Rendered]]]]:  # fmt: skip
+    """Render every sample; reuse ``cache`` when it was made from the same inputs. With
+    ``cfg.prepare_workers`` > 1 the motions are encoded in that many processes, which load the
+    tokenizer from ``tokenizer_dir``."""
     mcfg = cfg.model_config()
     key = hashlib.sha256(
         json.dumps(
@@ -107,13 +111,12 @@ def prepare(x2mo: Path, corpus_dir: Path, tokenizer: MotionTokenizer, cfg: LMTra
     codes: dict[str, list[np.ndarray]] = {}  # ref key -> codes at shift 0, 1, ... (train refs only shifted)
     refs = {ref_key(m): m for samples in splits.values() for s in samples for m in s.motions()}
     train_refs = {ref_key(m) for s in splits["train"] for m in s.motions()}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        for k, ref in tqdm(sorted(refs.items()), desc="encoding motions", disable=not progress):
-            motion = materialise(ref, corpus)
-            codes[k] = [tokenizer.encode(motion)]
-            if k in train_refs:
-                codes[k] += shifted_codes(tokenizer, motion, cfg.augment_shifts)
+    todo = [(k, ref, cfg.augment_shifts if k in train_refs else 1) for k, ref in sorted(refs.items())]
+    if cfg.prepare_workers > 1 and tokenizer_dir is not None:
+        codes = _encode_in_workers(todo, corpus_dir, tokenizer_dir, cfg.prepare_workers, progress)
+    else:
+        for k, ref, shifts in tqdm(todo, desc="encoding motions", disable=not progress):
+            codes[k] = _encode_ref(corpus, tokenizer, ref, shifts)
     texts = [p.text or p.name for s in splits["train"] for t in s.turns for p in t.parts if p.text or p.name]
     vocab = Vocab.train_bpe(texts, cfg.text_vocab_size, tokenizer.config.num_levels, tokenizer.config.codebook_size,
                             mcfg.layout)  # fmt: skip
@@ -137,6 +140,40 @@ def prepare(x2mo: Path, corpus_dir: Path, tokenizer: MotionTokenizer, cfg: LMTra
     vocab.save(cache / f"vocab-{key}")
     torch.save(rendered, done)
     return vocab, rendered
+
+
+def _encode_ref(corpus: Corpus, tokenizer: MotionTokenizer, ref, shifts: int) -> list[np.ndarray]:
+    """Codes of a reference's motion at shift 0, 1, ... (one when ``shifts`` is 1)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        motion = materialise(ref, corpus)
+        return [tokenizer.encode(motion)] + shifted_codes(tokenizer, motion, shifts)
+
+
+_WORKER: dict = {}
+
+
+def _start_worker(corpus_dir: str, tokenizer_dir: str) -> None:
+    torch.set_num_threads(1)
+    _WORKER["corpus"], _WORKER["tokenizer"] = Corpus(corpus_dir), load_tokenizer(tokenizer_dir).eval()
+
+
+def _encode_chunk(chunk) -> dict[str, list[np.ndarray]]:
+    return {k: _encode_ref(_WORKER["corpus"], _WORKER["tokenizer"], ref, shifts) for k, ref, shifts in chunk}
+
+
+def _encode_in_workers(todo, corpus_dir: Path, tokenizer_dir, workers: int, progress: bool) -> dict:
+    """The same codes as the one-process loop, from ``workers`` processes (spawned: each loads the
+    corpus and tokenizer itself; on a many-core GPU machine preparation is otherwise the longest step)."""
+    import multiprocessing as mp
+
+    chunks = [todo[i : i + 64] for i in range(0, len(todo), 64)]
+    codes: dict[str, list[np.ndarray]] = {}
+    with mp.get_context("spawn").Pool(workers, _start_worker, (str(corpus_dir), str(tokenizer_dir))) as pool:
+        for part in tqdm(pool.imap_unordered(_encode_chunk, chunks), total=len(chunks), disable=not progress,
+                         desc="encoding motions (chunks of 64)"):  # fmt: skip
+            codes.update(part)
+    return codes
 
 
 def shifted_codes(tokenizer: MotionTokenizer, motion, shifts: int) -> list[np.ndarray]:
@@ -198,8 +235,9 @@ def validate_per_task(model: OmniMoGenLM, val: list[tuple[str, Rendered]], per_t
     losses = {}
     for task, items in sorted(by_task.items()):
         total = 0.0
+        device = next(model.parameters()).device
         for i in range(0, len(items), 8):
-            b = collate(items[i : i + 8])
+            b = {k: v if v is None else v.to(device) for k, v in collate(items[i : i + 8]).items()}
             out = model(b["ids"], b["codes"], attention_mask=b["attention_mask"], loss_mask=b["loss_mask"])
             total += float(out.loss) * len(items[i : i + 8])
         losses[task] = total / len(items)
@@ -233,7 +271,7 @@ def train_lm(x2mo: str | Path, corpus: str | Path, tokenizer: str | Path | None,
     tok = load_tokenizer(tokenizer)
     # Only the main process prepares; the others wait and read its cache.
     if acc.is_main_process:
-        prepare(Path(x2mo), Path(corpus), tok, cfg, run.root / "prepared", progress)
+        prepare(Path(x2mo), Path(corpus), tok, cfg, run.root / "prepared", progress, tokenizer_dir=tokenizer or TOKENIZER_DIR)
     acc.wait_for_everyone()
     vocab, data = prepare(Path(x2mo), Path(corpus), tok, cfg, run.root / "prepared", progress=False)
     set_seed(cfg.seed, device_specific=False)
