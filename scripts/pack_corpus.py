@@ -30,7 +30,9 @@ def pack(corpus: Path, x2mo: Path, out: Path) -> None:
 
     out.mkdir(parents=True, exist_ok=True)
     labels = json.loads((corpus / "labels.json").read_text())
-    ids = sorted(i for i, lab in labels.items() if not lab.get("mirror") and (corpus / "new_joint_vecs" / f"{i}.npy").is_file())
+    ids = sorted(
+        i for i, lab in labels.items() if not lab.get("mirror") and (corpus / "new_joint_vecs" / f"{i}.npy").is_file()
+    )
     deltas, frames = [], []
     for i in ids:
         joints = Motion.from_features(np.load(corpus / "new_joint_vecs" / f"{i}.npy")).joints  # (rows + 1, 22, 3)

@@ -79,7 +79,9 @@ def main() -> None:
     probe = start("probe", next(iter(recipes.values())) + ["val_every=100000", "ckpt_every=100000", "log_every=10"],
                   probe_dir, args.probe_steps)  # fmt: skip
     if probe.wait() != 0:
-        sys.exit(f"the probe run failed; see {args.work / 'probe.log'}:\n" + (args.work / "probe.log").read_text()[-3000:])
+        sys.exit(
+            f"the probe run failed; see {args.work / 'probe.log'}:\n" + (args.work / "probe.log").read_text()[-3000:]
+        )
     log = [json.loads(line) for line in (probe_dir / "log.jsonl").read_text().splitlines()]
     per_step = statistics.median([r["sec_per_step"] for r in log if "sec_per_step" in r][1:] or [1.0])
     timings["probe_sec_per_step"] = per_step

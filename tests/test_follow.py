@@ -22,8 +22,8 @@ from omnimogen.evaluation.follow import (
     summarise,
     wilson,
 )
-from omnimogen.motion import FPS, Motion, mirror_joints, resample
 from omnimogen.model import understand
+from omnimogen.motion import FPS, Motion, mirror_joints, resample
 
 HERE = Path(__file__).parent / "fixtures"
 
@@ -96,7 +96,9 @@ def test_check_turn_passes_the_truth_and_fails_the_wrong_answers(left_turn, righ
     left, right = Motion.from_joints(left_turn), Motion.from_joints(right_turn)
     expect = {"turn": "left", "curve": "left", "keep_length": True}
     assert check_turn(expect, left, left, {}, None, False, "edit/trajectory") == {
-        "no_false_warning": True, "turn": True, "curve": True, "facing": True, "keep_length": True}  # fmt: skip
+        "turn": True, "curve": True, "facing": True, "keep_length": True}  # fmt: skip
+    assert check_turn({"action": "walk"}, left, None, {}, ("walk", "normal"), True, "t2m") == {
+        "no_false_warning": False, "action": True}  # fmt: skip
     wrong = check_turn(expect, right, left, {}, None, False, "edit/trajectory")
     assert not wrong["turn"] and not wrong["curve"] and not wrong["keep_length"]
     crab = check_turn(expect, Motion.from_joints(crab_walk(left_turn)), left, {}, None, False, "edit/trajectory")
@@ -133,13 +135,18 @@ def test_the_paraphrase_set_is_complete_and_valid():
             assert e.get("action") is None or e["action"] in ACTIONS, c.id
             assert e.get("style") is None or e["style"] in STYLES, c.id
     sides = [t for c in cases for t in c.turns if re.search(r"\b(left|right)", t.instruction, re.I)]
-    assert sum("left" in t.instruction.lower() for t in sides) >= 20 and sum("right" in t.instruction.lower() for t in sides) >= 20
+    assert (
+        sum("left" in t.instruction.lower() for t in sides) >= 20
+        and sum("right" in t.instruction.lower() for t in sides) >= 20
+    )
     with pytest.raises(FollowError, match="split"):
         load_prompts(split="train")
 
 
 def _norm(text: str) -> str:
-    return re.sub(r"[^a-z0-9<> ]+", " ", text.lower()).split() and " ".join(re.sub(r"[^a-z0-9<> ]+", " ", text.lower()).split())
+    return re.sub(r"[^a-z0-9<> ]+", " ", text.lower()).split() and " ".join(
+        re.sub(r"[^a-z0-9<> ]+", " ", text.lower()).split()
+    )
 
 
 def test_no_training_text_contains_a_paraphrase(tmp_path):
@@ -213,3 +220,15 @@ def test_everyday_words_are_read_as_known_actions_and_unknown_ones_say_so():
     r = understand.interpret("do a backflip off the wall")
     assert not r.known and understand.unknown_request_warnings(r, "do a backflip off the wall")
     assert understand.unknown_request_warnings(understand.interpret("someone bows"), "someone bows") == []
+
+
+def test_two_motions_of_the_users_own_names_are_named_as_in_training():
+    text, motions = understand.canonical_names(
+        "Follow the path of <RefMotion> but keep the action of <SourceMotion>.", {"SourceMotion": 1, "RefMotion": 2}
+    )
+    assert text == "Follow the path of <MotionA> but keep the action of <MotionB>."
+    assert motions == {"MotionA": 2, "MotionB": 1}
+    same = ("From <StartPose> to <EndPose>.", {"StartPose": 1, "EndPose": 2})
+    assert understand.canonical_names(*same) == same
+    one = ("Make <SourceMotion> sad.", {"SourceMotion": 1})
+    assert understand.canonical_names(*one) == one

@@ -86,7 +86,7 @@ def displacement(joints: np.ndarray) -> tuple[float, float]:
 
 
 def side_of_path(joints: np.ndarray) -> str:
-    """"left", "right" or "straight": the side the path ends on, relative to the first facing."""
+    """ "left", "right" or "straight": the side the path ends on, relative to the first facing."""
     left, _ = displacement(joints)
     if abs(left) >= max(SIDE_METRES, SIDE_SHARE * path_length(joints)):
         return "left" if left > 0 else "right"
@@ -94,13 +94,13 @@ def side_of_path(joints: np.ndarray) -> str:
 
 
 def turn_side(joints: np.ndarray) -> str:
-    """"left", "right" or "none": which way the body ends turned (at least :data:`TURN_DEGREES`)."""
+    """ "left", "right" or "none": which way the body ends turned (at least :data:`TURN_DEGREES`)."""
     d = turn_degrees(joints)
     return "none" if abs(d) < TURN_DEGREES else ("left" if d > 0 else "right")
 
 
 def locomotion(joints: np.ndarray) -> str:
-    """"forward", "backward" or "in_place", from where the root ends relative to the first facing."""
+    """ "forward", "backward" or "in_place", from where the root ends relative to the first facing."""
     left, ahead = displacement(joints)
     if np.hypot(left, ahead) < IN_PLACE_METRES:
         return "in_place"
@@ -144,7 +144,7 @@ def hand_heights(joints: np.ndarray) -> tuple[float, float]:
 
 
 def raised_hand(joints: np.ndarray) -> str:
-    """"left", "right", "both" or "none": which hands go up (above the shoulder; one hand leads when
+    """ "left", "right", "both" or "none": which hands go up (above the shoulder; one hand leads when
     its wrist gets :data:`HAND_MARGIN` higher than the other)."""
     left, right = hand_heights(joints)
     if max(left, right) < HAND_UP:

@@ -24,7 +24,15 @@ from ..motion import FPS, SMPL22, Motion
 from ..tokenizer import MotionTokenizer, load_tokenizer
 from .generate import SamplingOptions, generate
 from .transformer import OmniMoGenLM, load_lm, save_lm
-from .understand import Reading, asks_for_words, changes_length, interpret, spoken_seconds, unknown_request_warnings
+from .understand import (
+    Reading,
+    asks_for_words,
+    canonical_names,
+    changes_length,
+    interpret,
+    spoken_seconds,
+    unknown_request_warnings,
+)
 from .vocab import Message, MotionCodes, TextPart
 
 TEXT_TEMPERATURE = 0.6  # words are sampled cooler than motions: scripts/bench_describe.py measures why
@@ -53,6 +61,7 @@ class Result:
     parts: tuple = field(default=(), repr=False)  # the answer as parsed (text and codes), for follow-ups
     warnings: list[str] = field(default_factory=list)  # e.g. a request the model does not know (see understand.py)
     reading: Reading | None = None  # how a text-to-motion request was read (interpret_words=True)
+    prompt: Message | None = field(default=None, repr=False)  # the user turn as the model was asked it
 
 
 class OmniMoGen:
@@ -122,17 +131,17 @@ class OmniMoGen:
                 and not asks_for_words(instruction):
             reading = interpret(instruction)
         asked = reading.caption if reading is not None and reading.known else instruction
+        asked, motions = canonical_names(asked, motions)
+        prompt = self._user_turn(asked, motions)
         if n is not None and n > WINDOW_FRAMES:
             result = self._long(asked, n, gen, sampling, motions)
-            result.reading = reading
-            result.warnings += [] if reading is None else unknown_request_warnings(reading, instruction)
-            return result
-        prompt = self._user_turn(asked, motions)
-        opt = SamplingOptions(**sampling, motion_only=motion_only, motion_steps=self._steps(n))
-        messages = [*(history or []), prompt]
-        result = self._answer(messages, opt, gen, frames=n)
-        if think:
-            result = self._reflect(asked, messages, result, opt, gen, rounds, n)
+        else:
+            opt = SamplingOptions(**sampling, motion_only=motion_only, motion_steps=self._steps(n))
+            messages = [*(history or []), prompt]
+            result = self._answer(messages, opt, gen, frames=n)
+            if think:
+                result = self._reflect(asked, messages, result, opt, gen, rounds, n)
+        result.prompt = prompt
         if reading is not None:
             result.reading = reading
             result.warnings += unknown_request_warnings(reading, instruction)
@@ -333,9 +342,7 @@ class ChatSession:
         result = self.model(instruction, history=self.history, **kwargs)
         if result.motions:
             self.last_frames = result.motions[-1].num_frames
-        asked = result.reading.caption if result.reading is not None and result.reading.known else instruction
-        user = self.model._user_turn(asked, {k: v for k, v in kwargs.items() if isinstance(v, Motion)})
-        self.history += [user, Message("assistant", result.parts)]
+        self.history += [result.prompt, Message("assistant", result.parts)]
         return result
 
 

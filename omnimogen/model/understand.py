@@ -3,6 +3,8 @@
 - :func:`spoken_seconds`: a duration the words name ("a 5 second clip", "for ten seconds");
 - :func:`changes_length`: whether an edit asks for another speed or length (else it keeps the
   source's length, exactly);
+- :func:`canonical_names`: two motions under names of the user's own renamed as the in-context
+  training examples name them;
 - :func:`asks_for_words`: whether the user wants words (a question, a caption, a critique) rather
   than a motion;
 - :func:`interpret`: a text-to-motion request in everyday words read as the nearest action the model
@@ -46,17 +48,76 @@ UNKNOWN_SIMILARITY = 0.3  # below this cosine to every known phrase a request is
 # Everyday activities the Bandai corpus has no motion for: a request nearer to one of these than to any
 # known phrase is "unknown". Written for this list, not taken from the follow suite's prompts.
 NOT_IN_CORPUS = (
-    "do a backflip", "do a cartwheel", "do a handstand", "swim", "ride a bike", "drive a car", "play the guitar",
-    "play the piano", "play the violin", "play basketball", "shoot a basketball", "throw a ball", "catch a ball",
-    "juggle", "cook a meal", "eat with a fork", "drink from a cup", "talk on the phone", "type on a computer",
-    "read a book", "write on a board", "sweep the floor", "climb a ladder", "climb stairs", "jump rope",
-    "jump over an obstacle", "do push-ups", "do sit-ups", "do squats", "lift weights", "stretch the legs",
-    "sit down on a chair", "lie down on the floor", "get up from the floor", "crawl on hands and knees",
-    "skate", "ski down a slope", "row a boat", "paddle a canoe", "golf swing", "swing a baseball bat",
-    "serve in tennis", "shoot an arrow", "fish with a rod", "dig with a shovel", "hammer a nail", "brush teeth",
-    "comb the hair", "put on a jacket", "tie shoelaces", "hug someone", "shake hands", "clap the hands",
-    "kneel down", "pray", "sneeze", "yawn and stretch", "fall down", "trip and fall", "limp", "hop on one leg",
-    "skip", "tiptoe", "moonwalk", "breakdance", "do yoga", "meditate", "salute", "point a gun", "aim a rifle",
+    "do a backflip",
+    "do a cartwheel",
+    "do a handstand",
+    "swim",
+    "ride a bike",
+    "drive a car",
+    "play the guitar",
+    "play the piano",
+    "play the violin",
+    "play basketball",
+    "shoot a basketball",
+    "throw a ball",
+    "catch a ball",
+    "juggle",
+    "cook a meal",
+    "eat with a fork",
+    "drink from a cup",
+    "talk on the phone",
+    "type on a computer",
+    "read a book",
+    "write on a board",
+    "sweep the floor",
+    "climb a ladder",
+    "climb stairs",
+    "jump rope",
+    "jump over an obstacle",
+    "do push-ups",
+    "do sit-ups",
+    "do squats",
+    "lift weights",
+    "stretch the legs",
+    "sit down on a chair",
+    "lie down on the floor",
+    "get up from the floor",
+    "crawl on hands and knees",
+    "skate",
+    "ski down a slope",
+    "row a boat",
+    "paddle a canoe",
+    "golf swing",
+    "swing a baseball bat",
+    "serve in tennis",
+    "shoot an arrow",
+    "fish with a rod",
+    "dig with a shovel",
+    "hammer a nail",
+    "brush teeth",
+    "comb the hair",
+    "put on a jacket",
+    "tie shoelaces",
+    "hug someone",
+    "shake hands",
+    "clap the hands",
+    "kneel down",
+    "pray",
+    "sneeze",
+    "yawn and stretch",
+    "fall down",
+    "trip and fall",
+    "limp",
+    "hop on one leg",
+    "skip",
+    "tiptoe",
+    "moonwalk",
+    "breakdance",
+    "do yoga",
+    "meditate",
+    "salute",
+    "point a gun",
+    "aim a rifle",
 )
 
 
@@ -70,6 +131,24 @@ class Reading:
     similarity: float  # their cosine in the MiniLM space
     known: bool  # False: the words are nearer to an activity the corpus lacks, or far from everything
     caption: str  # the request in the training captions' words, as the model is asked it
+
+
+TRAINED_PAIRS = ({"MotionA", "MotionB"}, {"StartPose", "EndPose"}, {"Before", "After"})
+
+
+def canonical_names(instruction: str, motions: dict) -> tuple[str, dict]:
+    """Two motions bound under names of the user's own (``<SourceMotion>`` and ``<RefMotion>``, ``<A>``
+    and ``<B>``) renamed ``<MotionA>`` and ``<MotionB>`` in order of first mention, the names every
+    in-context example of training uses; the words that give each motion its role stay as written.
+    Pairs the training data names otherwise (in-betweening, inpainting) are kept."""
+    from ..instructions.schema import PLACEHOLDER
+
+    names = list(dict.fromkeys(PLACEHOLDER.findall(instruction)))
+    if len(names) != 2 or set(names) != set(motions) or set(names) in TRAINED_PAIRS:
+        return instruction, motions
+    new = dict(zip(names, ("MotionA", "MotionB"), strict=True))
+    text = PLACEHOLDER.sub(lambda m: f"<{new.get(m.group(1), m.group(1))}>", instruction)
+    return text, {new[n]: motions[n] for n in names}
 
 
 def spoken_seconds(instruction: str) -> float | None:
