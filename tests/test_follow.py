@@ -110,7 +110,7 @@ def test_check_turn_passes_the_truth_and_fails_the_wrong_answers(left_turn, righ
     assert check_turn({"trajectory_from": "RefMotion"}, left, None, src, None, False, "x")["trajectory"]
     assert not check_turn({"trajectory_from": "RefMotion"}, right, None, src, None, False, "x")["trajectory"]
     assert check_turn({"unknown": True}, left, None, {}, None, True, "unknown") == {"warned": True}
-    assert check_turn({"action": "walk-turn-right"}, left, None, {}, ("walk-turn", "normal"), False, "t2m")["action"]
+    assert check_turn({"action": "walk-turn-right"}, left, None, {}, ("walk", "normal"), False, "t2m")["action"]
 
 
 def test_wilson_interval_and_summary():
