@@ -171,6 +171,7 @@ def cmd_generate(args) -> None:
                        temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, motion_only=not args.words,
                        **_text_temperature(args),
                        **motions)  # fmt: skip
+        _say_reading(result)
         if result.reasoning:
             print(f"reasoning: {result.reasoning}")
         if result.text and result.text != "<Motion>":
@@ -194,6 +195,16 @@ def cmd_generate(args) -> None:
                     gif = target.with_name(target.name.split(".")[0] + ".gif")
                     m.with_caption(args.text).save(gif)
                     print(f"wrote {gif} (preview)")
+
+
+def _say_reading(result) -> None:
+    """How the words were read (when the model was asked other words than the user's) and any warning."""
+    r = result.reading
+    if r is not None and r.known:
+        print(f"read as: {r.caption!r} (nearest known action '{r.action}', similarity {r.similarity:.2f})",
+              file=sys.stderr)  # fmt: skip
+    for w in result.warnings:
+        print(f"warning: {w}", file=sys.stderr)
 
 
 def _text_temperature(args) -> dict:
@@ -244,6 +255,7 @@ def cmd_chat(args) -> None:
         except OmnimogenError as e:
             print(f"error: {e}")
             continue
+        _say_reading(result)
         if result.motions:
             last = result.motions[-1]
             print(f"{result.text}  [{last.num_frames} frames, {last.duration:.2f} s; ':save FILE' to keep it]")

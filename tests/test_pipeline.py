@@ -222,3 +222,32 @@ def test_cli_generate_and_describe(model, tmp_path, capsys, hml_features):
     assert "cannot save '.fbx'" in capsys.readouterr().err
     assert main(args[:2] + args[4:]) == 0
     assert "not saved" in capsys.readouterr().err
+
+
+def test_edits_keep_the_source_length_unless_the_words_ask_otherwise(model, hml_features):
+    source = Motion.from_features(hml_features[:30])  # 31 frames
+    assert model.edit(source, "make it look happy", seed=0).motions[0].num_frames == source.num_frames
+    assert model.edit(source, "make it a 2 second clip", seed=0).motions[0].num_frames == 41
+    ask = "Follow the style of <RefMotion> but keep the action of <SourceMotion>."
+    assert model(ask, SourceMotion=source, RefMotion=Motion.from_features(hml_features[:60]), seed=0,
+                 motion_only=True).motions[0].num_frames == source.num_frames  # fmt: skip
+
+
+def test_every_chat_turn_that_asks_for_a_motion_gets_one_of_the_same_length(model):
+    chat = model.chat()
+    first = chat("a person walks", seconds=1.2, seed=0)
+    second = chat("now make it look sad", seed=1)  # the tiny model would rather talk: the turn asks for a motion
+    assert first.motions and second.motions and second.motions[0].num_frames == 25
+    assert [m.role for m in chat.history] == ["user", "assistant", "user", "assistant"]
+
+
+def test_everyday_words_are_asked_as_the_training_captions_and_unknown_requests_warn(model):
+    out = model.generate("my character takes a calm stroll ahead", seconds=1.2, seed=0)
+    assert out.reading.known and out.reading.action == "walk"
+    assert out.prompt.parts[-1].text == out.reading.caption == "A person walks forward."
+    raw = model.generate("my character takes a calm stroll ahead", seconds=1.2, seed=0, interpret_words=False)
+    assert raw.reading is None and raw.prompt.parts[-1].text == "my character takes a calm stroll ahead"
+    assert out.warnings == []
+    odd = model.generate("do a backflip", seconds=1.2, seed=0)
+    assert len(odd.warnings) == 1 and "not trained on anything like" in odd.warnings[0]
+    assert odd.prompt.parts[-1].text == "do a backflip"  # an unknown request keeps its words
