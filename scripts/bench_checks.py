@@ -1,11 +1,13 @@
-"""How often each joint check of the follow suite agrees with the labels of real clips.
+"""How often each check of the follow suite agrees with the labels of real clips.
 
     python scripts/bench_checks.py --data data/bandai [--split test] [--out benchmarks/checks.json]
 
-The checks (``omnimogen.evaluation.checks``) must give the labelled answer on real motion before
-they can judge a model: a walk-turn-left clip must read as a left turn, a raise-up-right-hand clip
-as the right hand, a walk-back as walking backward. Mirrored clips (``M`` prefix) count too: their
-labels swap left and right. Writes per check: clips, agreement (%), and the confusions.
+The checks must give the labelled answer on real motion before they can judge a model: a
+walk-turn-left clip must read as a left turn, a raise-up-right-hand clip as the right hand, a
+walk-back as walking backward (``omnimogen.evaluation.checks``, mirrored clips included: their labels
+swap left and right), and the evaluator's reading of action and style (the follow suite's
+``Labeller``) must name the clip's own labels. Writes per check: clips, agreement (%), confusions;
+for the evaluator's reading, per source dataset.
 """
 
 from __future__ import annotations
@@ -40,6 +42,27 @@ EXPECT = {
 FACING = ("walk", "walk-left", "walk-right", "walk-turn-left", "walk-turn-right", "run", "dash")
 
 
+def evaluator_reading(corpus: Corpus, clips) -> dict:
+    """Agreement of the follow suite's evaluator reading (5 nearest train clips) with the labels of
+    the split's original (unmirrored) clips, per dataset."""
+    from omnimogen.evaluation.evaluator import load_evaluator
+    from omnimogen.evaluation.follow import Labeller, action_group, style_group
+
+    originals = [c for c in clips if not c.mirror]
+    reads = Labeller(load_evaluator(), corpus)([Motion.from_features(corpus.features(c.id)) for c in originals])
+    out = {}
+    for d in sorted({c.dataset for c in originals}):
+        idx = [i for i, c in enumerate(originals) if c.dataset == d]
+        out[f"dataset-{d}"] = {
+            "clips": len(idx),
+            "action_pct": round(
+                100 * float(np.mean([reads[i][0] == action_group(originals[i].action) for i in idx])), 1
+            ),
+            "style_pct": round(100 * float(np.mean([reads[i][1] == style_group(originals[i].style) for i in idx])), 1),
+        }
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", required=True)
@@ -64,6 +87,7 @@ def main() -> None:
                     confusions[check][f"{clip.action} -> {got[check]}"] += 1
         if clip.action in FACING and m.facing_along_path is not None:
             facing[clip.action].append(m.facing_along_path)
+    reading = evaluator_reading(corpus, clips)
     result = {
         "what": "agreement of the follow suite's joint checks with the labels of real clips",
         "command": f"python scripts/bench_checks.py --data {args.data} --split {args.split}",
@@ -71,6 +95,7 @@ def main() -> None:
         "split": args.split, "seconds": round(time.perf_counter() - start, 1),
         "checks": {k: {"clips": len(v), "agreement_pct": round(100 * float(np.mean(v)), 1),
                        "confusions": dict(confusions[k].most_common(8))} for k, v in agree.items()},
+        "evaluator_reading_originals": reading,
         "facing_along_path": {a: {"clips": len(v), "mean_share": round(float(np.mean(v)), 3),
                                   "clips_at_least_0.9": round(float(np.mean(np.array(v) >= 0.9)), 3)}
                               for a, v in sorted(facing.items())},

@@ -96,13 +96,13 @@ def test_check_turn_passes_the_truth_and_fails_the_wrong_answers(left_turn, righ
     left, right = Motion.from_joints(left_turn), Motion.from_joints(right_turn)
     expect = {"turn": "left", "curve": "left", "keep_length": True}
     assert check_turn(expect, left, left, {}, None, False, "edit/trajectory") == {
-        "turn": True, "curve": True, "facing": True, "keep_length": True}  # fmt: skip
+        "turn": True, "curve": True, "side": True, "facing": True, "keep_length": True}  # fmt: skip
     assert check_turn({"action": "walk"}, left, None, {}, ("walk", "normal"), True, "t2m") == {
         "no_false_warning": False, "action": True}  # fmt: skip
     wrong = check_turn(expect, right, left, {}, None, False, "edit/trajectory")
-    assert not wrong["turn"] and not wrong["curve"] and not wrong["keep_length"]
+    assert not wrong["turn"] and not wrong["curve"] and not wrong["keep_length"] and not wrong["side"]
     crab = check_turn(expect, Motion.from_joints(crab_walk(left_turn)), left, {}, None, False, "edit/trajectory")
-    assert crab["curve"] and not crab["turn"] and not crab["facing"]
+    assert crab["curve"] and not crab["turn"] and not crab["facing"] and crab["side"]  # the path's side is right
     fast = Motion.from_joints(resample(left_turn, FPS * 2, FPS))
     assert check_turn({"speed_ratio": 2.0}, fast, left, {}, None, False, "edit/speed")["speed_ratio"]
     assert not check_turn({"speed_ratio": 0.5}, fast, left, {}, None, False, "edit/speed")["speed_ratio"]

@@ -11,7 +11,8 @@ expectations is a check:
 - from the joints (:mod:`.checks`): ``turn`` (the heading ends turned 45 degrees or more to that
   side), ``curve`` (the path ends on that side), ``facing`` (in turns and curves, the body faces its
   direction of travel in 90% of the moving frames: no crab walk), ``locomotion`` (forward, backward,
-  in place), ``hand`` (which hands go up), ``speed_ratio`` (within 25% of the asked ratio to the
+  in place), ``hand`` (which hands go up), ``side`` (where the words name left or right and the
+  answer shows a side, by a raised hand, a turn or a curve: is it that one), ``speed_ratio`` (within 25% of the asked ratio to the
   motion edited), ``speed`` (faster or slower by at least 15%), ``keep_length`` (exactly the edited
   motion's frames), ``kept_parts`` (the kept parts stay within 8 cm of the source's, in the body's
   frame), ``trajectory`` (the root path is at most half as far from the reference's as the source's
@@ -312,6 +313,10 @@ def check_turn(expect: dict, answer: Motion, edited: Motion | None, motions: dic
     if (expect.get("turn") or expect.get("curve")) and expect.get("locomotion", "forward") == "forward" and bends:
         share = m.facing_along_path  # asked only of paths that do bend: a straight walk faces its path trivially
         out["facing"] = share is not None and share >= FACING_SHARE
+    shown = [(expect.get("hand"), m.hand), (expect.get("turn"), m.turn), (expect.get("curve"), m.side)]
+    sided = [(want, got) for want, got in shown if want in ("left", "right") and got in ("left", "right")]
+    if sided:  # left and right: of the sides the answer shows, are they the ones asked?
+        out["side"] = all(want == got for want, got in sided)
     if expect.get("locomotion"):
         out["locomotion"] = m.locomotion == expect["locomotion"]
     if expect.get("seconds"):
