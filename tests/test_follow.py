@@ -220,15 +220,3 @@ def test_everyday_words_are_read_as_known_actions_and_unknown_ones_say_so():
     r = understand.interpret("do a backflip off the wall")
     assert not r.known and understand.unknown_request_warnings(r, "do a backflip off the wall")
     assert understand.unknown_request_warnings(understand.interpret("someone bows"), "someone bows") == []
-
-
-def test_two_motions_of_the_users_own_names_are_named_as_in_training():
-    text, motions = understand.canonical_names(
-        "Follow the path of <RefMotion> but keep the action of <SourceMotion>.", {"SourceMotion": 1, "RefMotion": 2}
-    )
-    assert text == "Follow the path of <MotionA> but keep the action of <MotionB>."
-    assert motions == {"MotionA": 2, "MotionB": 1}
-    same = ("From <StartPose> to <EndPose>.", {"StartPose": 1, "EndPose": 2})
-    assert understand.canonical_names(*same) == same
-    one = ("Make <SourceMotion> sad.", {"SourceMotion": 1})
-    assert understand.canonical_names(*one) == one

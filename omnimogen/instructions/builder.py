@@ -41,7 +41,7 @@ from .schema import SPLITS, Sample, write_samples
 from .tasks import TASKS, Pool, TaskConfig, Unsatisfiable
 from .validate import file_sha256, validate_set
 
-BUILDER_VERSION = "x2mo-2"
+BUILDER_VERSION = "x2mo-3"  # x2mo-3: broader wording (captions, phrasings), Dataset-1 drawn more often
 DEFAULT_SAMPLES = 30_000
 SPLIT_SHARES = {"train": 0.90, "val": 0.05, "test": 0.05}
 SHARD_SIZE = 10_000

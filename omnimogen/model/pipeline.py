@@ -27,7 +27,6 @@ from .transformer import OmniMoGenLM, load_lm, save_lm
 from .understand import (
     Reading,
     asks_for_words,
-    canonical_names,
     changes_length,
     interpret,
     spoken_seconds,
@@ -131,7 +130,6 @@ class OmniMoGen:
                 and not asks_for_words(instruction):
             reading = interpret(instruction)
         asked = reading.caption if reading is not None and reading.known else instruction
-        asked, motions = canonical_names(asked, motions)
         prompt = self._user_turn(asked, motions)
         if n is not None and n > WINDOW_FRAMES:
             result = self._long(asked, n, gen, sampling, motions)

@@ -3,8 +3,6 @@
 - :func:`spoken_seconds`: a duration the words name ("a 5 second clip", "for ten seconds");
 - :func:`changes_length`: whether an edit asks for another speed or length (else it keeps the
   source's length, exactly);
-- :func:`canonical_names`: two motions under names of the user's own renamed as the in-context
-  training examples name them;
 - :func:`asks_for_words`: whether the user wants words (a question, a caption, a critique) rather
   than a motion;
 - :func:`interpret`: a text-to-motion request in everyday words read as the nearest action the model
@@ -131,24 +129,6 @@ class Reading:
     similarity: float  # their cosine in the MiniLM space
     known: bool  # False: the words are nearer to an activity the corpus lacks, or far from everything
     caption: str  # the request in the training captions' words, as the model is asked it
-
-
-TRAINED_PAIRS = ({"MotionA", "MotionB"}, {"StartPose", "EndPose"}, {"Before", "After"})
-
-
-def canonical_names(instruction: str, motions: dict) -> tuple[str, dict]:
-    """Two motions bound under names of the user's own (``<SourceMotion>`` and ``<RefMotion>``, ``<A>``
-    and ``<B>``) renamed ``<MotionA>`` and ``<MotionB>`` in order of first mention, the names every
-    in-context example of training uses; the words that give each motion its role stay as written.
-    Pairs the training data names otherwise (in-betweening, inpainting) are kept."""
-    from ..instructions.schema import PLACEHOLDER
-
-    names = list(dict.fromkeys(PLACEHOLDER.findall(instruction)))
-    if len(names) != 2 or set(names) != set(motions) or set(names) in TRAINED_PAIRS:
-        return instruction, motions
-    new = dict(zip(names, ("MotionA", "MotionB"), strict=True))
-    text = PLACEHOLDER.sub(lambda m: f"<{new.get(m.group(1), m.group(1))}>", instruction)
-    return text, {new[n]: motions[n] for n in names}
 
 
 def spoken_seconds(instruction: str) -> float | None:
