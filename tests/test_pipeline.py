@@ -228,9 +228,12 @@ def test_edits_keep_the_source_length_unless_the_words_ask_otherwise(model, hml_
     source = Motion.from_features(hml_features[:30])  # 31 frames
     assert model.edit(source, "make it look happy", seed=0).motions[0].num_frames == source.num_frames
     assert model.edit(source, "make it a 2 second clip", seed=0).motions[0].num_frames == 41
-    ask = "Follow the style of <RefMotion> but keep the action of <SourceMotion>."
-    assert model(ask, SourceMotion=source, RefMotion=Motion.from_features(hml_features[:60]), seed=0,
-                 motion_only=True).motions[0].num_frames == source.num_frames  # fmt: skip
+    ref = Motion.from_features(hml_features[:60])
+    assert model._implied_frames("make <SourceMotion> happy", {"SourceMotion": source}) == source.num_frames
+    assert model._implied_frames("make <SourceMotion> twice as fast", {"SourceMotion": source}) is None
+    # In-context: the answer may follow a longer reference's path, so the model decides its length.
+    assert model._implied_frames("the path of <RefMotion>, the action of <SourceMotion>",
+                                 {"SourceMotion": source, "RefMotion": ref}) is None  # fmt: skip
 
 
 def test_every_chat_turn_that_asks_for_a_motion_gets_one_of_the_same_length(model):

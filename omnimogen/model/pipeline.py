@@ -197,14 +197,14 @@ class OmniMoGen:
 
     def _implied_frames(self, instruction: str, motions: dict[str, Motion]) -> int | None:
         """The length the words imply when no duration is given: a duration they name ("a 5 second
-        clip"), else the length of the motion being edited (bound as ``<SourceMotion>``) unless they ask
-        for another speed or length. (A conversation's follow-ups keep the last answer's: ChatSession.)"""
+        clip"), else the length of the motion being edited (bound as ``<SourceMotion>``, the only motion)
+        unless they ask for another speed or length. (A conversation's follow-ups keep the last answer's: ChatSession.)"""
         said = spoken_seconds(instruction)
         if said is not None:
             return int(round(min(said, MAX_SECONDS) * FPS)) + 1
         edited = motions.get("SourceMotion")
-        if not isinstance(edited, Motion) or changes_length(instruction):
-            return None
+        if len(motions) != 1 or not isinstance(edited, Motion) or changes_length(instruction):
+            return None  # in-context answers take their length from the model: a path to follow may be longer
         return min(edited.num_frames, WINDOW_FRAMES)
 
     def _steps(self, frames: int | None) -> int | None:
