@@ -37,6 +37,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import platform
 import time
 import zlib
 from collections import Counter, defaultdict
@@ -384,6 +386,7 @@ def run_follow(out: str | Path, *, data: str | Path, model: str | Path | None = 
                repeats: int = 3, seed: int = 0, baselines_only: bool = False, families: tuple[str, ...] = (),
                progress: bool = True) -> dict:  # fmt: skip
     """Ask every case of ``split`` and write ``results.json``, ``report.md`` and ``results.png`` to ``out``."""
+    import torch
     from tqdm import tqdm
 
     from ..model.pipeline import load_model
@@ -416,7 +419,8 @@ def run_follow(out: str | Path, *, data: str | Path, model: str | Path | None = 
                 "model": None if baselines_only else {"name": str(model or "default"),
                                                       "sha256": model_sha256(model_dir or _default_model_dir())},
                 "data": {"name": corpus.root.name}, "versions": _versions(dir_sha256(Path(evaluator or EVAL_DIR))),
-                "seconds": round(time.perf_counter() - start, 1)}  # fmt: skip
+                "seconds": round(time.perf_counter() - start, 1), "date": time.strftime("%Y-%m-%d"),
+                "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, torch threads {torch.get_num_threads()}"}  # fmt: skip
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     with atomic_path(out / "results.json") as tmp:
