@@ -220,3 +220,16 @@ def test_everyday_words_are_read_as_known_actions_and_unknown_ones_say_so():
     r = understand.interpret("do a backflip off the wall")
     assert not r.known and understand.unknown_request_warnings(r, "do a backflip off the wall")
     assert understand.unknown_request_warnings(understand.interpret("someone bows"), "someone bows") == []
+
+
+def test_the_shipped_phrase_embeddings_are_those_of_the_current_tables():
+    """`python -m omnimogen.model.understand` remakes them after the caption, phrasing or concept tables change."""
+    from omnimogen.evaluation.evaluator import load_sentence_encoder
+
+    phrases, labels = understand.known_phrases()
+    with np.load(understand.KNOWN_FILE) as z:
+        assert str(z["digest"]) == understand._digest(phrases), "stale known_phrases.npz: remake it"
+        shipped = z["embeddings"].astype(np.float32)
+    assert len(shipped) == len(phrases) == len(labels)
+    fresh = load_sentence_encoder()(phrases[:: len(phrases) // 7]).numpy()
+    np.testing.assert_allclose(shipped[:: len(phrases) // 7], fresh, atol=2e-3)

@@ -21,10 +21,14 @@ warning) must be predictable and explainable, and every one is reported back to 
 from __future__ import annotations
 
 import functools
+import hashlib
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
+
+from ..fileio import atomic_path
 
 _NUMBERS = {w: i for i, w in enumerate(("zero one two three four five six seven eight nine ten eleven twelve "
                                         "thirteen fourteen fifteen sixteen seventeen eighteen nineteen twenty").split())}  # fmt: skip
@@ -151,11 +155,13 @@ def asks_for_words(instruction: str) -> bool:
     return bool(_WORD_REQUESTS.search(instruction)) and not _MOTION_VERBS.search(instruction)
 
 
-@functools.cache
-def _bank() -> tuple[list[str], list[str | None], np.ndarray]:
-    """(phrases, their action labels or None for an activity the corpus lacks, unit embeddings)."""
+KNOWN_FILE = Path(__file__).with_name("known_phrases.npz")  # the phrases' embeddings, made by write_known()
+
+
+def known_phrases() -> tuple[list[str], list[str | None]]:
+    """Every phrase the training text uses for an action (from the caption, phrasing and concept
+    tables) with its action label, then :data:`NOT_IN_CORPUS` with the label None."""
     from ..data.captions import ACTIONS
-    from ..evaluation.evaluator import load_sentence_encoder
     from ..instructions.phrasings import default_concepts, default_phrasings
 
     phrases: list[str] = []
@@ -170,9 +176,39 @@ def _bank() -> tuple[list[str], list[str | None], np.ndarray]:
         if not concept.heldout:  # held-out concepts are asked only in the val and test splits
             phrases += list(concept.ask)
             labels += [concept.motions[0][0]] * len(concept.ask)
-    phrases += list(NOT_IN_CORPUS)
-    labels += [None] * len(NOT_IN_CORPUS)
+    return phrases + list(NOT_IN_CORPUS), labels + [None] * len(NOT_IN_CORPUS)
+
+
+def _digest(phrases: list[str]) -> str:
+    return hashlib.sha256("\n".join(phrases).encode()).hexdigest()
+
+
+@functools.cache
+def _bank() -> tuple[list[str], list[str | None], np.ndarray]:
+    """(phrases, labels, unit embeddings): the shipped embeddings when they were made from these very
+    phrases (embedding 800 phrases takes seconds, which every command-line call would pay), else
+    embedded now."""
+    from ..evaluation.evaluator import load_sentence_encoder
+
+    phrases, labels = known_phrases()
+    if KNOWN_FILE.is_file():
+        with np.load(KNOWN_FILE) as z:
+            if str(z["digest"]) == _digest(phrases):
+                return phrases, labels, z["embeddings"].astype(np.float32)
     return phrases, labels, load_sentence_encoder()(phrases).numpy()
+
+
+def write_known(path: Path = KNOWN_FILE) -> Path:
+    """Embed the known phrases and store them (float16) with the digest of the phrase list; run
+    ``python -m omnimogen.model.understand`` after changing the caption, phrasing or concept tables."""
+    from ..evaluation.evaluator import load_sentence_encoder
+
+    phrases, _ = known_phrases()
+    emb = load_sentence_encoder()(phrases).numpy().astype(np.float16)
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:
+            np.savez_compressed(f, digest=np.array(_digest(phrases)), embeddings=emb)
+    return path
 
 
 @functools.cache
@@ -241,3 +277,7 @@ def unknown_request_warnings(reading: Reading, instruction: str) -> list[str]:
     return [f"the model was not trained on anything like {instruction.strip()!r}; the nearest action it knows is "
             f"'{reading.action}' (as in '{reading.phrase}', similarity {reading.similarity:.2f}), so the motion "
             "is likely that or something else."]  # fmt: skip
+
+
+if __name__ == "__main__":
+    print(f"wrote {write_known()}")
