@@ -25,7 +25,9 @@ expectations is a check:
   the corpus never shows in it ("an angry wave": Dataset-2's gestures come in 7 styles) is scored
   apart, as ``style_not_in_corpus``;
 - ``warned``: a request outside what the model knows gets a warning (family ``unknown``), and
-  ``no_false_warning``: a text-to-motion or knowledge request it knows does not.
+  ``no_false_warning``: a text-to-motion or knowledge request it knows does not;
+- ``answered``: the model's turn came with a motion (a turn without one fails every check its words
+  imply).
 
 Methods: ``model``; ``ground_truth``, a real clip with the turn's target labels (sped by the asked
 ratio where one is asked) where the labels determine one; ``copy_source``, the bound source motion
@@ -74,6 +76,7 @@ STYLE_GROUPS = {"masculinity": "masculine", "elderly": "old", "exhausted": "tire
 SPEED_TOLERANCE = 0.25
 FACING_SHARE = 0.9
 NEIGHBOURS = 5
+CHECK_OF = {"trajectory_from": "trajectory", "unknown": "warned"}  # expectation -> the check that tests it
 WINDOW_ROWS = 196  # bound motions are cut to the training window (9.8 s), as the X2Mo samples are
 
 
@@ -458,16 +461,16 @@ def _answer_case(method, case, motions, binder, labeller, lm, seed, repeat) -> l
     out, edited = [], source
     for k, (t, (answer, warning)) in enumerate(zip(case.turns, answers, strict=True)):
         if answer is None:
-            if method == "model":  # no motion where one was asked: every check of the turn fails
-                names = check_turn(t.expect, source or Motion.from_joints(np.zeros((9, 22, 3))), source, motions,
-                                   ("", ""), warning is not None, case.family)  # fmt: skip
-                out.append(Outcome(case.id, case.family, k, repeat, method, dict.fromkeys(names, False), 0, warning,
-                                   t.instruction))  # fmt: skip
+            if method == "model":  # no motion where one was asked: every check the words imply fails
+                missed = {"answered": False} | {CHECK_OF.get(e, e): False for e in t.expect if e not in ("nearest",)}
+                out.append(Outcome(case.id, case.family, k, repeat, method, missed, 0, warning, t.instruction))
             continue
         read = next(reads_iter)
         target = target_labels(case, k)
         exists = target is None or labeller.exists(target["action"], target["style"])
         got = check_turn(t.expect, answer, edited, motions, read, warning is not None, case.family, exists)
+        if method == "model":
+            got = {"answered": True} | got
         if method != "model":
             got.pop("warned", None)
             got.pop("no_false_warning", None)
