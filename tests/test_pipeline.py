@@ -254,3 +254,8 @@ def test_everyday_words_are_asked_as_the_training_captions_and_unknown_requests_
     odd = model.generate("do a backflip", seconds=1.2, seed=0)
     assert len(odd.warnings) == 1 and "not trained on anything like" in odd.warnings[0]
     assert odd.prompt.parts[-1].text == "do a backflip"  # an unknown request keeps its words
+
+
+def test_a_duration_in_the_words_is_kept_within_what_a_call_may_ask(model):
+    assert model._implied_frames("a 0.1 s twitch", {}) == 2 * model.tokenizer.config.downsample + 1
+    assert model._implied_frames("walk on for 500 seconds", {}) == 60 * 20 + 1  # at most MAX_SECONDS

@@ -200,8 +200,8 @@ class OmniMoGen:
         clip"), else the length of the motion being edited (bound as ``<SourceMotion>``, the only motion)
         unless they ask for another speed or length. (A conversation's follow-ups keep the last answer's: ChatSession.)"""
         said = spoken_seconds(instruction)
-        if said is not None:
-            return int(round(min(said, MAX_SECONDS) * FPS)) + 1
+        if said is not None:  # within the lengths a call may ask for: the words are not checked like an argument
+            return max(int(round(min(said, MAX_SECONDS) * FPS)) + 1, 2 * self.tokenizer.config.downsample + 1)
         edited = motions.get("SourceMotion")
         if len(motions) != 1 or not isinstance(edited, Motion) or changes_length(instruction):
             return None  # in-context answers take their length from the model: a path to follow may be longer
