@@ -282,3 +282,37 @@ def test_cli_runs_and_names_bad_input(corpus, anycontext, model_dir, evaluator_d
         assert main(argv) == 2, argv
         err = capsys.readouterr().err
         assert message in err and "Traceback" not in err, (argv, err)
+
+
+def test_follow_asks_like_a_user_and_scores_every_method(corpus, model_dir, evaluator_dir, tmp_path, capsys):
+    from omnimogen.evaluation.follow import run_follow
+
+    action = sorted({c.action for cells in corpus.cells("test").values() for c in cells})[0]
+    cases = [
+        {"id": "t2m-001", "family": "t2m", "split": "dev", "turns": [{"instruction": "someone does the usual thing",
+                                                                      "expect": {"action": action}}]},
+        {"id": "edit-001", "family": "edit/style", "split": "dev", "motions": {"SourceMotion": {"action": action}},
+         "turns": [{"instruction": "give <SourceMotion> a gloomy mood", "expect": {"style": "sad", "keep_length": True}}]},
+        {"id": "multi-001", "family": "multiturn", "split": "dev", "turns": [
+            {"instruction": "a person walks forward", "expect": {"action": "walk"}},
+            {"instruction": "now do it slower", "expect": {"speed": "slower"}}]},
+        {"id": "unknown-001", "family": "unknown", "split": "test", "turns": [
+            {"instruction": "juggle three flaming torches", "expect": {"unknown": True}}]},
+    ]  # fmt: skip
+    prompts = tmp_path / "prompts.json"
+    prompts.write_text(json.dumps({"version": 1, "cases": cases}))
+    kw = {"data": corpus.root, "evaluator": evaluator_dir, "prompts": prompts, "progress": False}
+    r = run_follow(tmp_path / "f", model=model_dir, split="all", repeats=1, **kw)
+    model, truth = r["metrics"]["model"]["all"], r["metrics"]["ground_truth"]["all"]
+    assert r["cases"] == 4 and r["turns"] == 5
+    assert model["answered"]["pass_pct"] == 100 and model["answered"]["n"] == 5  # every turn gets a motion
+    assert model["keep_length"]["pass_pct"] == 100  # the edit keeps its source's length
+    assert model["warned"]["n"] == 1 and "warned" not in truth
+    assert r["metrics"]["copy_source"]["all"]["keep_length"]["pass_pct"] == 100
+    assert {p.name for p in (tmp_path / "f").iterdir()} == {"results.json", "report.md", "results.png", "answers.jsonl"}
+    base = ["bench", "follow", "--data", str(corpus.root), "--evaluator", str(evaluator_dir), "--prompts", str(prompts)]
+    assert main([*base, "--out", str(tmp_path / "g"), "--baselines-only", "--split", "dev"]) == 0
+    out = capsys.readouterr().out
+    assert "baselines only" in out and "ground_truth" in out
+    assert main([*base, "--out", str(tmp_path / "h"), "--cases", str(prompts)]) == 2
+    assert "--prompts" in capsys.readouterr().err

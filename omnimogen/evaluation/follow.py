@@ -510,8 +510,8 @@ def write_follow_report(out: Path, results: dict) -> None:
     """``report.md``: every check's pass rate for the model next to the baselines; ``results.png``: the same as bars."""
     m = results["metrics"]
     names = sorted({n for method in m.values() for n in method.get("all", {})})
-    lines = [f"# Follow suite: {results['split']} split, {results['cases']} cases, {results['turns']} turns, "
-             f"{results['repeats']} repeats of the model", "",
+    asked = f"{results['repeats']} repeats of the model" if "model" in m else "baselines only"
+    lines = [f"# Follow suite: {results['split']} split, {results['cases']} cases, {results['turns']} turns, {asked}", "",
              "Pass rate (%) [Wilson 95% interval] (n = turns x repeats that carry the check). Checks from the joints "
              "except action and style (the evaluator's nearest train clips). See omnimogen/evaluation/follow.py.", "",
              "| check | " + " | ".join(m) + " |", "|---|" + "---|" * len(m)]  # fmt: skip
@@ -553,7 +553,8 @@ def _chart(path: Path, m: dict, names: list[str]) -> None:
     ax.set_xticks(np.arange(len(names)) + width * (len(m) - 1) / 2, names, rotation=45, ha="right", fontsize=8)
     ax.set_ylabel("pass rate (%)")
     ax.set_ylim(0, 100)
-    ax.legend(fontsize=8)
+    if m:
+        ax.legend(fontsize=8)
     fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=110, format="png")
