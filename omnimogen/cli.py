@@ -379,7 +379,8 @@ def cmd_bench(args) -> None:
 
     results = run_bench(args.suite, args.out, data=args.data, cases=args.cases, model=args.model,
                         evaluator=args.evaluator, seed=args.seed, repeats=args.repeats, quick=args.quick,
-                        baselines_only=args.baselines_only, overwrite=args.overwrite)  # fmt: skip
+                        baselines_only=args.baselines_only, overwrite=args.overwrite,
+                        paraphrase=args.split if args.paraphrase else None)  # fmt: skip
     print("\n".join(summary(results)))
     print(f"wrote {Path(args.out) / 'results.json'}, report.md and results.png")
 
@@ -514,8 +515,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="the same seed gives the same numbers")
     p.add_argument("--baselines-only", action="store_true", help="evaluate the baselines without a model")
     p.add_argument("--overwrite", action="store_true", help="replace another run held in OUT")
+    p.add_argument("--paraphrase", action="store_true",
+                   help="t2m, anycontext: ask in the held-out words of the paraphrase set, not the templates'")
     p.add_argument("--split", default="dev", choices=("dev", "test", "all"),
-                   help="follow: which half of the paraphrase set (score test only for a final model)")
+                   help="follow, --paraphrase: which half of the paraphrase set (score test only for a final model)")
     p.add_argument("--prompts", help="follow: a prompts file like omnimogen/evaluation/follow_prompts.json")
     p.set_defaults(func=cmd_bench)
 

@@ -316,3 +316,41 @@ def test_follow_asks_like_a_user_and_scores_every_method(corpus, model_dir, eval
     assert "baselines only" in out and "ground_truth" in out
     assert main([*base, "--out", str(tmp_path / "h"), "--cases", str(prompts)]) == 2
     assert "--prompts" in capsys.readouterr().err
+
+
+def test_t2m_and_anycontext_ask_in_the_held_out_words(corpus, anycontext, evaluator_dir, tmp_path):
+    """--paraphrase: the same AnyContext cases (motions, targets) in held-out frames; t2m asks the
+    paraphrase set's prompts for the test clips of the labels they name."""
+    from omnimogen.evaluation.follow import load_prompts
+    from omnimogen.evaluation.paraphrase import frames, reword_anycontext, t2m_cases
+
+    samples = [s for f in sorted(anycontext.glob("*.jsonl")) for s in read_samples(f)]
+    reworded = reword_anycontext(samples, "test")
+    assert reworded == reword_anycontext(samples, "test")  # fixed per case id
+    held = frames("test")
+    for old, new in zip(samples, reworded):
+        assert [p.motion for t in old.turns for p in t.parts] == [p.motion for t in new.turns for p in t.parts]
+        prompt = new.turns[0].parts[-1].text
+        assert prompt != old.turns[0].parts[-1].text
+        category = new.task.partition("/")[2]
+        if category == "compositional":
+            frame = next(f for f in held["compositional"] if f.split("{")[0] in prompt)
+            assert "{" not in prompt and frame.split("}")[-1] in prompt
+        else:
+            assert prompt in held[category]
+    kw = {"data": corpus.root, "evaluator": evaluator_dir, "baselines_only": True, "progress": False, "config": CFG}
+    results = run_bench("anycontext", tmp_path / "ac", cases=anycontext, paraphrase="test", **kw)
+    assert results["data"]["name"].endswith("paraphrase test")
+    plain = run_bench("anycontext", tmp_path / "ac0", cases=anycontext, **kw)
+    assert plain["data"]["sha256"] != results["data"]["sha256"]  # the words are part of the data's identity
+
+    cases, name = t2m_cases(corpus, "all")
+    prompts = {t.instruction for c in load_prompts(split="all") if c.family == "t2m" for t in c.turns}
+    clips = {c.id: c for cells in corpus.cells("test").values() for c in cells}
+    for case in cases:
+        assert set(case.texts) <= prompts and case.label == f"{clips[case.id].action}/{clips[case.id].style}"
+    assert name.startswith(f"paraphrase all: {len(cases)} clips")
+    t2m = run_bench("t2m", tmp_path / "t2m", paraphrase="all", **kw)
+    assert t2m["metrics"]["ground_truth"]["all"]["R@3"] > 0
+    with pytest.raises(BenchError, match="paraphrase"):
+        run_bench("edit", tmp_path / "e", paraphrase="test", **kw)

@@ -69,7 +69,7 @@ def test_train_resume_and_load(inputs, tmp_path, layout):
     (run / "prepared" / "vocab-other").mkdir()  # which vocabulary would be ambiguous
     with pytest.raises(ConfigError, match="expected one vocab"):
         model_from_run(run)
-    assert len(list((run / "prepared").glob("prepared-*.pt"))) == 1  # prepared once, reused on resume
+    assert len(list((run / "prepared").glob("prepared-*.npz"))) == 1  # prepared once, reused on resume
 
 
 def test_two_processes_end_with_identical_weights(inputs, tmp_path):
@@ -109,3 +109,29 @@ def test_training_samples_are_rendered_at_every_frame_shift(inputs, tmp_path):
     np.testing.assert_array_equal(variants[1], from_frame_2)  # shift 2: the motion from its third frame on
     assert not np.array_equal(variants[0], variants[1])
     assert shifted_codes(tok, Motion.from_features(motion.features[:5]), 3) == []  # too short to shift
+
+
+def test_the_preparation_cache_holds_no_pickle_and_a_damaged_one_is_rebuilt(inputs, tmp_path):
+    """A crafted or half-written cache never runs code and never stops a rerun: it is prepared again."""
+    import numpy as np
+
+    from omnimogen.training.lm import prepare
+
+    tok = MotionTokenizer.from_pretrained(inputs / "tok")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        _, first = prepare(inputs / "x2mo", inputs / "corpus", tok, _cfg(augment_shifts=1), tmp_path, False)
+    (cache,) = tmp_path.glob("prepared-*.npz")
+    with np.load(cache, allow_pickle=False) as z:  # plain arrays only: loading needs no pickle
+        assert {k.split("/")[1] for k in z.files} == {"offsets", "ids", "loss_mask", "codes", "tasks"}
+    _, again = prepare(inputs / "x2mo", inputs / "corpus", tok, _cfg(augment_shifts=1), tmp_path, False)
+    assert [t for t, _ in again["train"]] == [t for t, _ in first["train"]]
+    for (_, a), (_, b) in zip(first["train"] + first["val"], again["train"] + again["val"], strict=True):
+        np.testing.assert_array_equal(a.ids, b.ids)
+        np.testing.assert_array_equal(a.loss_mask, b.loss_mask)
+        np.testing.assert_array_equal(a.codes, b.codes)
+    for damage in (b"", b"\x80\x04\x95 not an npz", cache.read_bytes()[:200]):  # killed mid-write, a pickle
+        cache.write_bytes(damage)
+        with pytest.warns(UserWarning, match="unreadable preparation cache"):
+            _, rebuilt = prepare(inputs / "x2mo", inputs / "corpus", tok, _cfg(augment_shifts=1), tmp_path, False)
+        assert len(rebuilt["train"]) == len(first["train"]) and cache.stat().st_size > 1000

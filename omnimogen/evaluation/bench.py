@@ -52,7 +52,10 @@ from . import evaluator as ev
 from .bench_cases import SUITES, Case, case_seed, clips_used, load_cases, read_set, subset, with_think
 from .bench_report import CHART, REPORT, write_report
 from .evaluator import label_ranks, load_evaluator
+from .follow import PROMPTS
 from .metrics import diversity, fid, keyframe_error, matching_score, mean_ci95, multimodality, physical_score
+from .paraphrase import reword_anycontext
+from .paraphrase import t2m_cases as paraphrase_t2m
 
 METHODS = ("model", "ground_truth", "copy_source", "retrieval")
 FORMAT = "omnimogen.bench-1"  # part of the fingerprint: a change in how numbers are made starts over
@@ -134,14 +137,23 @@ def _versions(evaluator_sha: str) -> dict[str, str]:
     return out | {"evaluator": evaluator_sha}
 
 
-def _cases(suite: str, corpus: Corpus, folder, progress: bool) -> tuple[list[Case], list[tuple[str, str]], str]:
+def _cases(suite: str, corpus: Corpus, folder, progress: bool,
+           paraphrase: str | None = None) -> tuple[list[Case], list[tuple[str, str]], str]:  # fmt: skip
     """The suite's cases, the hashes of the set files read, and the data's name. Without ``folder`` the
-    set is built from the corpus with the default settings of ``omnimogen data anycontext`` / ``x2mo``."""
+    set is built from the corpus with the default settings of ``omnimogen data anycontext`` / ``x2mo``.
+    ``paraphrase`` (a half of the paraphrase set) asks t2m and AnyContext in held-out words."""
+    words = [] if paraphrase is None else _hash_files(PROMPTS.parent, [PROMPTS], "words/")
     if suite == "t2m":
+        if paraphrase is not None:
+            cases, name = paraphrase_t2m(corpus, paraphrase)
+            return cases, words, name
         return load_cases(suite, corpus, []), [], "test split"
+    reword = (lambda s: s) if paraphrase is None else (lambda s: reword_anycontext(s, paraphrase))
+    suffix = "" if paraphrase is None else f", paraphrase {paraphrase}"
     if folder is not None:
         samples, files = read_set(folder, suite, corpus)
-        return load_cases(suite, corpus, samples), _hash_files(Path(folder), files, "cases/"), Path(folder).name
+        hashes = _hash_files(Path(folder), files, "cases/") + words
+        return load_cases(suite, corpus, reword(samples)), hashes, Path(folder).name + suffix
     from ..instructions.anycontext import build_anycontext
     from ..instructions.builder import build_x2mo
 
@@ -149,7 +161,8 @@ def _cases(suite: str, corpus: Corpus, folder, progress: bool) -> tuple[list[Cas
         built = Path(tmp) / ("anycontext" if suite == "anycontext" else "x2mo")
         (build_anycontext if suite == "anycontext" else build_x2mo)(corpus.root, built, progress=progress)
         samples, files = read_set(built, suite, corpus)
-        return load_cases(suite, corpus, samples), _hash_files(built, files, "cases/"), f"{built.name} (built)"
+        hashes = _hash_files(built, files, "cases/") + words
+        return load_cases(suite, corpus, reword(samples)), hashes, f"{built.name} (built){suffix}"
 
 
 def _corpus_files(corpus: Corpus, cases: list[Case]) -> list[tuple[str, str]]:
@@ -385,12 +398,14 @@ def _aggregate(per_repeat: list[dict[str, dict[str, float]]]) -> dict[str, dict[
 def run_bench(suite: str, out: str | Path, *, data: str | Path, cases: str | Path | None = None,
               model: str | Path | None = None, evaluator: str | Path | None = None, seed: int = 0,
               repeats: int | None = None, quick: bool = False, baselines_only: bool = False, overwrite: bool = False,
-              config: BenchConfig | None = None, progress: bool = True) -> dict:  # fmt: skip
+              config: BenchConfig | None = None, progress: bool = True, paraphrase: str | None = None) -> dict:  # fmt: skip
     """Run ``suite`` and write ``results.json``, ``report.md`` and ``results.png`` into ``out``; returns the results.
 
     ``data`` is the labelled HumanML3D-layout corpus; ``cases`` the AnyContext folder (anycontext) or
     X2Mo folder (edit, tasks), built from ``data`` with default settings when not given; ``model`` and
     ``evaluator`` are checkpoint folders (None: the ones shipped). ``quick`` uses :data:`QUICK`.
+    ``paraphrase`` ("dev", "test" or "all"): ask t2m or AnyContext in that half of the held-out paraphrase
+    set's words instead of the training templates' (:mod:`.paraphrase`).
     """
     start = time.perf_counter()
     if suite not in SUITES:
@@ -401,10 +416,12 @@ def run_bench(suite: str, out: str | Path, *, data: str | Path, cases: str | Pat
         raise BenchError("repeats and chunk must be at least 1, batch_size and mm_samples at least 2.")
     if suite == "t2m" and cases is not None:
         raise BenchError("the t2m suite asks the captions of the dataset's test split; it takes no --cases.")
+    if paraphrase is not None and (suite not in ("t2m", "anycontext") or paraphrase not in ("dev", "test", "all")):
+        raise BenchError("paraphrase words are asked by the t2m and anycontext suites, split dev, test or all.")
     corpus = Corpus(data)
     model_dir = None if baselines_only else _checkpoint(model, pipeline.DEFAULT_DIR, "model", load_model)
     eval_dir = _checkpoint(evaluator, ev.DEFAULT_DIR, "evaluator", load_evaluator)
-    case_list, set_files, data_name = _cases(suite, corpus, cases, progress)
+    case_list, set_files, data_name = _cases(suite, corpus, cases, progress, paraphrase)
     case_list = subset(case_list, cfg.per_category)
     case_list = with_think(case_list) if suite == "tasks" else case_list
     eval_sha = dir_sha256(eval_dir)

@@ -13,6 +13,7 @@ import dataclasses
 import hashlib
 import json
 import warnings
+import zipfile
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from ..errors import FormatError
+from ..fileio import atomic_path
 from ..instructions.corpus import Corpus
 from ..instructions.recipes import materialise
 from ..instructions.schema import Sample, read_samples
@@ -102,10 +105,12 @@ def prepare(x2mo: Path, corpus_dir: Path, tokenizer: MotionTokenizer, cfg: LMTra
             ]
         ).encode()  # fmt: skip
     ).hexdigest()[:16]
-    done = cache / f"prepared-{key}.pt"
+    done = cache / f"prepared-{key}.npz"
     if done.is_file():
-        blob = torch.load(done, weights_only=False)
-        return Vocab.load(cache / f"vocab-{key}"), blob
+        try:
+            return Vocab.load(cache / f"vocab-{key}"), load_rendered(done)
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, FormatError) as e:  # a crash, damage
+            warnings.warn(f"{done}: unreadable preparation cache ({e}); preparing again.", stacklevel=2)
     splits = {s: read_split(x2mo, s) for s in ("train", "val")}
     corpus = Corpus(corpus_dir)
     codes: dict[str, list[np.ndarray]] = {}  # ref key -> codes at shift 0, 1, ... (train refs only shifted)
@@ -138,8 +143,40 @@ def prepare(x2mo: Path, corpus_dir: Path, tokenizer: MotionTokenizer, cfg: LMTra
         warnings.warn(f"left out renderings longer than {cfg.max_tokens} tokens: {dict(dropped)}", stacklevel=2)
     cache.mkdir(parents=True, exist_ok=True)
     vocab.save(cache / f"vocab-{key}")
-    torch.save(rendered, done)
+    save_rendered(rendered, done)  # last: the cache counts as present only once this rename happened
     return vocab, rendered
+
+
+def save_rendered(rendered: dict[str, list[tuple[str, Rendered]]], path: Path) -> None:
+    """The rendered splits as one ``.npz`` of plain arrays (no pickle), written atomically: per split the
+    concatenated ids, loss masks and codes, the sample offsets and the task names (as JSON)."""
+    arrays = {}
+    for split, items in rendered.items():
+        lengths = [len(r.ids) for _, r in items]
+        arrays[f"{split}/offsets"] = np.concatenate([[0], np.cumsum(lengths, dtype=np.int64)]).astype(np.int64)
+        arrays[f"{split}/ids"] = np.concatenate([r.ids for _, r in items] or [np.zeros(0)]).astype(np.int64)
+        arrays[f"{split}/loss_mask"] = np.concatenate([r.loss_mask for _, r in items] or [np.zeros(0)]).astype(bool)
+        if items and items[0][1].codes is not None:
+            arrays[f"{split}/codes"] = np.concatenate([r.codes for _, r in items]).astype(np.int64)
+        arrays[f"{split}/tasks"] = np.frombuffer(json.dumps([t for t, _ in items]).encode(), dtype=np.uint8)
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:
+            np.savez(f, **arrays)
+
+
+def load_rendered(path: Path) -> dict[str, list[tuple[str, Rendered]]]:
+    """What :func:`save_rendered` wrote; raises ValueError or KeyError on a damaged file."""
+    out: dict[str, list[tuple[str, Rendered]]] = {}
+    with np.load(path, allow_pickle=False) as z:
+        for split in sorted({k.split("/")[0] for k in z.files}):
+            offsets, ids, mask = z[f"{split}/offsets"], z[f"{split}/ids"], z[f"{split}/loss_mask"]
+            codes = z[f"{split}/codes"] if f"{split}/codes" in z.files else None
+            tasks = json.loads(z[f"{split}/tasks"].tobytes().decode())
+            if len(tasks) + 1 != len(offsets) or offsets[-1] != len(ids) or len(mask) != len(ids):
+                raise ValueError(f"the {split} arrays do not agree in length")
+            out[split] = [(t, Rendered(ids[a:b], mask[a:b], None if codes is None else codes[a:b]))
+                          for t, a, b in zip(tasks, offsets[:-1], offsets[1:])]  # fmt: skip
+    return out
 
 
 def _encode_ref(corpus: Corpus, tokenizer: MotionTokenizer, ref, shifts: int) -> list[np.ndarray]:
