@@ -155,10 +155,18 @@ def _outputs(paths: list[str], k: int, samples: int) -> list[Path]:
     return out
 
 
+def _check_samples(args) -> None:
+    from .errors import check_number
+    from .model.pipeline import MAX_SAMPLES
+
+    check_number("--samples", args.samples, 1, MAX_SAMPLES, integer=True)
+
+
 def cmd_generate(args) -> None:
     from .model.pipeline import load_model
     from .motion.motion import saveable_kind
 
+    _check_samples(args)
     for path in args.output or []:
         saveable_kind(path)  # before any work: an unknown format fails now, not after generating
     files = _motion_files(args.text, args.motion or [])
@@ -219,6 +227,7 @@ def _is_video(path: Path) -> bool:
 def cmd_describe(args) -> None:
     from .model.pipeline import load_model
 
+    _check_samples(args)
     model = load_model(args.model)
     motion = _load(args.input, args)
     for k in range(args.samples):

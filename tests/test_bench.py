@@ -272,7 +272,7 @@ def test_cli_runs_and_names_bad_input(corpus, anycontext, model_dir, evaluator_d
         (["bench", "edit", *base, "--baselines-only", "--cases", str(tmp_path / "none")], "does not exist"),
         (["bench", "edit", *base, "--baselines-only", "--cases", str(anycontext)], "not an X2Mo set"),
         (["bench", "t2m", *base, "--cases", str(anycontext)], "takes no --cases"),
-        (["bench", "t2m", *base, "--repeats", "0"], "repeats and chunk must be at least 1"),
+        (["bench", "t2m", *base, "--repeats", "0"], "repeats must be a whole number at least 1"),
         (["bench", "t2m", *base[:2], "--out", str(tmp_path / "p"), "--baselines-only"], "--evaluator PATH"),
         (["bench", "t2m", *base], "ships no default model"),
     ]

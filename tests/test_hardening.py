@@ -44,3 +44,48 @@ def test_cli_write_errors_exit_2_with_one_line(tmp_path, hml_joints, capsys):
         assert len(err) == 1 and err[0].startswith("error: ") and "cannot be written" in err[0], err
     assert _leftovers(tmp_path) == []
     assert np.load(src).shape[0] > 0  # the input is untouched
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--samples", "0"], "--samples must be a whole number at least 1 and at most 64, not 0."),
+        (["--samples", "-1"], "--samples must be"),
+        (["--samples", "10000"], "at most 64"),
+        (["--temperature", "-1"], "temperature must be a number at least 0 and at most 10, not -1.0."),
+        (["--temperature", "nan"], "temperature must be"),
+        (["--top-k", "0"], "top_k must be a whole number at least 1"),
+        (["--top-p", "0"], "top_p must be a number more than 0 and at most 1"),
+        (["--top-p", "1.5"], "top_p must be"),
+        (["--seconds", "-2"], "seconds must be a number more than 0 and at most 60"),
+        (["--seconds", "inf"], "seconds must be"),
+        (["--frames", "5000"], "frames must be between"),
+        (["--seed", "-3"], "seed must be a whole number at least 0"),
+    ],
+)
+def test_generate_refuses_numbers_out_of_range_before_any_work(tmp_path, capsys, argv, message):
+    out = tmp_path / "a.npy"
+    assert main(["generate", "a person walks", "-o", str(out), *argv]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and message in err[0], err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_python_api_refuses_the_same_numbers(tmp_path):
+    from omnimogen.data.bandai import build_bandai
+    from omnimogen.errors import OptionError
+    from omnimogen.model.generate import SamplingOptions
+    from omnimogen.training.common import ConfigError, start_run
+    from omnimogen.training.lm import LMTrainConfig
+
+    for bad in ({"temperature": -0.5}, {"top_k": 2.5}, {"top_p": float("nan")}, {"max_new_tokens": 0},
+                {"text_temperature": 1e9}, {"temperature": True}):  # fmt: skip
+        with pytest.raises(OptionError):
+            SamplingOptions(**bad)
+    for bad in ({"lr": 0.0}, {"lr": float("inf")}, {"batch_size": 0}, {"steps": -5}, {"min_lr_ratio": 2.0}):
+        with pytest.raises(ConfigError, match=f"^{next(iter(bad))} must be"):
+            start_run(LMTrainConfig(**bad), tmp_path / "run")
+    assert not (tmp_path / "run").exists()  # refused before the run folder is made
+    for kw in ({"limit": 0}, {"workers": -1}):
+        with pytest.raises(OptionError):
+            build_bandai(tmp_path, tmp_path / "out", **kw)

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from ..errors import FormatError, OmnimogenError
+from ..errors import FormatError, OmnimogenError, check_number
 from ..motion import FPS, SMPL22, Motion, Normalizer, features_to_joints, mirror_joints
 from .captions import captions_for, mirror_label, mirror_text
 from .dataset import SPLITS, Caption, make_layout, write_clip
@@ -159,6 +159,10 @@ def build_bandai(src: str | Path, out: str | Path, *, limit: int | None = None, 
                  overwrite: bool = False, progress: bool = True) -> BuildReport:  # fmt: skip
     """Build the dataset; returns a report (also written to ``OUT/manifest.json``)."""
     start = time.perf_counter()
+    if limit is not None:
+        check_number("limit", limit, 1, integer=True)
+    if workers is not None:
+        check_number("workers", workers, 1, 256, integer=True)
     src, out = Path(src), Path(out)
     if not src.is_dir():
         raise FormatError(f"{src}: source folder does not exist.")

@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from ..errors import FormatError, OmnimogenError
+from ..errors import FormatError, OmnimogenError, check_number
 from ..fileio import atomic_path
 from ..instructions.corpus import Corpus
 from ..instructions.recipes import materialise
@@ -412,8 +412,8 @@ def run_bench(suite: str, out: str | Path, *, data: str | Path, cases: str | Pat
         raise BenchError(f"unknown suite {suite!r}; the suites are {', '.join(SUITES)}.")
     cfg = config or (QUICK if quick else BenchConfig())
     cfg = cfg if repeats is None else replace(cfg, repeats=repeats)
-    if cfg.repeats < 1 or cfg.batch_size < 2 or cfg.mm_samples < 2 or cfg.chunk < 1:
-        raise BenchError("repeats and chunk must be at least 1, batch_size and mm_samples at least 2.")
+    for name, low in (("repeats", 1), ("chunk", 1), ("batch_size", 2), ("mm_samples", 2)):
+        check_number(name, getattr(cfg, name), low, 10_000, integer=True)
     if suite == "t2m" and cases is not None:
         raise BenchError("the t2m suite asks the captions of the dataset's test split; it takes no --cases.")
     if paraphrase is not None and (suite not in ("t2m", "anycontext") or paraphrase not in ("dev", "test", "all")):

@@ -32,7 +32,7 @@ from mpl_toolkits.mplot3d import proj3d
 from mpl_toolkits.mplot3d.art3d import Poly3DCollection
 from PIL import Image
 
-from ..errors import FormatError, MotionError
+from ..errors import FormatError, MotionError, check_number
 from ..fileio import atomic_path
 from ..motion.features import FPS
 from ..motion.skeleton import SMPL22, Skeleton
@@ -89,8 +89,8 @@ def render(
         raise FormatError(f"Cannot render {path}: unsupported extension {suffix!r}, use one of {SUPPORTED}.")
     if suffix == ".mp4" and shutil.which("ffmpeg") is None:
         raise FormatError(f"Cannot render {path}: writing .mp4 needs ffmpeg on the PATH; install it or use .gif.")
-    if max_frames is not None and max_frames < 1:
-        raise ValueError(f"max_frames must be at least 1, got {max_frames}")
+    if max_frames is not None:
+        check_number("max_frames", max_frames, 1, integer=True)
     items = list(motions) if isinstance(motions, list | tuple) else [motions]
     if not items:
         raise MotionError(f"Cannot render {path}: no motion was given.")

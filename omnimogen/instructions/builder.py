@@ -35,7 +35,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from ..errors import FormatError, OmnimogenError
+from ..errors import FormatError, OmnimogenError, check_number
 from .corpus import Corpus
 from .schema import SPLITS, Sample, write_samples
 from .tasks import TASKS, Pool, TaskConfig, Unsatisfiable
@@ -183,8 +183,8 @@ def build_x2mo(data: str | Path, out: str | Path, *, samples: int = DEFAULT_SAMP
                progress: bool = True) -> BuildResult:  # fmt: skip
     """Build the instruction set into ``out``; see the module docstring. Returns counts and sizes."""
     start = time.perf_counter()
-    if not isinstance(samples, int) or samples < 1:
-        raise FormatError(f"samples must be a positive integer, got {samples!r}.")
+    check_number("samples", samples, 1, 10**8, integer=True)
+    check_number("seed", seed, 0, 2**63 - 1, integer=True)
     shares, cfg = normalise_mix(mix), config or TaskConfig()
     corpus = Corpus(data)
     per_split = apportion(samples, SPLIT_SHARES)

@@ -10,6 +10,7 @@ import random
 from collections.abc import Iterator
 from pathlib import Path
 
+from ..errors import check_number
 from ..formats.render import render
 from .corpus import Corpus
 from .recipes import materialise
@@ -57,6 +58,7 @@ def render_sample(sample: Sample, corpus: Corpus, path: str | Path) -> Path:
 
 def pick(directory: str | Path, task: str, count: int, seed: int = 0) -> list[Sample]:
     """``count`` random samples of ``task`` from every file of an instruction set folder."""
+    check_number("count", count, 1, 1000, integer=True)
 
     def samples() -> Iterator[Sample]:
         for path in sorted(Path(directory).glob("*.jsonl")):

@@ -13,9 +13,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from ..errors import check_number
 from .fast_llama import LlamaDecoder
 from .transformer import OmniMoGenLM
 from .vocab import Rendered
+
+
+MAX_TEMPERATURE = 10.0  # far past useful (1 is the model's own distribution); beyond it only noise
 
 
 @dataclass(frozen=True)
@@ -28,6 +32,19 @@ class SamplingOptions:
     motion_steps: int | None = None  # force every motion span to exactly this many latent steps
     max_motion_steps: int = 64  # a span is closed after this many steps (the training maximum)
     motion_only: bool = False  # the answer is exactly one motion (text-to-motion, an edit), no words
+
+    def __post_init__(self):  # the one check of the sampling settings, for the CLI and the API alike
+        check_number("temperature", self.temperature, 0, MAX_TEMPERATURE)
+        if self.text_temperature is not None:
+            check_number("text_temperature", self.text_temperature, 0, MAX_TEMPERATURE)
+        if self.top_k is not None:
+            check_number("top_k", self.top_k, 1, integer=True)
+        if self.top_p is not None:
+            check_number("top_p", self.top_p, 0, 1, above=True)
+        check_number("max_new_tokens", self.max_new_tokens, 1, integer=True)
+        if self.motion_steps is not None:
+            check_number("motion_steps", self.motion_steps, 1, integer=True)
+        check_number("max_motion_steps", self.max_motion_steps, 1, integer=True)
 
 
 @dataclass

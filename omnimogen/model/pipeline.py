@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..errors import FormatError, OmnimogenError
+from ..errors import FormatError, OmnimogenError, check_number
 from ..instructions.schema import PLACEHOLDER
 from ..motion import FPS, SMPL22, Motion
 from ..tokenizer import MotionTokenizer, load_tokenizer
@@ -39,6 +39,8 @@ MAX_SECONDS = 60.0  # longer requests are refused; beyond the training length mo
 WINDOW_FRAMES = 197  # the longest motion of the training data (196 feature rows, 9.8 s)
 CONTEXT_FRAMES = 81  # the last 4 s of a long motion are shown when asking for what comes next
 BLEND_FRAMES = 5  # frames cross-faded where two windows meet
+MAX_ROUNDS = 5  # self-reflection rounds (the paper measures 1 to 5)
+MAX_SAMPLES = 64  # answers to one request on the command line; more is a loop in a script
 POSE_FRAMES = 13  # in-betweening shows 12 feature rows (0.6 s) of each end, the longest pose of training
 DEFAULT_DIR = Path(__file__).resolve().parent.parent / "assets" / "model"
 
@@ -123,8 +125,12 @@ class OmniMoGen:
         if seconds is None and frames is None:
             frames = self._implied_frames(instruction, motions)
         n = self._frames(seconds, frames)
-        gen = torch.Generator().manual_seed(seed) if seed is not None else None
         sampling = {"temperature": temperature, "text_temperature": text_temperature, "top_k": top_k, "top_p": top_p}
+        SamplingOptions(**sampling)  # checks the settings before any work
+        if seed is not None:
+            check_number("seed", seed, 0, 2**63 - 1, integer=True)
+        check_number("rounds", rounds, 1, MAX_ROUNDS, integer=True)
+        gen = torch.Generator().manual_seed(seed) if seed is not None else None
         reading = None
         if interpret_words and not motions and not history and not PLACEHOLDER.search(instruction) \
                 and not asks_for_words(instruction):
@@ -186,9 +192,10 @@ class OmniMoGen:
         if seconds is not None and frames is not None:
             raise InstructionError("give the duration in seconds or in frames, not both.")
         if seconds is not None:
-            if not 0 < seconds <= MAX_SECONDS:
-                raise InstructionError(f"seconds must be more than 0 and at most {MAX_SECONDS:g}, got {seconds}.")
+            check_number("seconds", seconds, 0, MAX_SECONDS, above=True)
             frames = int(round(seconds * FPS)) + 1
+        if frames is not None:
+            check_number("frames", frames, integer=True)
         if frames is not None and not 2 * self.tokenizer.config.downsample < frames <= MAX_SECONDS * FPS + 1:
             raise InstructionError(
                 f"frames must be between {2 * self.tokenizer.config.downsample + 1} and {int(MAX_SECONDS * FPS) + 1}, got {frames}."

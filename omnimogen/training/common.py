@@ -13,7 +13,7 @@ import shutil
 import typing
 from pathlib import Path
 
-from ..errors import OmnimogenError
+from ..errors import OmnimogenError, OptionError, check_number
 from ..fileio import atomic_path
 
 
@@ -162,12 +162,38 @@ class RunDir:
 RESUMABLE_KEYS = {"steps", "val_every", "ckpt_every", "log_every", "num_threads"}
 
 
+# The numeric settings the training configs share, by name: (low, high, whole number, low excluded).
+SETTINGS = {
+    "steps": (1, 10**9, True, False), "batch_size": (1, 2**16, True, False), "lr": (0, 1, False, True),
+    "warmup_steps": (0, 10**9, True, False), "weight_decay": (0, 10, False, False),
+    "min_lr_ratio": (0, 1, False, False), "val_every": (1, 10**9, True, False), "ckpt_every": (1, 10**9, True, False),
+    "log_every": (1, 10**9, True, False), "num_threads": (1, 1024, True, False),
+    "prepare_workers": (1, 256, True, False), "max_tokens": (16, 10**6, True, False),
+    "augment_shifts": (1, 64, True, False), "text_vocab_size": (64, 10**6, True, False),
+    "val_per_task": (1, 10**6, True, False), "val_clips": (1, 10**7, True, False), "window": (8, 10**4, True, False),
+    "joint_weight": (0, 10**3, False, False), "temperature": (0, 10, False, True), "crop_min": (0, 1, False, True),
+    "seed": (0, 2**63 - 1, True, False),
+}  # fmt: skip
+
+
+def check_settings(cfg) -> None:
+    """Refuse a training config whose numbers are out of range (one sentence naming the setting)."""
+    for name, (low, high, integer, above) in SETTINGS.items():
+        value = getattr(cfg, name, None)
+        if value is not None:
+            try:
+                check_number(name, value, low, high, integer=integer, above=above)
+            except OptionError as e:
+                raise ConfigError(str(e)) from None
+
+
 def start_run(cfg, out: str | Path):
     """The accelerator (one process or many, GPU when there is one) and the run folder, with the
     run's config written on a fresh run and checked on resume."""
     import torch
     from accelerate import Accelerator
 
+    check_settings(cfg)
     if getattr(cfg, "num_threads", None):
         torch.set_num_threads(cfg.num_threads)
     acc = Accelerator(cpu=not torch.cuda.is_available())
