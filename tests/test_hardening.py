@@ -89,3 +89,30 @@ def test_the_python_api_refuses_the_same_numbers(tmp_path):
     for kw in ({"limit": 0}, {"workers": -1}):
         with pytest.raises(OptionError):
             build_bandai(tmp_path, tmp_path / "out", **kw)
+
+
+def test_finite_but_absurd_values_are_refused(tmp_path, hml_joints, hml_features, capsys):
+    from omnimogen.errors import MotionError
+
+    cases = {
+        "complex.npy": hml_joints[:10].astype(np.complex64) + 1j,
+        "huge.npy": np.full_like(hml_features[:10], 1e30),
+        "far.npy": hml_joints[:10] + 1e5,
+    }
+    for name, arr in cases.items():
+        np.save(tmp_path / name, arr)
+    bvh = Motion.from_joints(hml_joints[:10]).save(tmp_path / "spin.bvh")
+    lines = bvh.read_text().splitlines()
+    values = lines[-1].split()
+    values[5] = "1e308"  # the root's last rotation channel
+    bvh.write_text("\n".join(lines[:-1] + [" ".join(values)]) + "\n")
+    expected = {"complex.npy": "complex64 values; a motion needs real numbers", "huge.npy": "beyond 10000",
+                "far.npy": "beyond 10000", "spin.bvh": "past any real motion"}  # fmt: skip
+    for name, message in expected.items():
+        with pytest.raises((MotionError, FormatError), match=message):
+            Motion.load(tmp_path / name)
+        assert main(["convert", str(tmp_path / name), str(tmp_path / "out.bvh")]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and message in err[0] and not (tmp_path / "out.bvh").exists()
+    with pytest.raises(MotionError, match="fps must be"):
+        Motion.from_joints(hml_joints[:10], fps=float("inf"))

@@ -22,6 +22,9 @@ from ..motion.features import FPS
 from ..motion.skeleton import SMPL22, Skeleton
 from .rigs import load_joint_map, match_rig, place_missing
 
+# Values past these are no real motion (a spinning joint reaches a few thousand degrees in one take at
+# most; 1e6 units is 10 km in centimetres): a file holding them is broken, not unusual.
+MAX_DEGREES, MAX_UNITS = 1e5, 1e6
 # Metres per file unit. "cmu": the CMU mocap BVH conversions, whose unit is 1/0.45 inch.
 UNITS = {"m": 1.0, "cm": 0.01, "mm": 0.001, "inch": 0.0254, "cmu": 0.0254 / 0.45}
 # Rotation about +X (degrees) that turns each possible up axis into +Y without mirroring.
@@ -214,6 +217,15 @@ def _parse(text: str, where: str) -> BvhFile:
     bad = ~np.isfinite(motion).all(axis=1)
     if bad.any():
         raise _error(where, data[int(np.argmax(bad))][0], "the frame holds a NaN or infinite value")
+    rotation = np.array([ch.endswith("rotation") for chans in channels for ch in chans])
+    limit = np.where(rotation, MAX_DEGREES, MAX_UNITS)
+    bad = (np.abs(motion) > limit).any(axis=1)
+    if bad.any():
+        raise _error(where, data[int(np.argmax(bad))][0],
+                     f"the frame holds a value past any real motion (angles beyond {MAX_DEGREES:g} degrees or "
+                     f"positions beyond {MAX_UNITS:g} units)")  # fmt: skip
+    if (np.abs(np.array(offsets)) > MAX_UNITS).any():
+        raise _error(where, None, f"a bone offset is longer than {MAX_UNITS:g} units")
     return BvhFile(where, names, parents, np.array(offsets).reshape(-1, 3), channels, frame_time, motion)
 
 

@@ -59,11 +59,23 @@ def resample(joints: np.ndarray, src_fps: float, dst_fps: float) -> np.ndarray:
     return ((1 - w) * joints[i0] + w * joints[i1]).astype(joints.dtype)
 
 
+MAX_VALUE = 1e4  # metres for joints (10 km), and far past any feature of a real motion
+MAX_FPS = 1000.0
+
+
 def mirror_joints(joints: np.ndarray, skeleton: Skeleton = SMPL22) -> np.ndarray:
     """Left/right mirror image of (..., J, 3) joints: negate X and swap the paired joints."""
     out = np.asarray(joints)[..., list(skeleton.mirror), :].copy()
     out[..., 0] *= -1
     return out
+
+
+def _real(values, what: str) -> np.ndarray:
+    """``values`` as float32, refusing what is not real numbers (complex, text, objects, booleans)."""
+    arr = np.asarray(values)
+    if arr.dtype.kind not in "iuf":
+        raise MotionError(f"{what} holds {arr.dtype} values; a motion needs real numbers.")
+    return arr.astype(np.float32)
 
 
 def _check_array(x: np.ndarray, what: str, min_frames: int) -> np.ndarray:
@@ -72,6 +84,9 @@ def _check_array(x: np.ndarray, what: str, min_frames: int) -> np.ndarray:
     if not np.isfinite(x).all():
         frame = int(np.argwhere(~np.isfinite(x))[0][0])
         raise MotionError(f"{what} contains NaN or infinite values (first at frame {frame}).")
+    if (np.abs(x) > MAX_VALUE).any():
+        frame = int(np.argwhere(np.abs(x) > MAX_VALUE)[0][0])
+        raise MotionError(f"{what} holds values beyond {MAX_VALUE:g} (first at frame {frame}); no real motion does.")
     return x
 
 
@@ -90,11 +105,11 @@ class Motion:
     @classmethod
     def from_joints(cls, joints, fps: float = FPS, caption: str | None = None, skeleton: Skeleton = SMPL22,
                     name: str | None = None) -> Motion:  # fmt: skip
-        j = np.asarray(joints, dtype=np.float32)
+        j = _real(joints, "joints")
         if j.ndim != 3 or j.shape[1:] != (skeleton.num_joints, 3):
             raise MotionError(f"joints must have shape (frames, {skeleton.num_joints}, 3), got {j.shape}.")
-        if not fps > 0:
-            raise MotionError(f"fps must be positive, got {fps}.")
+        if not 0 < fps <= MAX_FPS:
+            raise MotionError(f"fps must be more than 0 and at most {MAX_FPS:g}, got {fps}.")
         return cls(
             _joints=_check_array(j, "joints", 2),
             fps=float(fps),
@@ -106,7 +121,7 @@ class Motion:
     @classmethod
     def from_features(cls, features, caption: str | None = None, skeleton: Skeleton = SMPL22,
                       name: str | None = None) -> Motion:  # fmt: skip
-        f = np.asarray(features, dtype=np.float32)
+        f = _real(features, "features")
         if f.ndim != 2 or f.shape[1] != skeleton.feature_dim:
             raise MotionError(
                 f"features must have shape (frames, {skeleton.feature_dim}) for the {skeleton.num_joints}-joint "
