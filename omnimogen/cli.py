@@ -162,7 +162,12 @@ def _check_samples(args) -> None:
     check_number("--samples", args.samples, 1, MAX_SAMPLES, integer=True)
 
 
+def _preview(path: Path) -> Path:
+    return path.with_name(path.name.split(".")[0] + ".gif")
+
+
 def cmd_generate(args) -> None:
+    from .fileio import check_writable, write_all
     from .model.pipeline import load_model
     from .motion.motion import saveable_kind
 
@@ -170,10 +175,17 @@ def cmd_generate(args) -> None:
     for path in args.output or []:
         saveable_kind(path)  # before any work: an unknown format fails now, not after generating
     files = _motion_files(args.text, args.motion or [])
-    _keep_inputs([p for k in range(args.samples) for p in _outputs(args.output or [], k, args.samples)], files.values())
+    planned = [_outputs(args.output or [], k, args.samples) for k in range(args.samples)]
+    _keep_inputs([p for paths in planned for p in paths], files.values())
+    # A preview GIF beside the first output, unless a GIF or MP4 is asked for anyway.
+    preview = bool(args.preview and args.output and not any(_is_video(Path(p)) for p in args.output))
+    for paths in planned:
+        for path in paths + ([_preview(paths[0])] if preview else []):
+            check_writable(path)
     motions = {name: _load(path, args) for name, path in files.items()}
     model = load_model(args.model)
-    for k in range(args.samples):
+    writers, said = {}, []
+    for k, paths in enumerate(planned):
         seed = None if args.seed is None else args.seed + k
         result = model(args.text, seconds=args.seconds, frames=args.frames, seed=seed, think=args.think,
                        temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, motion_only=not args.words,
@@ -186,23 +198,21 @@ def cmd_generate(args) -> None:
             print(result.text)
         if not result.motions:
             continue
-        if not args.output:
+        if not paths:
             print("no output file given: the motion was not saved (add -o OUT.bvh).", file=sys.stderr)
             continue
-        paths = _outputs(args.output, k, args.samples)
-        # A preview GIF beside the first output, unless a GIF or MP4 is asked for anyway.
-        preview = args.preview and paths and not any(_is_video(p) for p in paths)
         for n, path in enumerate(paths):
             for i, m in enumerate(result.motions):
-                target = (
-                    path if i == 0 else path.with_name(f"{path.name.split('.')[0]}_m{i + 1}{''.join(path.suffixes)}")
-                )
-                m.with_caption(args.text).save(target)
-                print(f"wrote {target} ({m.num_frames} frames, {m.duration:.2f} s)")
+                m = m.with_caption(args.text)
+                target = path if i == 0 else path.with_name(f"{path.name.split('.')[0]}_m{i + 1}{''.join(path.suffixes)}")
+                writers[target] = m.save
+                said.append(f"wrote {target} ({m.num_frames} frames, {m.duration:.2f} s)")
                 if preview and n == 0:
-                    gif = target.with_name(target.name.split(".")[0] + ".gif")
-                    m.with_caption(args.text).save(gif)
-                    print(f"wrote {gif} (preview)")
+                    writers[_preview(target)] = m.save
+                    said.append(f"wrote {_preview(target)} (preview)")
+    write_all(writers)  # every file or none
+    if said:
+        print("\n".join(said))
 
 
 def _say_reading(result) -> None:

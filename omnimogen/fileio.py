@@ -6,7 +6,7 @@ import contextlib
 import gzip
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from .errors import FormatError
@@ -49,3 +49,29 @@ def open_text(path: str | os.PathLike, mode: str = "rt"):
     if path.suffix == ".gz":
         return gzip.open(path, mode, encoding="utf-8")
     return open(path, mode, encoding="utf-8")
+
+
+def check_writable(path: str | os.PathLike) -> None:
+    """Refuse, before any work, an output that cannot be written: a folder of that name, a parent that
+    is a file, a folder that does not take new files, an .mp4 without ffmpeg."""
+    import shutil
+
+    path = Path(path)
+    if path.is_dir():
+        raise FormatError(f"{path}: cannot be written (a folder has that name).")
+    parent = next((p for p in [path.parent, *path.parent.parents] if p.exists()), Path("."))
+    if not parent.is_dir():
+        raise FormatError(f"{path}: cannot be written ({parent} is a file, not a folder).")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise FormatError(f"{path}: cannot be written ({parent} does not allow new files).")
+    if path.name.lower().endswith(".mp4") and shutil.which("ffmpeg") is None:
+        raise FormatError(f"{path}: writing .mp4 needs ffmpeg on the PATH; install it or use .gif.")
+
+
+def write_all(writers: dict[Path, Callable[[Path], object]]) -> None:
+    """Write several files all or none: each writer writes its file to a temporary path beside it, and
+    only when every one has succeeded are they renamed into place (a failed rename, which only a
+    vanishing folder causes, can still leave the ones renamed before it)."""
+    with contextlib.ExitStack() as stack:
+        for path, write in writers.items():
+            write(stack.enter_context(atomic_path(path)))

@@ -116,3 +116,31 @@ def test_finite_but_absurd_values_are_refused(tmp_path, hml_joints, hml_features
         assert len(err) == 1 and message in err[0] and not (tmp_path / "out.bvh").exists()
     with pytest.raises(MotionError, match="fps must be"):
         Motion.from_joints(hml_joints[:10], fps=float("inf"))
+
+
+def test_generate_checks_every_output_first_and_writes_all_or_none(tmp_path, capsys, monkeypatch):
+    import shutil
+
+    from omnimogen.model import pipeline
+
+    (tmp_path / "taken.npy").mkdir()
+    monkeypatch.setattr(pipeline, "load_model", lambda *a, **k: pytest.fail("the model ran before the check"))
+    ok = str(tmp_path / "a.bvh")
+    assert main(["generate", "a person walks", "-o", ok, "-o", str(tmp_path / "taken.npy")]) == 2
+    assert "taken.npy: cannot be written (a folder has that name)" in capsys.readouterr().err
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    assert main(["generate", "a person walks", "-o", ok, "-o", str(tmp_path / "b.mp4")]) == 2
+    assert "needs ffmpeg" in capsys.readouterr().err
+    monkeypatch.undo()
+
+    def broken(self, path, **kw):  # the second file fails while it is written (a full disk, say)
+        if str(path).endswith(".json"):
+            raise OSError(28, "No space left on device")
+        return real_save(self, path, **kw)
+
+    real_save = Motion.save
+    monkeypatch.setattr(Motion, "save", broken)
+    argv = ["generate", "a person walks", "--seconds", "1", "--seed", "0", "-o", ok, "-o", str(tmp_path / "c.json")]
+    assert main(argv) == 2
+    assert "c.json: cannot be written (No space left on device)" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["taken.npy"]  # neither a.bvh nor its preview
