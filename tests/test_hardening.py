@@ -144,3 +144,29 @@ def test_generate_checks_every_output_first_and_writes_all_or_none(tmp_path, cap
     assert main(argv) == 2
     assert "c.json: cannot be written (No space left on device)" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["taken.npy"]  # neither a.bvh nor its preview
+
+
+def test_memory_is_bounded_before_anything_is_allocated(tmp_path, hml_joints, monkeypatch):
+    import gzip
+
+    from omnimogen.errors import MotionError
+    from omnimogen.formats import bvh as bvh_format
+
+    lying = tmp_path / "lying.npy"  # a few bytes whose header claims two billion frames
+    with open(lying, "wb") as f:
+        np.lib.format.write_array_header_1_0(f, {"descr": "<f4", "fortran_order": False, "shape": (2_000_000_000, 263)})
+        f.write(b"\0" * 4096)
+    with pytest.raises(MotionError, match="claims 2000000000 frames; at most 200000"):
+        Motion.load(lying)
+    short = tmp_path / "short.npy"
+    np.save(short, hml_joints[:50])
+    short.write_bytes(short.read_bytes()[:-100])
+    with pytest.raises(MotionError, match="truncated"):
+        Motion.load(short)
+    monkeypatch.setattr(bvh_format, "MAX_CHARS", 4096)
+    bomb = tmp_path / "bomb.bvh.gz"  # small on disk, large once decompressed
+    text = Motion.from_joints(hml_joints).save(tmp_path / "long.bvh").read_text()
+    with gzip.open(bomb, "wt") as f:
+        f.write(text)
+    with pytest.raises(FormatError, match="more than 0 MB of BVH text; split the take"):
+        Motion.load(bomb)

@@ -25,6 +25,7 @@ from .rigs import load_joint_map, match_rig, place_missing
 # Values past these are no real motion (a spinning joint reaches a few thousand degrees in one take at
 # most; 1e6 units is 10 km in centimetres): a file holding them is broken, not unusual.
 MAX_DEGREES, MAX_UNITS = 1e5, 1e6
+MAX_CHARS = 64 * 2**20  # about 30 minutes of a 22-joint take at 30 fps; longer files are refused before parsing
 # Metres per file unit. "cmu": the CMU mocap BVH conversions, whose unit is 1/0.45 inch.
 UNITS = {"m": 1.0, "cm": 0.01, "mm": 0.001, "inch": 0.0254, "cmu": 0.0254 / 0.45}
 # Rotation about +X (degrees) that turns each possible up axis into +Y without mirroring.
@@ -168,11 +169,13 @@ def parse_bvh(source: str | os.PathLike) -> BvhFile:
     path = Path(source)
     try:
         with open_text(path) as f:
-            text = f.read()
+            text = f.read(MAX_CHARS + 1)  # bounded: a small .gz can hold gigabytes of text
     except FileNotFoundError:
         raise FormatError(f"{path}: no such file.") from None
     except (OSError, EOFError, zlib.error, UnicodeDecodeError) as e:
         raise FormatError(f"{path}: cannot be read as BVH text ({e}).") from None
+    if len(text) > MAX_CHARS:
+        raise FormatError(f"{path}: more than {MAX_CHARS // 2**20} MB of BVH text; split the take into shorter files.")
     return _parse(text, str(path))
 
 

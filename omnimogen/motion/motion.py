@@ -78,6 +78,27 @@ def _real(values, what: str) -> np.ndarray:
     return arr.astype(np.float32)
 
 
+MAX_FRAMES = 200_000  # about 2 hours at 30 fps; a longer array is refused before it is read
+
+
+def _check_npy_header(path: Path) -> None:
+    """Refuse a .npy whose header asks for more frames than any motion has, or more data than the file
+    holds, before anything is allocated."""
+    with open(path, "rb") as f:
+        version = np.lib.format.read_magic(f)
+        readers = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+        if version not in readers:
+            raise ValueError(f".npy format version {version[0]}.{version[1]} is not supported")
+        shape, _, dtype = readers[version](f)
+        data = path.stat().st_size - f.tell()
+    if shape and shape[0] > MAX_FRAMES:
+        raise MotionError(f"the array claims {shape[0]} frames; at most {MAX_FRAMES} are read.")
+    if dtype.hasobject:
+        raise MotionError("the array holds Python objects; a motion needs real numbers.")
+    if int(np.prod(shape, dtype=np.int64)) * dtype.itemsize > data:
+        raise MotionError(f"the array's header promises {shape} values but the file holds fewer (truncated).")
+
+
 def _check_array(x: np.ndarray, what: str, min_frames: int) -> np.ndarray:
     if len(x) < min_frames:
         raise MotionError(f"{what} has {len(x)} frame(s); a motion needs at least {min_frames}.")
@@ -203,7 +224,10 @@ class Motion:
     @classmethod
     def _load_npy(cls, path: Path, skeleton: Skeleton) -> Motion:
         try:
+            _check_npy_header(path)
             arr = np.load(path, allow_pickle=False)
+        except MotionError:
+            raise
         except (ValueError, OSError, EOFError) as e:
             raise FormatError(f"{path}: not a readable .npy array ({e}).") from None
         name = path.stem
