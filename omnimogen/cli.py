@@ -266,8 +266,11 @@ def cmd_chat(args) -> None:
                 print("nothing to save yet")
             else:
                 path = line.split(maxsplit=1)[1] if " " in line else "motion.bvh"
-                last.save(path)
-                print(f"wrote {path}")
+                try:
+                    last.save(path)
+                    print(f"wrote {path}")
+                except OmnimogenError as e:  # a bad path must not end the conversation
+                    print(f"error: {e}")
             continue
         try:
             result = session(line, seed=args.seed, temperature=args.temperature, **_text_temperature(args))

@@ -170,3 +170,14 @@ def test_memory_is_bounded_before_anything_is_allocated(tmp_path, hml_joints, mo
         f.write(text)
     with pytest.raises(FormatError, match="more than 0 MB of BVH text; split the take"):
         Motion.load(bomb)
+
+
+def test_chat_save_to_a_bad_path_keeps_the_conversation(tmp_path, capsys, monkeypatch):
+    (tmp_path / "file").write_text("x")
+    lines = iter([":save early.bvh", "a person walks forward", f":save {tmp_path / 'file' / 'x.bvh'}",
+                  f":save {tmp_path / 'noext'}", f":save {tmp_path / 'kept.bvh'}", ":quit"])  # fmt: skip
+    monkeypatch.setattr("builtins.input", lambda prompt="": next(lines))
+    assert main(["chat", "--seed", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "nothing to save yet" in out and out.count("error: ") == 2 and "cannot be written" in out
+    assert f"wrote {tmp_path / 'kept.bvh'}" in out and Motion.load(tmp_path / "kept.bvh").num_frames > 10
