@@ -167,7 +167,7 @@ def _preview(path: Path) -> Path:
 
 
 def cmd_generate(args) -> None:
-    from .fileio import check_writable, write_all
+    from .fileio import check_writable, file_state, write_all
     from .model.pipeline import load_model
     from .motion.motion import saveable_kind
 
@@ -179,9 +179,11 @@ def cmd_generate(args) -> None:
     _keep_inputs([p for paths in planned for p in paths], files.values())
     # A preview GIF beside the first output, unless a GIF or MP4 is asked for anyway.
     preview = bool(args.preview and args.output and not any(_is_video(Path(p)) for p in args.output))
+    seen = {}
     for paths in planned:
         for path in paths + ([_preview(paths[0])] if preview else []):
             check_writable(path)
+            seen[path] = file_state(path)
     motions = {name: _load(path, args) for name, path in files.items()}
     model = load_model(args.model)
     writers, said = {}, []
@@ -210,7 +212,7 @@ def cmd_generate(args) -> None:
                 if preview and n == 0:
                     writers[_preview(target)] = m.save
                     said.append(f"wrote {_preview(target)} (preview)")
-    write_all(writers)  # every file or none
+    write_all(writers, seen)  # every file or none, and none that another process wrote meanwhile
     if said:
         print("\n".join(said))
 

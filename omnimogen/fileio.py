@@ -68,10 +68,50 @@ def check_writable(path: str | os.PathLike) -> None:
         raise FormatError(f"{path}: writing .mp4 needs ffmpeg on the PATH; install it or use .gif.")
 
 
-def write_all(writers: dict[Path, Callable[[Path], object]]) -> None:
+def file_state(path: str | os.PathLike) -> tuple[int, int] | None:
+    """What a file looks like now (modification time and size), None when there is none."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_mtime_ns, st.st_size
+
+
+def write_all(writers: dict[Path, Callable[[Path], object]], seen: dict[Path, tuple | None] | None = None) -> None:
     """Write several files all or none: each writer writes its file to a temporary path beside it, and
     only when every one has succeeded are they renamed into place (a failed rename, which only a
-    vanishing folder causes, can still leave the ones renamed before it)."""
+    vanishing folder causes, can still leave the ones renamed before it). ``seen`` maps paths to their
+    :func:`file_state` when the work began: a file another process wrote since is not replaced."""
+    for path, before in (seen or {}).items():
+        if path in writers and file_state(path) != before:
+            raise FormatError(f"{path}: another process wrote this file while this one worked; it was kept, "
+                              "and nothing was written (choose another name).")  # fmt: skip
     with contextlib.ExitStack() as stack:
         for path, write in writers.items():
             write(stack.enter_context(atomic_path(path)))
+
+
+LOCK = ".lock"  # the file a writer of a run folder holds a lock on (kept: the lock, not the file, counts)
+_held: dict[Path, object] = {}
+
+
+def lock_folder(folder: str | os.PathLike, what: str = "run folder") -> None:
+    """Make this process the one writer of ``folder`` until it exits; a second process is refused with
+    one sentence. The operating system drops the lock when the process ends, even when it is killed."""
+    import fcntl
+
+    folder = Path(folder).resolve()
+    if folder in _held:
+        return
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        handle = open(folder / LOCK, "a")  # noqa: SIM115 - held open for the life of the process
+    except OSError as e:
+        raise FormatError(f"{folder}: cannot be written ({e.strerror or e}).") from None
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise FormatError(f"{folder}: another omnimogen process is writing this {what}; wait for it to end or "
+                          "choose another folder.") from None  # fmt: skip
+    _held[folder] = handle

@@ -181,3 +181,37 @@ def test_chat_save_to_a_bad_path_keeps_the_conversation(tmp_path, capsys, monkey
     out = capsys.readouterr().out
     assert "nothing to save yet" in out and out.count("error: ") == 2 and "cannot be written" in out
     assert f"wrote {tmp_path / 'kept.bvh'}" in out and Motion.load(tmp_path / "kept.bvh").num_frames > 10
+
+
+def test_a_second_writer_is_refused(tmp_path, hml_joints, capsys, monkeypatch):
+    import subprocess
+    import sys
+
+    from omnimogen.fileio import file_state, lock_folder, write_all
+
+    run = tmp_path / "run"
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from omnimogen.fileio import lock_folder; "
+                               f"lock_folder({str(run)!r}); print('locked', flush=True); time.sleep(60)"],
+                              stdout=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        with pytest.raises(FormatError, match="another omnimogen process is writing this training run"):
+            lock_folder(run, "training run")
+        from omnimogen.training.common import start_run
+        from omnimogen.training.lm import LMTrainConfig
+
+        with pytest.raises(FormatError, match="another omnimogen process"):
+            start_run(LMTrainConfig(), run)
+        assert not (run / "config.json").exists()
+    finally:
+        holder.kill()
+        holder.wait()
+    lock_folder(run)  # the lock went with the killed process
+    lock_folder(run)  # and this process may take it again
+
+    out = tmp_path / "a.npy"  # another process writes the output while this one works
+    seen = {out: file_state(out)}
+    np.save(out, hml_joints[:5])
+    with pytest.raises(FormatError, match="another process wrote this file while this one worked"):
+        write_all({out: lambda p: np.save(p, hml_joints)}, seen)
+    assert np.load(out).shape[0] == 5

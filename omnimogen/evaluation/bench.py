@@ -40,7 +40,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ..errors import FormatError, OmnimogenError, check_number
-from ..fileio import atomic_path
+from ..fileio import LOCK, atomic_path, lock_folder
 from ..instructions.corpus import Corpus
 from ..instructions.recipes import materialise
 from ..instructions.schema import PLACEHOLDER
@@ -179,7 +179,8 @@ def _prepare(out: Path, identity: dict, overwrite: bool) -> bool:
     """Make ``out`` ready for the run ``identity`` describes; True when it already holds it complete."""
     if out.exists() and not out.is_dir():
         raise BenchError(f"{out}: exists and is not a folder.")
-    if out.is_dir() and any(out.iterdir()):
+    lock_folder(out, "benchmark folder")
+    if any(p.name != LOCK for p in out.iterdir()):
         try:
             previous = json.loads((out / RUN_FILE).read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError):

@@ -50,7 +50,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import FormatError
-from ..fileio import atomic_path
+from ..fileio import atomic_path, lock_folder
 from ..instructions.corpus import ClipInfo, Corpus
 from ..instructions.schema import PLACEHOLDER
 from ..motion import FPS, Motion, resample
@@ -400,6 +400,7 @@ def run_follow(out: str | Path, *, data: str | Path, model: str | Path | None = 
     start = time.perf_counter()
     if repeats < 1:
         raise FollowError("repeats must be at least 1.")
+    lock_folder(out, "benchmark folder")
     corpus = Corpus(data)
     cases = [c for c in load_prompts(prompts, split) if not families or c.family in families]
     binder = Binder(corpus)

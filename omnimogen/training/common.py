@@ -14,7 +14,7 @@ import typing
 from pathlib import Path
 
 from ..errors import OmnimogenError, OptionError, check_number
-from ..fileio import atomic_path
+from ..fileio import atomic_path, lock_folder
 
 
 class ConfigError(OmnimogenError, ValueError):
@@ -199,6 +199,7 @@ def start_run(cfg, out: str | Path):
     acc = Accelerator(cpu=not torch.cuda.is_available())
     run = RunDir(out)
     if acc.is_main_process:
+        lock_folder(run.root, "training run")  # two trainings into one folder would interleave everything
         run.check_config(cfg)
     acc.wait_for_everyone()
     return acc, run
