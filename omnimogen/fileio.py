@@ -115,3 +115,11 @@ def lock_folder(folder: str | os.PathLike, what: str = "run folder") -> None:
         raise FormatError(f"{folder}: another omnimogen process is writing this {what}; wait for it to end or "
                           "choose another folder.") from None  # fmt: skip
     _held[folder] = handle
+
+
+def unlock_folder(folder: str | os.PathLike) -> None:
+    """Give up :func:`lock_folder`'s lock (when the work is done) and remove the lock file."""
+    handle = _held.pop(Path(folder).resolve(), None)
+    if handle is not None:
+        (Path(folder) / LOCK).unlink(missing_ok=True)
+        handle.close()

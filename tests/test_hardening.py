@@ -215,3 +215,28 @@ def test_a_second_writer_is_refused(tmp_path, hml_joints, capsys, monkeypatch):
     with pytest.raises(FormatError, match="another process wrote this file while this one worked"):
         write_all({out: lambda p: np.save(p, hml_joints)}, seen)
     assert np.load(out).shape[0] == 5
+
+
+def test_python_api_mistakes_are_one_sentence(hml_joints):
+    """What a script gets wrong reaches it as an OmnimogenError, never a ValueError or AttributeError."""
+    from omnimogen.errors import OmnimogenError
+    from omnimogen.model.pipeline import load_model
+    from omnimogen.tokenizer import load_tokenizer
+
+    model, tok = load_model(), load_tokenizer()
+    walk = Motion.from_joints(hml_joints)
+    calls = {
+        "must be text (str), not int": lambda: model(123),
+        "unknown option 'secnds'; the options are seconds": lambda: model("a person walks", secnds=3),
+        "history must be a list of Message turns": lambda: model("a person walks", history=["hi"]),
+        "SourceMotion must be a Motion, not ndarray": lambda: model("slow <SourceMotion> down",
+                                                                    SourceMotion=hml_joints),
+        "not a regular array of numbers": lambda: Motion.from_joints([[1, 2], [3]]),
+        "encode takes a Motion": lambda: tok.encode(hml_joints),
+        "must be a str or Path, not NoneType": lambda: walk.save(None),
+        "fps must be more than 0": lambda: walk.resample(0),
+    }  # fmt: skip
+    for message, call in calls.items():
+        with pytest.raises(OmnimogenError) as caught:
+            call()
+        assert message in str(caught.value) and str(caught.value).count(". ") <= 1, str(caught.value)

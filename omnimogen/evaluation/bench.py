@@ -40,7 +40,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ..errors import FormatError, OmnimogenError, check_number
-from ..fileio import LOCK, atomic_path, lock_folder
+from ..fileio import LOCK, atomic_path, lock_folder, unlock_folder
 from ..instructions.corpus import Corpus
 from ..instructions.recipes import materialise
 from ..instructions.schema import PLACEHOLDER
@@ -438,6 +438,7 @@ def run_bench(suite: str, out: str | Path, *, data: str | Path, cases: str | Pat
     identity["fingerprint"] = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
     out = Path(out)
     if _prepare(out, identity, overwrite):
+        unlock_folder(out)
         return json.loads((out / RESULTS).read_text(encoding="utf-8"))
 
     methods = [m for m in METHODS if m != "model" or model_dir is not None]
@@ -456,6 +457,7 @@ def run_bench(suite: str, out: str | Path, *, data: str | Path, cases: str | Pat
     counts = {m: _counts(items) for m, items in plan.items()}
     write_report(out, results, identity, counts, time.perf_counter() - start)
     shutil.rmtree(out / PARTIAL, ignore_errors=True)
+    unlock_folder(out)
     return results
 
 

@@ -50,7 +50,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import FormatError
-from ..fileio import atomic_path, lock_folder
+from ..fileio import atomic_path, lock_folder, unlock_folder
 from ..instructions.corpus import ClipInfo, Corpus
 from ..instructions.schema import PLACEHOLDER
 from ..motion import FPS, Motion, resample
@@ -432,6 +432,7 @@ def run_follow(out: str | Path, *, data: str | Path, model: str | Path | None = 
     with atomic_path(out / "answers.jsonl") as tmp:
         tmp.write_text("".join(json.dumps(o.__dict__) + "\n" for o in outcomes), encoding="utf-8")
     write_follow_report(out, results)
+    unlock_folder(out)
     return results
 
 

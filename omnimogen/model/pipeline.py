@@ -39,6 +39,8 @@ MAX_SECONDS = 60.0  # longer requests are refused; beyond the training length mo
 WINDOW_FRAMES = 197  # the longest motion of the training data (196 feature rows, 9.8 s)
 CONTEXT_FRAMES = 81  # the last 4 s of a long motion are shown when asking for what comes next
 BLEND_FRAMES = 5  # frames cross-faded where two windows meet
+OPTIONS = ("seconds", "frames", "seed", "think", "rounds", "temperature", "text_temperature", "top_k", "top_p",
+           "motion_only", "history", "interpret_words")  # OmniMoGen.__call__'s keywords (the rest are motions)
 MAX_ROUNDS = 5  # self-reflection rounds (the paper measures 1 to 5)
 MAX_SAMPLES = 64  # answers to one request on the command line; more is a loop in a script
 POSE_FRAMES = 13  # in-betweening shows 12 feature rows (0.6 s) of each end, the longest pose of training
@@ -122,6 +124,8 @@ class OmniMoGen:
         warning. False asks the model the words as given.
         """
         self._check_text(instruction)
+        if history is not None and not (isinstance(history, list) and all(isinstance(m, Message) for m in history)):
+            raise InstructionError("history must be a list of Message turns, as a ChatSession keeps them.")
         if seconds is None and frames is None:
             frames = self._implied_frames(instruction, motions)
         n = self._frames(seconds, frames)
@@ -241,7 +245,9 @@ class OmniMoGen:
     def _check_text(instruction) -> None:
         if isinstance(instruction, bytes):
             raise InstructionError("the instruction must be text (str), not bytes; decode it first.")
-        if not isinstance(instruction, str) or not instruction.strip():
+        if not isinstance(instruction, str):
+            raise InstructionError(f"the instruction must be text (str), not {type(instruction).__name__}.")
+        if not instruction.strip():
             raise InstructionError("the instruction is empty; say what the motion should be.")
         try:
             instruction.encode("utf-8")
@@ -258,6 +264,9 @@ class OmniMoGen:
                 f"pass it as {missing[0]}=motion (or --motion {missing[0]}=FILE)."
             )
         unused = [n for n in motions if n not in named]
+        if unused and not isinstance(motions[unused[0]], Motion):  # a misspelt option, not a motion
+            raise InstructionError(f"unknown option {unused[0]!r}; the options are {', '.join(OPTIONS)}, and "
+                                   "motions are passed by their placeholder's name.")  # fmt: skip
         if unused:
             raise InstructionError(f"motion {unused[0]!r} was given but the instruction never mentions <{unused[0]}>.")
         parts = []

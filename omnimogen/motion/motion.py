@@ -11,6 +11,7 @@ and for saving a rendering ``.gif``, ``.mp4``, ``.png``.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -72,7 +73,10 @@ def mirror_joints(joints: np.ndarray, skeleton: Skeleton = SMPL22) -> np.ndarray
 
 def _real(values, what: str) -> np.ndarray:
     """``values`` as float32, refusing what is not real numbers (complex, text, objects, booleans)."""
-    arr = np.asarray(values)
+    try:
+        arr = np.asarray(values)
+    except (ValueError, TypeError):  # ragged nested lists
+        raise MotionError(f"{what} is not a regular array of numbers (its rows differ in length).") from None
     if arr.dtype.kind not in "iuf":
         raise MotionError(f"{what} holds {arr.dtype} values; a motion needs real numbers.")
     return arr.astype(np.float32)
@@ -189,6 +193,8 @@ class Motion:
         )
 
     def resample(self, fps: float) -> Motion:
+        if not isinstance(fps, (int, float)) or not 0 < fps <= MAX_FPS:
+            raise MotionError(f"fps must be more than 0 and at most {MAX_FPS:g}, got {fps}.")
         return Motion.from_joints(resample(self.joints, self.fps, fps), fps, self.caption, self.skeleton, self.name)
 
     def __repr__(self) -> str:
@@ -263,6 +269,8 @@ class Motion:
         ``npy`` picks what a ``.npy`` holds: ``"features"`` or ``"joints"`` (default: the
         representation the motion was made from).
         """
+        if not isinstance(path, (str, os.PathLike)):
+            raise FormatError(f"the path to save to must be a str or Path, not {type(path).__name__}.")
         path = Path(path)
         kind = saveable_kind(path)
         if kind in (".gif", ".mp4", ".png"):

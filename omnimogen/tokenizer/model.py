@@ -181,6 +181,8 @@ class MotionTokenizer(nn.Module):
 
     def encode(self, motion: Motion) -> np.ndarray:
         """A motion -> integer codes (ceil((frames - 1) / 4), L). Any length of at least 2 frames."""
+        if not isinstance(motion, Motion):
+            raise MotionError(f"encode takes a Motion (Motion.load, Motion.from_joints), not {type(motion).__name__}.")
         f = motion.features  # (T, D) at 20 fps
         if len(f) < self.config.downsample:
             raise MotionError(
