@@ -8,9 +8,18 @@ import torch
 # process (a training job) slow small ops down a hundredfold.
 torch.set_num_threads(1)
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-FIXTURES = SHARED / "fixtures" / "humanml3d"
-BANDAI = SHARED / "data" / "bandai"
+HERE = Path(__file__).resolve().parent
+FIXTURES = HERE / "fixtures" / "humanml3d"  # golden HumanML3D files (MIT, see its LICENSE)
+TAKES = HERE / "fixtures" / "bandai"  # three Bandai takes as published (CC BY-NC 4.0, see fixtures/NOTICE.md)
+# The full Bandai corpus: tests that build datasets from it skip when a clone has no ../shared beside it.
+BANDAI = HERE.parents[1] / "shared" / "data" / "bandai"
+
+
+def bandai() -> Path:
+    """The Bandai corpus folder, or skip the test (and the fixtures built from it) when it is absent."""
+    if not (BANDAI / "Bandai-Namco-Research-Motiondataset-1").is_dir():
+        pytest.skip(f"needs the Bandai corpus at {BANDAI} (absent in this clone)")
+    return BANDAI
 
 
 @pytest.fixture(scope="session")

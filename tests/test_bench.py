@@ -10,7 +10,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import torch
-from conftest import BANDAI, FIXTURES
+from conftest import FIXTURES, bandai
 
 from omnimogen.cli import main
 from omnimogen.data.bandai import build_bandai
@@ -36,7 +36,7 @@ def corpus(tmp_path_factory) -> Corpus:
     out = tmp_path_factory.mktemp("bench") / "bandai"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        build_bandai(BANDAI, out, limit=40, workers=1, progress=False)
+        build_bandai(bandai(), out, limit=40, workers=1, progress=False)
         return Corpus(out)
 
 
@@ -328,7 +328,7 @@ def test_t2m_and_anycontext_ask_in_the_held_out_words(corpus, anycontext, evalua
     reworded = reword_anycontext(samples, "test")
     assert reworded == reword_anycontext(samples, "test")  # fixed per case id
     held = frames("test")
-    for old, new in zip(samples, reworded):
+    for old, new in zip(samples, reworded, strict=True):
         assert [p.motion for t in old.turns for p in t.parts] == [p.motion for t in new.turns for p in t.parts]
         prompt = new.turns[0].parts[-1].text
         assert prompt != old.turns[0].parts[-1].text

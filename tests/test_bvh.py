@@ -7,7 +7,7 @@ import warnings
 
 import numpy as np
 import pytest
-from conftest import BANDAI
+from conftest import TAKES
 from scipy.spatial.transform import Rotation
 
 from omnimogen.errors import FormatError, MotionError
@@ -16,7 +16,7 @@ from omnimogen.formats.bvh import UNITS, parse_bvh, read_bvh, write_bvh
 from omnimogen.formats.rigs import RIGS
 from omnimogen.motion import SMPL22
 
-WALK = BANDAI / "Bandai-Namco-Research-Motiondataset-1" / "data" / "dataset-1_walk_normal_001.bvh.gz"
+WALK = TAKES / "dataset-1_walk_normal_001.bvh.gz"
 J = {name: i for i, name in enumerate(SMPL22.joint_names)}
 
 

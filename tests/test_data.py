@@ -5,7 +5,7 @@ import warnings
 
 import numpy as np
 import pytest
-from conftest import BANDAI
+from conftest import bandai
 
 from omnimogen.data.bandai import Take, assign_splits, build_bandai, find_takes
 from omnimogen.data.captions import ACTIONS, STYLES, captions_for, mirror_label, mirror_text
@@ -15,7 +15,7 @@ from omnimogen.motion import SMPL22, Motion, mirror_joints
 
 
 def test_every_bandai_label_has_phrasings():
-    takes = find_takes(BANDAI)
+    takes = find_takes(bandai())
     assert len(takes) > 2700
     assert {t.action for t in takes} <= set(ACTIONS)
     assert {t.style for t in takes} <= set(STYLES)
@@ -83,7 +83,7 @@ def small_corpus(tmp_path_factory):
     out = tmp_path_factory.mktemp("corpus") / "bandai"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        report = build_bandai(BANDAI, out, limit=12, workers=2, progress=False)
+        report = build_bandai(bandai(), out, limit=12, workers=2, progress=False)
     return out, report
 
 
@@ -134,7 +134,7 @@ def test_mirrored_clip_is_the_mirror_image(small_corpus):
 def test_build_refuses_to_clobber_and_rejects_bad_sources(small_corpus, tmp_path):
     out, _ = small_corpus
     with pytest.raises(FormatError, match="already exists"):
-        build_bandai(BANDAI, out, limit=1)
+        build_bandai(bandai(), out, limit=1)
     with pytest.raises(FormatError, match="no Bandai"):
         build_bandai(tmp_path, tmp_path / "x", limit=1)
 
@@ -143,7 +143,7 @@ def test_corrupt_file_is_named_and_skipped(tmp_path):
     src = tmp_path / "src" / "Bandai-Namco-Research-Motiondataset-1"
     (src / "cfg").mkdir(parents=True)
     (src / "data").mkdir()
-    real = BANDAI / "Bandai-Namco-Research-Motiondataset-1"
+    real = bandai() / "Bandai-Namco-Research-Motiondataset-1"
     for f in ("content_label.txt", "style_label.txt"):
         (src / "cfg" / f).write_text((real / "cfg" / f).read_text())
     for stem in ("dataset-1_walk_normal_001", "dataset-1_run_normal_001"):

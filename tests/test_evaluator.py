@@ -9,7 +9,7 @@ import warnings
 import numpy as np
 import pytest
 import torch
-from conftest import BANDAI, FIXTURES
+from conftest import FIXTURES, bandai
 
 from omnimogen.cli import main
 from omnimogen.data import MotionDataset
@@ -177,7 +177,7 @@ def tiny_data(tmp_path_factory):
     out = tmp_path_factory.mktemp("evaldata") / "bandai"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        build_bandai(BANDAI, out, limit=40, workers=1, progress=False)
+        build_bandai(bandai(), out, limit=40, workers=1, progress=False)
     return out
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import BANDAI
+from conftest import bandai
 
 from omnimogen.data.captions import ACTIONS, STYLES
 from omnimogen.evaluation import checks
@@ -169,7 +169,7 @@ def test_no_training_text_contains_a_paraphrase(tmp_path):
     assert [a for a in asked if a in tables] == []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        build_bandai(BANDAI, tmp_path / "bandai", limit=60, progress=False)
+        build_bandai(bandai(), tmp_path / "bandai", limit=60, progress=False)
         build_x2mo(tmp_path / "bandai", tmp_path / "x2mo", samples=1500, seed=3, progress=False)
     texts = [p.text for f in sorted((tmp_path / "x2mo").glob("*.jsonl")) for s in read_samples(f)
              for t in s.turns for p in t.parts if p.text]  # fmt: skip

@@ -9,7 +9,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import torch
-from conftest import BANDAI
+from conftest import bandai
 
 from omnimogen.cli import main
 from omnimogen.data.bandai import build_bandai
@@ -43,7 +43,7 @@ def corpus(tmp_path_factory) -> Corpus:
     out = tmp_path_factory.mktemp("corpus") / "bandai"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        build_bandai(BANDAI, out, limit=40, progress=False)
+        build_bandai(bandai(), out, limit=40, progress=False)
         return Corpus(out)
 
 

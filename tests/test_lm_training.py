@@ -8,7 +8,7 @@ import warnings
 
 import pytest
 import torch
-from conftest import BANDAI, FIXTURES
+from conftest import FIXTURES, bandai
 
 from omnimogen.model.pipeline import OmniMoGen
 from omnimogen.motion import Motion, Normalizer
@@ -27,7 +27,7 @@ def inputs(tmp_path_factory):
     root = tmp_path_factory.mktemp("lm")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        build_bandai(BANDAI, root / "corpus", limit=40, progress=False)
+        build_bandai(bandai(), root / "corpus", limit=40, progress=False)
         build_x2mo(root / "corpus", root / "x2mo", samples=120, seed=0, progress=False)
     torch.manual_seed(0)
     tok = MotionTokenizer(PRESETS["tiny"], Normalizer.load(FIXTURES))

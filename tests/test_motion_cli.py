@@ -4,13 +4,13 @@ import json
 
 import numpy as np
 import pytest
-from conftest import BANDAI
+from conftest import TAKES
 
 from omnimogen import Motion
 from omnimogen.cli import main
 from omnimogen.errors import FormatError, MotionError
 
-WALK = BANDAI / "Bandai-Namco-Research-Motiondataset-1" / "data" / "dataset-1_walk_normal_001.bvh.gz"
+WALK = TAKES / "dataset-1_walk_normal_001.bvh.gz"
 
 
 def test_features_and_joints_convert_losslessly(hml_features):

@@ -3,7 +3,7 @@
 import warnings
 
 import numpy as np
-from conftest import BANDAI
+from conftest import TAKES
 
 import omnimogen
 from omnimogen.cli import main
@@ -34,7 +34,7 @@ def test_shipped_model_uses_the_shipped_tokenizer_and_is_seeded():
 
 def test_shipped_evaluator_places_real_clips_by_their_captions():
     ev = load_evaluator()
-    data = BANDAI / "Bandai-Namco-Research-Motiondataset-1" / "data"
+    data = TAKES
     clips = [Motion.load(data / f"dataset-1_{name}_001.bvh.gz") for name in ("walk_normal", "bow_normal")]
     texts = ["a person walks forward", "a person bows"]
     with warnings.catch_warnings():

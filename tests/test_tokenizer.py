@@ -11,7 +11,7 @@ import warnings
 import numpy as np
 import pytest
 import torch
-from conftest import FIXTURES
+from conftest import FIXTURES, TAKES, bandai
 
 from omnimogen import Motion
 from omnimogen.cli import main
@@ -113,14 +113,12 @@ def _tiny_cfg(**overrides) -> TokenizerTrainConfig:
 @pytest.fixture(scope="module")
 def tiny_data(tmp_path_factory):
     """A 40-take Bandai build (train and val populated)."""
-    from conftest import BANDAI
-
     from omnimogen.data.bandai import build_bandai
 
     out = tmp_path_factory.mktemp("tokdata") / "bandai"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        build_bandai(BANDAI, out, limit=40, progress=False)
+        build_bandai(bandai(), out, limit=40, progress=False)
     return out
 
 
@@ -221,13 +219,11 @@ def test_cli_encode_decode(tok, hml_features, tmp_path, capsys):
 
 def test_the_shipped_default_tokenizer_reconstructs_a_test_clip():
     """A Bandai take of the test split (never trained on), through the package's default tokenizer."""
-    from conftest import BANDAI
-
     tok = load_tokenizer()  # the one shipped in omnimogen/assets/tokenizer
     assert (tok.config.num_levels, tok.config.codebook_size) == (6, 512)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        m = Motion.load(BANDAI / "Bandai-Namco-Research-Motiondataset-1" / "data" / "dataset-1_bow_angry_001.bvh.gz")
+        m = Motion.load(TAKES / "dataset-1_bow_angry_001.bvh.gz")
     m = Motion.from_features(m.features)  # the canonical form the tokenizer sees
     errors = []
     for levels in (1, 6):

@@ -175,7 +175,7 @@ def load_rendered(path: Path) -> dict[str, list[tuple[str, Rendered]]]:
             if len(tasks) + 1 != len(offsets) or offsets[-1] != len(ids) or len(mask) != len(ids):
                 raise ValueError(f"the {split} arrays do not agree in length")
             out[split] = [(t, Rendered(ids[a:b], mask[a:b], None if codes is None else codes[a:b]))
-                          for t, a, b in zip(tasks, offsets[:-1], offsets[1:])]  # fmt: skip
+                          for t, a, b in zip(tasks, offsets[:-1], offsets[1:], strict=True)]  # fmt: skip
     return out
 
 
