@@ -6,6 +6,7 @@ The one implementation behind the tokenizer's, the evaluator's and the model's s
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -65,6 +66,23 @@ def read_config(directory: str | Path, kind: str, files: tuple[str, ...]) -> dic
     if doc.get("skeleton", SMPL22.name) != SMPL22.name:
         raise FormatError(f"{directory}: {what} for skeleton {doc['skeleton']!r}; only {SMPL22.name!r} is built in.")
     return doc
+
+
+HEADER_KEYS = ("type", "skeleton", "tokenizer", "text_model")  # what config.json holds beside the settings
+
+
+def config_from(doc: dict, cls, directory: str | Path):
+    """The config dataclass ``cls`` from a checkpoint's ``config.json``; a key it does not know (a typo, a
+    checkpoint of a newer version) is refused instead of silently dropped."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(doc) - names - set(HEADER_KEYS))
+    if unknown:
+        raise FormatError(f"{Path(directory) / 'config.json'}: unknown setting(s) {', '.join(unknown)}; "
+                          "it was written by another version of omnimogen or edited by hand.")  # fmt: skip
+    try:
+        return cls(**{k: v for k, v in doc.items() if k in names})
+    except (TypeError, ValueError) as e:
+        raise FormatError(f"{Path(directory) / 'config.json'}: a setting is malformed ({e}).") from None
 
 
 def load_weights(model: torch.nn.Module, path: str | Path) -> None:

@@ -240,3 +240,35 @@ def test_python_api_mistakes_are_one_sentence(hml_joints):
         with pytest.raises(OmnimogenError) as caught:
             call()
         assert message in str(caught.value) and str(caught.value).count(". ") <= 1, str(caught.value)
+
+
+def test_help_and_argument_errors_answer_without_importing_torch():
+    import subprocess
+    import sys
+
+    probe = ("import sys\nfrom omnimogen.cli import main\n"
+             "for argv in (['--help'], ['generate'], ['bench', 'follow']):\n"
+             "    try:\n        main(argv)\n    except SystemExit:\n        pass\n"
+             "print('torch' in sys.modules)")  # fmt: skip
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip().splitlines()[-1] == "False", done.stdout + done.stderr
+    assert "required: text" in done.stderr
+    again = subprocess.run([sys.executable, "-m", "omnimogen", "--version"], capture_output=True, text=True, timeout=60)
+    assert again.returncode == 0 and again.stdout.startswith("omnimogen ")
+
+
+def test_a_checkpoint_config_with_an_unknown_key_is_refused(tmp_path):
+    import json
+    import shutil
+
+    from omnimogen.tokenizer import load_tokenizer
+    from omnimogen.tokenizer.model import DEFAULT_DIR
+
+    copy = tmp_path / "tok"
+    shutil.copytree(DEFAULT_DIR, copy)
+    doc = json.loads((copy / "config.json").read_text())
+    (copy / "config.json").write_text(json.dumps({**doc, "num_levles": 4}))  # a typo would be dropped silently
+    with pytest.raises(FormatError, match="unknown setting.s. num_levles"):
+        load_tokenizer(copy)
+    (copy / "config.json").write_text(json.dumps(doc))
+    assert load_tokenizer(copy).config.num_levels == doc["num_levels"]

@@ -25,7 +25,7 @@ import json
 import math
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +33,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..checkpoint import check_normalizer, load_weights, read_config, save_checkpoint
+from ..checkpoint import check_normalizer, config_from, load_weights, read_config, save_checkpoint
 from ..data.dataset import Clip
 from ..errors import FormatError, MotionError, OmnimogenError
 from ..fileio import atomic_path
@@ -277,8 +277,7 @@ class TextMotionEvaluator(nn.Module):
             raise FormatError(
                 f"{directory / 'config.json'}: trained on text encoder {doc['text_model']!r}; only {TEXT_PACKAGE!r} is supported."
             )
-        names = {f.name for f in fields(EvaluatorConfig)}
-        config = EvaluatorConfig(**{k: v for k, v in doc.items() if k in names})
+        config = config_from(doc, EvaluatorConfig, directory)
         normalizer = Normalizer.load(directory)
         check_normalizer(directory, normalizer, config.input_dim)
         model = cls(config, normalizer)

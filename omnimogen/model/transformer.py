@@ -9,14 +9,14 @@ independently.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..checkpoint import load_weights, read_config, save_checkpoint
+from ..checkpoint import config_from, load_weights, read_config, save_checkpoint
 from .vocab import Vocab
 
 
@@ -156,8 +156,7 @@ def load_lm(directory: str | Path) -> OmniMoGenLM:
     """The model of ``directory``; ``.tokenizer_fingerprint`` is the tokenizer it was trained on (or None)."""
     directory = Path(directory)
     doc = read_config(directory, "omnimogen.lm", LM_FILES)
-    names = {f.name for f in fields(ModelConfig)}
-    model = OmniMoGenLM(ModelConfig(**{k: v for k, v in doc.items() if k in names}), Vocab.load(directory))
+    model = OmniMoGenLM(config_from(doc, ModelConfig, directory), Vocab.load(directory))
     load_weights(model, directory / "model.safetensors")
     model.tokenizer_fingerprint = doc.get("tokenizer")
     return model.eval()

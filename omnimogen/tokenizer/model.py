@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +21,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from vector_quantize_pytorch import ResidualVQ
 
-from ..checkpoint import check_normalizer, load_weights, read_config, save_checkpoint
+from ..checkpoint import check_normalizer, config_from, load_weights, read_config, save_checkpoint
 from ..errors import FormatError, MotionError
 from ..motion import FPS, SMPL22, Motion, Normalizer, Skeleton
 
@@ -266,8 +266,7 @@ class MotionTokenizer(nn.Module):
     def from_pretrained(cls, directory: str | Path) -> MotionTokenizer:
         directory = Path(directory)
         doc = read_config(directory, "omnimogen.tokenizer", cls.FILES)
-        names = {f.name for f in fields(TokenizerConfig)}
-        config = TokenizerConfig(**{k: v for k, v in doc.items() if k in names})
+        config = config_from(doc, TokenizerConfig, directory)
         normalizer = Normalizer.load(directory)
         check_normalizer(directory, normalizer, config.input_dim)
         model = cls(config, normalizer)
