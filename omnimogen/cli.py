@@ -79,42 +79,26 @@ def cmd_convert(args) -> None:
 
 
 def cmd_encode(args) -> None:
+    from .formats.codes import write_codes
     from .tokenizer import load_tokenizer
 
     _keep_inputs([args.output], [args.input])
     tok = load_tokenizer(args.tokenizer)
     motion = _load(args.input, args)
     codes = tok.encode(motion)
-    doc = {
-        "format": "omnimogen.codes",
-        "version": 1,
-        "levels": tok.config.num_levels,
-        "codebook_size": tok.config.codebook_size,
-        "frames": len(motion.features) + 1,  # at 20 fps; decode restores exactly this length
-        "codes": codes.tolist(),
-    }
-    from .fileio import atomic_path
-
-    with atomic_path(args.output) as tmp:
-        tmp.write_text(json.dumps(doc))
+    write_codes(args.output, codes, codebook_size=tok.config.codebook_size, frames=len(motion.features) + 1)
     print(f"wrote {args.output} ({len(codes)} steps x {codes.shape[1]} levels)")
 
 
 def cmd_decode(args) -> None:
-    from .errors import FormatError
+    from .formats.codes import read_codes
     from .tokenizer import load_tokenizer
 
     _keep_inputs([args.output], [args.input])
     tok = load_tokenizer(args.tokenizer)
+    codes, frames = read_codes(args.input)
     try:
-        doc = json.loads(Path(args.input).read_text(encoding="utf-8"))
-        codes = doc["codes"]
-    except FileNotFoundError:
-        raise FormatError(f"{args.input}: no such file.") from None
-    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as e:
-        raise FormatError(f"{args.input}: not a codes file written by 'omnimogen encode' ({e!r}).") from None
-    try:
-        motion = tok.decode(codes, levels=args.levels, length=doc.get("frames"))
+        motion = tok.decode(codes, levels=args.levels, length=frames)
     except OmnimogenError as e:
         raise type(e)(f"{args.input}: {e}") from None
     motion.save(args.output)
@@ -142,19 +126,6 @@ def _motion_files(instruction: str, specs: list[str]) -> dict[str, str]:
     return {**bound, **dict(zip(free, positional, strict=False))}
 
 
-def _outputs(paths: list[str], k: int, samples: int) -> list[Path]:
-    """OUT.bvh -> OUT.bvh for one sample, OUT_1.bvh, OUT_2.bvh ... for several."""
-    if samples == 1:
-        return [Path(p) for p in paths]
-    out = []
-    for p in paths:
-        from .motion.motion import file_kind
-
-        suffix = file_kind(p)
-        out.append(Path(p[: -len(suffix)] + f"_{k + 1}" + suffix))
-    return out
-
-
 def _check_samples(args) -> None:
     from .errors import check_number
     from .model.pipeline import MAX_SAMPLES
@@ -162,32 +133,17 @@ def _check_samples(args) -> None:
     check_number("--samples", args.samples, 1, MAX_SAMPLES, integer=True)
 
 
-def _preview(path: Path) -> Path:
-    return path.with_name(path.name.split(".")[0] + ".gif")
-
-
 def cmd_generate(args) -> None:
-    from .fileio import check_writable, file_state, write_all
+    from .formats.outputs import OutputPlan
     from .model.pipeline import load_model
-    from .motion.motion import saveable_kind
 
     _check_samples(args)
-    for path in args.output or []:
-        saveable_kind(path)  # before any work: an unknown format fails now, not after generating
     files = _motion_files(args.text, args.motion or [])
-    planned = [_outputs(args.output or [], k, args.samples) for k in range(args.samples)]
-    _keep_inputs([p for paths in planned for p in paths], files.values())
-    # A preview GIF beside the first output, unless a GIF or MP4 is asked for anyway.
-    preview = bool(args.preview and args.output and not any(_is_video(Path(p)) for p in args.output))
-    seen = {}
-    for paths in planned:
-        for path in paths + ([_preview(paths[0])] if preview else []):
-            check_writable(path)
-            seen[path] = file_state(path)
+    plan = OutputPlan(args.output or [], args.samples, preview=args.preview)  # checked before any work
+    _keep_inputs(plan.seen, files.values())
     motions = {name: _load(path, args) for name, path in files.items()}
     model = load_model(args.model)
-    writers, said = {}, []
-    for k, paths in enumerate(planned):
+    for k in range(args.samples):
         seed = None if args.seed is None else args.seed + k
         result = model(args.text, seconds=args.seconds, frames=args.frames, seed=seed, think=args.think,
                        temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, motion_only=not args.words,
@@ -198,23 +154,13 @@ def cmd_generate(args) -> None:
             print(f"reasoning: {result.reasoning}")
         if result.text and result.text != "<Motion>":
             print(result.text)
-        if not result.motions:
-            continue
-        if not paths:
+        if result.motions and not args.output:
             print("no output file given: the motion was not saved (add -o OUT.bvh).", file=sys.stderr)
-            continue
-        for n, path in enumerate(paths):
-            for i, m in enumerate(result.motions):
-                m = m.with_caption(args.text)
-                target = path if i == 0 else path.with_name(f"{path.name.split('.')[0]}_m{i + 1}{''.join(path.suffixes)}")
-                writers[target] = m.save
-                said.append(f"wrote {target} ({m.num_frames} frames, {m.duration:.2f} s)")
-                if preview and n == 0:
-                    writers[_preview(target)] = m.save
-                    said.append(f"wrote {_preview(target)} (preview)")
-    write_all(writers, seen)  # every file or none, and none that another process wrote meanwhile
-    if said:
-        print("\n".join(said))
+        plan.add(k, [m.with_caption(args.text) for m in result.motions])
+    for path in plan.write():  # every file or none
+        m = plan.files[path]
+        print(f"wrote {path} (preview)" if path in plan.previews else f"wrote {path} ({m.num_frames} frames, "
+              f"{m.duration:.2f} s)")  # fmt: skip
 
 
 def _say_reading(result) -> None:
@@ -230,10 +176,6 @@ def _say_reading(result) -> None:
 def _text_temperature(args) -> dict:
     """The words' temperature when given (else the model's default)."""
     return {} if args.text_temperature is None else {"text_temperature": args.text_temperature}
-
-
-def _is_video(path: Path) -> bool:
-    return path.suffix.lower() in (".gif", ".mp4")
 
 
 def cmd_describe(args) -> None:
@@ -463,9 +405,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", help="model directory (default: the one shipped with the package)")
     p.add_argument("--seed", type=int, help="random seed (sample k uses seed + k)")
     p.add_argument("--samples", type=int, default=1, help="how many captions")
-    p.add_argument(
-        "--temperature", dest="text_temperature", type=float, help="temperature of the words (default: the model's)"
-    )
+    p.add_argument("--text-temperature", "--temperature", dest="text_temperature", type=float,
+                   help="temperature of the words (default: the model's); --temperature is the same")  # fmt: skip
     _add_bvh_flags(p)
     p.set_defaults(func=cmd_describe)
 

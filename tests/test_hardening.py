@@ -272,3 +272,23 @@ def test_a_checkpoint_config_with_an_unknown_key_is_refused(tmp_path):
         load_tokenizer(copy)
     (copy / "config.json").write_text(json.dumps(doc))
     assert load_tokenizer(copy).config.num_levels == doc["num_levels"]
+
+
+def test_the_output_plan_names_samples_motions_and_previews(tmp_path, hml_joints):
+    """The naming and preview policy of `omnimogen generate`, as a script gets it from the library."""
+    from omnimogen.formats.outputs import OutputPlan
+
+    a, b = Motion.from_joints(hml_joints[:20]), Motion.from_joints(hml_joints[:30])
+    plan = OutputPlan([tmp_path / "take.bvh", tmp_path / "take.npy"], samples=2)
+    assert plan.for_sample(1) == [tmp_path / "take_2.bvh", tmp_path / "take_2.npy"]
+    plan.add(0, [a, b])  # an answer with two motions
+    plan.add(1, [a])
+    written = plan.write()
+    names = sorted(p.name for p in written)
+    assert names == sorted(["take_1.bvh", "take_1_m2.bvh", "take_1.npy", "take_1_m2.npy", "take_1.gif",
+                            "take_1_m2.gif", "take_2.bvh", "take_2.npy", "take_2.gif"])  # fmt: skip
+    assert {p.name for p in plan.previews} == {"take_1.gif", "take_1_m2.gif", "take_2.gif"}
+    assert Motion.load(tmp_path / "take_1_m2.npy").num_frames == 30
+    assert not OutputPlan([tmp_path / "clip.gif", tmp_path / "clip.bvh"]).preview  # a GIF asked: no extra one
+    with pytest.raises(FormatError, match="cannot save '.txt'"):
+        OutputPlan([tmp_path / "notes.txt"])
