@@ -52,7 +52,7 @@ def test_cli_write_errors_exit_2_with_one_line(tmp_path, hml_joints, capsys):
         (["--samples", "0"], "--samples must be a whole number at least 1 and at most 64, not 0."),
         (["--samples", "-1"], "--samples must be"),
         (["--samples", "10000"], "at most 64"),
-        (["--temperature", "-1"], "temperature must be a number at least 0 and at most 10, not -1.0."),
+        (["--temperature", "-1"], "temperature must be a number at least 0 and at most 100, not -1.0."),
         (["--temperature", "nan"], "temperature must be"),
         (["--top-k", "0"], "top_k must be a whole number at least 1"),
         (["--top-p", "0"], "top_p must be a number more than 0 and at most 1"),

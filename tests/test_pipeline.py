@@ -8,7 +8,7 @@ import torch
 from conftest import FIXTURES
 
 from omnimogen import Motion
-from omnimogen.errors import FormatError
+from omnimogen.errors import FormatError, OptionError
 from omnimogen.model.pipeline import GenerationError, InstructionError, OmniMoGen
 from omnimogen.model.transformer import ModelConfig, OmniMoGenLM
 from omnimogen.model.vocab import Message, MotionCodes, TextPart, Vocab
@@ -96,7 +96,7 @@ def test_same_seed_same_result(model):
     ],
 )
 def test_bad_instructions(model, kwargs, message):
-    with pytest.raises(InstructionError, match=message):
+    with pytest.raises((InstructionError, OptionError), match=message):
         model(**kwargs)
 
 

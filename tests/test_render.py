@@ -178,12 +178,12 @@ def test_a_failed_render_leaves_no_file_and_keeps_the_old_one(hml_joints, tmp_pa
         raise OSError("disk full")
 
     monkeypatch.setattr(render_module, "_write_gif", broken_writer)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(FormatError, match="new.gif: cannot be written .disk full"):
         render(hml_joints[:2], tmp_path / "new.gif")
     assert list(tmp_path.iterdir()) == []
     old = tmp_path / "old.gif"
     old.write_bytes(b"previous render")
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(FormatError, match="disk full"):
         render(hml_joints[:2], old)
     assert list(tmp_path.iterdir()) == [old] and old.read_bytes() == b"previous render"
 

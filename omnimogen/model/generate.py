@@ -18,7 +18,7 @@ from .fast_llama import LlamaDecoder
 from .transformer import OmniMoGenLM
 from .vocab import Rendered
 
-MAX_TEMPERATURE = 10.0  # far past useful (1 is the model's own distribution); beyond it only noise
+MAX_TEMPERATURE = 100.0  # far past useful (1 is the model's own distribution; 50 is nearly uniform)
 
 
 @dataclass(frozen=True)
