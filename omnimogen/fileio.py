@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import gzip
 import os
@@ -114,6 +115,8 @@ def lock_folder(folder: str | os.PathLike, what: str = "run folder") -> None:
         handle.close()
         raise FormatError(f"{folder}: another omnimogen process is writing this {what}; wait for it to end or "
                           "choose another folder.") from None  # fmt: skip
+    if not _held:
+        atexit.register(lambda: [h.close() for h in _held.values()])
     _held[folder] = handle
 
 

@@ -36,3 +36,14 @@ def hml_joints() -> np.ndarray:
 def turning_features() -> np.ndarray:
     """momask_example_000612: a clip whose facing passes through -Z (HumanML3D's sign bug)."""
     return np.load(FIXTURES / "momask_example_000612.npy")
+
+
+# Fixtures that build a dataset from the whole Bandai corpus (seconds to a minute each), and the tests
+# that do so themselves: marked `slow` so that `pytest -m "not slow"` is a quick loop. CI runs all.
+CORPUS_FIXTURES = {"corpus", "small_corpus", "tiny_data", "inputs"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if CORPUS_FIXTURES & set(getattr(item, "fixturenames", ())) or item.get_closest_marker("slow"):
+            item.add_marker(pytest.mark.slow)

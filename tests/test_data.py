@@ -14,6 +14,7 @@ from omnimogen.errors import FormatError
 from omnimogen.motion import SMPL22, Motion, mirror_joints
 
 
+@pytest.mark.slow
 def test_every_bandai_label_has_phrasings():
     takes = find_takes(bandai())
     assert len(takes) > 2700
@@ -131,6 +132,7 @@ def test_mirrored_clip_is_the_mirror_image(small_corpus):
     assert [mirror_text(c) for c in caps] == mcaps
 
 
+@pytest.mark.slow
 def test_build_refuses_to_clobber_and_rejects_bad_sources(small_corpus, tmp_path):
     out, _ = small_corpus
     with pytest.raises(FormatError, match="already exists"):
@@ -139,6 +141,7 @@ def test_build_refuses_to_clobber_and_rejects_bad_sources(small_corpus, tmp_path
         build_bandai(tmp_path, tmp_path / "x", limit=1)
 
 
+@pytest.mark.slow
 def test_corrupt_file_is_named_and_skipped(tmp_path):
     src = tmp_path / "src" / "Bandai-Namco-Research-Motiondataset-1"
     (src / "cfg").mkdir(parents=True)

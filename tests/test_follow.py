@@ -150,6 +150,7 @@ def _norm(text: str) -> str:
     )
 
 
+@pytest.mark.slow
 def test_no_training_text_contains_a_paraphrase(tmp_path):
     """The held-out words never reach training: not in the tables the training text is written from,
     and not in any text of an X2Mo set built from real clips (captions, instructions, answers)."""

@@ -263,7 +263,7 @@ def test_clear_errors(files, evaluator, tmp_path):
     no_test = tmp_path / "no_test"
     (no_test / "new_joint_vecs").mkdir(parents=True)
     (no_test / "train.txt").write_text("000000\n")
-    with pytest.raises(FormatError, match="has no test split"):
+    with pytest.raises(FormatError, match="test.txt: split file missing"):
         P.run_protocol(noise_generator, no_test, evaluator, progress=False)
     with pytest.raises(FormatError, match="does not exist"):
         P.run_protocol(noise_generator, tmp_path / "missing", evaluator, progress=False)

@@ -7,7 +7,9 @@
     ROOT/Mean.npy, Std.npy       normalisation statistics of the train split
     ROOT/labels.json             optional: {ID: {"action", "style", "take", ...}}
 
-HumanML3D itself, our Bandai build and a user's own data all load through :class:`MotionDataset`.
+HumanML3D itself, our Bandai build and a user's own data all load through :class:`Layout`, the one
+reader of these names: :class:`MotionDataset` (training), the instruction builders' ``Corpus`` and the
+evaluation protocol read through it.
 """
 
 from __future__ import annotations
@@ -24,6 +26,76 @@ from ..errors import FormatError
 from ..motion import FPS, SMPL22, Motion, Normalizer, Skeleton
 
 SPLITS = ("train", "val", "test")
+FEATURES, JOINTS, TEXTS = "new_joint_vecs", "new_joints", "texts"
+
+
+class Layout:
+    """The files of a HumanML3D-layout folder; ``need`` names the sub-folders the reader requires."""
+
+    def __init__(self, root: str | Path, need: tuple[str, ...] = (FEATURES,)):
+        self.root = Path(root)
+        if not self.root.is_dir():
+            raise FormatError(f"{self.root}: dataset directory does not exist.")
+        self.require(*need)
+
+    def require(self, *subs: str) -> None:
+        for sub in subs:
+            if not (self.root / sub).is_dir():
+                raise FormatError(f"{self.root}: missing the {sub}/ folder of a HumanML3D-layout dataset.")
+
+    def split_file(self, split: str) -> Path:
+        return self.root / f"{split}.txt"
+
+    def split_ids(self, split: str) -> list[str]:
+        """The clip ids a split file lists, in its order."""
+        path = self.split_file(split)
+        if not path.is_file():
+            raise FormatError(f"{path}: split file missing; a HumanML3D-layout dataset needs {split}.txt.")
+        return path.read_text(encoding="utf-8").split()
+
+    def feature_path(self, clip_id: str) -> Path:
+        return self.root / FEATURES / f"{clip_id}.npy"
+
+    def text_path(self, clip_id: str) -> Path:
+        return self.root / TEXTS / f"{clip_id}.txt"
+
+    def features(self, clip_id: str, dim: int | None = None) -> np.ndarray:
+        """(rows, D) features of a clip, checked to be ``dim`` wide when given."""
+        path = self.feature_path(clip_id)
+        try:
+            features = np.load(path, allow_pickle=False)
+        except (OSError, ValueError, EOFError) as e:
+            raise FormatError(f"{path}: not a numpy feature file ({e}).") from None
+        if dim is not None and (features.ndim != 2 or features.shape[1] != dim):
+            raise FormatError(f"{path}: features of shape {features.shape}, expected (frames, {dim}).")
+        return features
+
+    def rows(self, clip_id: str) -> int:
+        """A clip's feature rows, read from the file's header only."""
+        return np.load(self.feature_path(clip_id), mmap_mode="r").shape[0]
+
+    def text_lines(self, clip_id: str) -> list[str]:
+        """The non-empty lines of a clip's text file ([] without one)."""
+        path = self.text_path(clip_id)
+        if not path.is_file():
+            return []
+        return [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+    def captions(self, clip_id: str) -> list[Caption]:
+        return [Caption.from_line(line) for line in self.text_lines(clip_id)]
+
+    def labels(self, required: bool = False) -> dict[str, dict]:
+        """``labels.json`` ({} without one, unless ``required``)."""
+        path = self.root / "labels.json"
+        if not path.is_file():
+            if required:
+                raise FormatError(f"{path}: missing; instruction sets need per-clip action and style labels "
+                                  "(build the corpus with 'omnimogen data bandai').")  # fmt: skip
+            return {}
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise FormatError(f"{path}: not valid JSON ({e}).") from None
 
 
 @dataclass(frozen=True)
@@ -72,25 +144,18 @@ class MotionDataset:
     """
 
     def __init__(self, root: str | Path, split: str = "train", *, min_frames: int = 1, skeleton: Skeleton = SMPL22):
-        self.root = Path(root)
+        self.layout = Layout(root)
+        self.root = self.layout.root
         self.split = split
         self.skeleton = skeleton
-        if not self.root.is_dir():
-            raise FormatError(f"{self.root}: dataset directory does not exist.")
-        split_file = self.root / f"{split}.txt"
-        if not split_file.is_file():
-            raise FormatError(f"{split_file}: split file missing; a HumanML3D-layout dataset needs {split}.txt.")
-        if not (self.root / "new_joint_vecs").is_dir():
-            raise FormatError(f"{self.root}: missing the new_joint_vecs/ folder of feature files.")
-        ids = [line.strip() for line in split_file.read_text(encoding="utf-8").splitlines() if line.strip()]
-        labels_file = self.root / "labels.json"
-        self.labels: dict[str, dict] = json.loads(labels_file.read_text()) if labels_file.is_file() else {}
+        ids = self.layout.split_ids(split)
+        split_file = self.layout.split_file(split)
+        self.labels: dict[str, dict] = self.layout.labels()
         kept, missing, short = [], 0, 0
         for i in ids:
-            path = self._feature_path(i)
-            if not path.is_file():
+            if not self.layout.feature_path(i).is_file():
                 missing += 1
-            elif min_frames > 1 and _npy_rows(path) < min_frames:
+            elif min_frames > 1 and self.layout.rows(i) < min_frames:
                 short += 1
             else:
                 kept.append(i)
@@ -102,9 +167,6 @@ class MotionDataset:
             )
         self.ids = kept
 
-    def _feature_path(self, clip_id: str) -> Path:
-        return self.root / "new_joint_vecs" / f"{clip_id}.npy"
-
     def __len__(self) -> int:
         return len(self.ids)
 
@@ -113,19 +175,11 @@ class MotionDataset:
 
     def __getitem__(self, index: int) -> Clip:
         clip_id = self.ids[index]
-        path = self._feature_path(clip_id)
-        features = np.load(path)
-        if features.ndim != 2 or features.shape[1] != self.skeleton.feature_dim:
-            raise FormatError(
-                f"{path}: features of shape {features.shape}, expected (frames, {self.skeleton.feature_dim})."
-            )
+        features = self.layout.features(clip_id, self.skeleton.feature_dim)
         return Clip(clip_id, features, self.captions(clip_id), self.labels.get(clip_id, {}))
 
     def captions(self, clip_id: str) -> list[Caption]:
-        path = self.root / "texts" / f"{clip_id}.txt"
-        if not path.is_file():
-            return []
-        return [Caption.from_line(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        return self.layout.captions(clip_id)
 
     def normalizer(self) -> Normalizer:
         return Normalizer.load(self.root)
@@ -135,17 +189,13 @@ class MotionDataset:
         return FPS
 
 
-def _npy_rows(path: Path) -> int:
-    return np.load(path, mmap_mode="r").shape[0]
-
-
 def write_clip(root: Path, clip_id: str, features: np.ndarray, joints: np.ndarray, captions: list[Caption]) -> None:
     """Write one clip's three files into a HumanML3D-layout folder."""
-    np.save(root / "new_joint_vecs" / f"{clip_id}.npy", features.astype(np.float32))
-    np.save(root / "new_joints" / f"{clip_id}.npy", joints.astype(np.float32))
-    (root / "texts" / f"{clip_id}.txt").write_text("".join(c.to_line() + "\n" for c in captions), encoding="utf-8")
+    np.save(root / FEATURES / f"{clip_id}.npy", features.astype(np.float32))
+    np.save(root / JOINTS / f"{clip_id}.npy", joints.astype(np.float32))
+    (root / TEXTS / f"{clip_id}.txt").write_text("".join(c.to_line() + "\n" for c in captions), encoding="utf-8")
 
 
 def make_layout(root: Path) -> None:
-    for sub in ("new_joint_vecs", "new_joints", "texts"):
+    for sub in (FEATURES, JOINTS, TEXTS):
         (root / sub).mkdir(parents=True, exist_ok=True)

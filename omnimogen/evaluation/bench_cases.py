@@ -27,9 +27,10 @@ from ..instructions.anycontext import CATEGORIES as ANYCONTEXT_CATEGORIES
 from ..instructions.corpus import Corpus
 from ..instructions.recipes import check_ref, donor
 from ..instructions.schema import MotionRef, Sample, read_samples
+from ..motion import WINDOW_ROWS
 
 SUITES = ("anycontext", "t2m", "edit", "tasks")
-MAX_ROWS = 196  # the longest motion the protocol compares (9.8 s), as HumanML3D cuts its test clips
+MAX_ROWS = WINDOW_ROWS  # the longest motion the protocol compares (9.8 s), as HumanML3D cuts its test clips
 EDIT_CATEGORIES = ("action", "speed", "bodypart", "style", "trajectory")
 # X2Mo task -> tasks-suite category; reflection is asked twice, the second time with Think mode.
 TASK_CATEGORIES = {"inbetween": "inbetween", "inpaint": "inpaint", "continue": "continue",

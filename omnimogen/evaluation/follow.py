@@ -53,7 +53,7 @@ from ..errors import FormatError
 from ..fileio import atomic_path, lock_folder, unlock_folder
 from ..instructions.corpus import ClipInfo, Corpus
 from ..instructions.schema import PLACEHOLDER
-from ..motion import FPS, Motion, resample
+from ..motion import FPS, WINDOW_ROWS, Motion, resample
 from . import checks
 
 PROMPTS = Path(__file__).with_name("follow_prompts.json")
@@ -77,7 +77,7 @@ SPEED_TOLERANCE = 0.25
 FACING_SHARE = 0.9
 NEIGHBOURS = 5
 CHECK_OF = {"trajectory_from": "trajectory", "unknown": "warned"}  # expectation -> the check that tests it
-WINDOW_ROWS = 196  # bound motions are cut to the training window (9.8 s), as the X2Mo samples are
+# Bound motions are cut to WINDOW_ROWS (the training window, 9.8 s), as the X2Mo samples are.
 
 
 class FollowError(FormatError):

@@ -25,6 +25,10 @@ from scipy.ndimage import uniform_filter1d
 from scipy.spatial.distance import cdist
 
 from ..errors import MotionError
+from ..motion import FPS, SMPL22
+
+ANKLES_AND_TOES = tuple(sorted(j for foot in SMPL22.feet for j in foot))  # (7, 8, 10, 11)
+TOES = tuple(foot[1] for foot in SMPL22.feet)  # (10, 11)
 
 RngLike = np.random.Generator | int
 
@@ -238,8 +242,8 @@ def _horizontal_speed(p: np.ndarray, fps: float) -> np.ndarray:
 
 def physical_score(
     joints,
-    fps: float = 20,
-    feet: Sequence[int] = (7, 8, 10, 11),
+    fps: float = FPS,
+    feet: Sequence[int] = ANKLES_AND_TOES,
     height_threshold: float = 0.05,
     speed_threshold: float = 0.075,
 ) -> float:
@@ -280,7 +284,7 @@ def physical_score(
 
 
 def foot_skating_ratio(
-    joints, fps: float = 20, feet: Sequence[int] = (10, 11), height: float = 0.05, speed: float = 0.5, window: int = 5
+    joints, fps: float = FPS, feet: Sequence[int] = TOES, height: float = 0.05, speed: float = 0.5, window: int = 5
 ) -> float:
     """Fraction of frame steps in which a foot skates, as GMD and OmniControl define it.
 
@@ -300,7 +304,7 @@ def foot_skating_ratio(
     return float(skating.any(1).mean())
 
 
-def jitter(joints, fps: float = 20) -> float:
+def jitter(joints, fps: float = FPS) -> float:
     """Mean magnitude of the jerk (third time derivative of joint positions), in m/s^3.
 
     Finite differences over frames, averaged over frames and joints. Zero for any motion whose

@@ -36,15 +36,17 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..data.dataset import FEATURES, TEXTS, Layout
 from ..errors import FormatError, MotionError
+from ..motion import FPS, WINDOW_ROWS
 from .guo import GuoEvaluator, load_guo_evaluator
 from .metrics import diversity, fid, matching_score, mean_ci95, multimodality, r_precision
 
 # Constants of the official pipeline (evaluator_wrapper.py, data/dataset.py, final_evaluations.py).
-FPS = 20  # HumanML3D frame rate: a caption's start/end seconds times 20 give feature rows
+# FPS: a caption's start/end seconds times 20 give feature rows
 MIN_FRAMES = 40  # motions (or caption segments) shorter than this are left out (24 for KIT-ML)
 MAX_FRAMES = 200  # ... and those this long or longer
-MAX_MOTION_LENGTH = 196  # every motion is zero-padded (after normalisation) to this many rows
+MAX_MOTION_LENGTH = WINDOW_ROWS  # every motion is zero-padded (after normalisation) to this many rows
 MAX_TEXT_LEN = 20  # tokens kept per caption, before sos/eos are added
 UNIT_LENGTH = 4  # lengths are cut to whole units of 4 frames (the evaluator's latent step)
 
@@ -339,38 +341,25 @@ def load_test_set(dataset_dir: str | Path, split: str = "test", dim_pose: int = 
     others are the captions of the whole motion, which is an entry only if it has one; entries are
     ordered by length (stable). Clips without a feature or text file are left out with a warning.
     """
-    root = Path(dataset_dir)
-    if not root.is_dir():
-        raise FormatError(f"{root}: dataset directory does not exist.")
-    split_file = root / f"{split}.txt"
-    if not split_file.is_file():
-        raise FormatError(f"{split_file}: the dataset has no {split} split; the protocol needs {split}.txt.")
-    for sub in ("new_joint_vecs", "texts"):
-        if not (root / sub).is_dir():
-            raise FormatError(f"{root}: missing the {sub}/ folder of a HumanML3D-layout dataset.")
-    ids = [line.strip() for line in split_file.read_text(encoding="utf-8").splitlines() if line.strip()]
+    layout = Layout(dataset_dir, need=())
+    split_file = layout.split_file(split)
+    ids = layout.split_ids(split)
+    layout.require(FEATURES, TEXTS)
     skipped = {"no feature file": 0, "no text file": 0, "length outside [40, 200)": 0}
     entries: list[Entry] = []
     for name in ids:
-        fpath, tpath = root / "new_joint_vecs" / f"{name}.npy", root / "texts" / f"{name}.txt"
-        if not fpath.is_file():
+        if not layout.feature_path(name).is_file():
             skipped["no feature file"] += 1
             continue
-        if not tpath.is_file():
+        if not layout.text_path(name).is_file():
             skipped["no text file"] += 1
             continue
-        try:
-            motion = np.load(fpath, allow_pickle=False)
-        except Exception as e:
-            raise FormatError(f"{fpath}: not a numpy feature file ({type(e).__name__}: {e}).") from None
-        if motion.ndim != 2 or motion.shape[1] != dim_pose:
-            raise FormatError(f"{fpath}: features of shape {motion.shape}, the evaluator reads (frames, {dim_pose}).")
+        motion = layout.features(name, dim_pose)
         if not MIN_FRAMES <= len(motion) < MAX_FRAMES:
             skipped["length outside [40, 200)"] += 1
             continue
         whole = []
-        lines = [ln for ln in tpath.read_text(encoding="utf-8").splitlines() if ln.strip()]
-        for k, line in enumerate(lines):
+        for k, line in enumerate(layout.text_lines(name)):
             caption, tokens, start, end = _parse_line(line)
             if start == 0.0 and end == 0.0:
                 whole.append((caption, tokens))
@@ -396,13 +385,11 @@ def load_test_set(dataset_dir: str | Path, split: str = "test", dim_pose: int = 
 
 def dataset_sha256(dataset_dir: str | Path, split: str = "test") -> str:
     """A hash of the split file and every feature and text file it lists (what the protocol reads)."""
-    root = Path(dataset_dir)
-    split_file = root / f"{split}.txt"
-    if not split_file.is_file():
-        raise FormatError(f"{split_file}: the dataset has no {split} split.")
-    h = hashlib.sha256(split_file.read_bytes())
-    for name in split_file.read_text(encoding="utf-8").split():
-        for path in (root / "new_joint_vecs" / f"{name}.npy", root / "texts" / f"{name}.txt"):
+    layout = Layout(dataset_dir, need=())
+    ids = layout.split_ids(split)
+    h = hashlib.sha256(layout.split_file(split).read_bytes())
+    for name in ids:
+        for path in (layout.feature_path(name), layout.text_path(name)):
             if path.is_file():
                 h.update(f"{path.parent.name}/{path.name}\n".encode())
                 h.update(_file_sha256(path).encode())

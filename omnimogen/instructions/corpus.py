@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from ..data.captions import ACTIONS, STYLES
-from ..data.dataset import SPLITS, Caption
+from ..data.dataset import SPLITS, Layout
 from ..errors import FormatError
 
 Cell = tuple[int, str, str]  # (dataset, action, style)
@@ -48,26 +48,14 @@ class Corpus:
     """
 
     def __init__(self, root: str | Path):
-        self.root = Path(root)
-        if not self.root.is_dir():
-            raise FormatError(f"{self.root}: dataset directory does not exist.")
+        self.layout = Layout(root, need=())
+        self.root = self.layout.root
         labels_file = self.root / "labels.json"
-        if not labels_file.is_file():
-            raise FormatError(
-                f"{labels_file}: missing; instruction sets need per-clip action and style labels "
-                "(build the corpus with 'omnimogen data bandai')."
-            )
-        try:
-            labels = json.loads(labels_file.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise FormatError(f"{labels_file}: not valid JSON ({e}).") from None
+        labels = self.layout.labels(required=True)
         self.clips: dict[str, ClipInfo] = {}
         left_out: dict[str, list[str]] = {}
         for split in SPLITS:
-            split_file = self.root / f"{split}.txt"
-            if not split_file.is_file():
-                raise FormatError(f"{split_file}: split file missing; the dataset needs {split}.txt.")
-            for clip_id in split_file.read_text(encoding="utf-8").split():
+            for clip_id in self.layout.split_ids(split):
                 reason = self._add(clip_id, split, labels.get(clip_id))
                 if reason:
                     left_out.setdefault(reason, []).append(clip_id)
@@ -86,8 +74,7 @@ class Corpus:
             self._cells[clip.split].setdefault(clip.cell, []).append(clip)
 
     def _add(self, clip_id: str, split: str, label) -> str | None:
-        path = self.root / "new_joint_vecs" / f"{clip_id}.npy"
-        if not path.is_file():
+        if not self.layout.feature_path(clip_id).is_file():
             return "without a feature file"
         if not isinstance(label, dict) or not {"action", "style", "dataset"} <= set(label):
             return "without an action/style/dataset label"
@@ -95,7 +82,7 @@ class Corpus:
             return "whose action or style has no phrasings in omnimogen.data.captions"
         if label.get("split", split) != split:
             return "whose label names another split than its split file"
-        rows = np.load(path, mmap_mode="r").shape[0]
+        rows = self.layout.rows(clip_id)
         info = ClipInfo(clip_id, int(label["dataset"]), label["action"], label["style"], split, rows,
                         bool(label.get("mirror", False)))  # fmt: skip
         self.clips[clip_id] = info
@@ -122,18 +109,14 @@ class Corpus:
         """(rows, 263) features of a clip."""
         if clip_id not in self.clips:
             raise FormatError(f"{self.root}: no clip {clip_id!r} in the dataset.")
-        return _load(self.root / "new_joint_vecs" / f"{clip_id}.npy")
+        return _load(self.layout, clip_id)
 
     def captions(self, clip_id: str) -> list[str]:
-        path = self.root / "texts" / f"{clip_id}.txt"
-        if not path.is_file():
-            return []
-        lines = path.read_text(encoding="utf-8").splitlines()
-        return [Caption.from_line(line).text for line in lines if line.strip()]
+        return [c.text for c in self.layout.captions(clip_id)]
 
 
 @lru_cache(maxsize=256)
-def _load(path: Path) -> np.ndarray:
-    features = np.load(path)
+def _load(layout: Layout, clip_id: str) -> np.ndarray:
+    features = layout.features(clip_id)
     features.setflags(write=False)  # shared by the cache: nobody may edit it in place
     return features

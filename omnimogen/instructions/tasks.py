@@ -21,6 +21,7 @@ from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 from ..data.captions import captions_for, mirror_label
+from ..motion import WINDOW_ROWS
 from .corpus import Cell, ClipInfo, Corpus
 from .phrasings import Concept, Phrasings, default_concepts, default_phrasings
 from .recipes import rows_after
@@ -49,7 +50,7 @@ class Unsatisfiable(Exception):
 class TaskConfig:
     """Length limits the model imposes: about 10 s per motion and 1,024 tokens per sample."""
 
-    max_rows: int = 196  # feature rows (20 fps) per motion part: 9.8 s, HumanML3D's limit
+    max_rows: int = WINDOW_ROWS  # feature rows (20 fps) per motion part: 9.8 s, HumanML3D's limit
     max_sample_rows: int = 600  # all motion parts of a sample: ~900 tokens at 6 codes per 4 rows
     min_rows: int = 8  # shortest motion part, 0.4 s (two tokenizer steps)
     pose_rows: tuple[int, ...] = (4, 8, 12)  # lengths of the start/end "poses" of in-betweening

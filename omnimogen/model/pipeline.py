@@ -20,7 +20,7 @@ import torch
 
 from ..errors import FormatError, OmnimogenError, check_number
 from ..instructions.schema import PLACEHOLDER
-from ..motion import FPS, SMPL22, Motion
+from ..motion import FPS, SMPL22, WINDOW_ROWS, Motion
 from ..tokenizer import MotionTokenizer, load_tokenizer
 from .generate import SamplingOptions, generate
 from .transformer import OmniMoGenLM, load_lm, save_lm
@@ -36,7 +36,7 @@ from .vocab import Message, MotionCodes, TextPart
 
 TEXT_TEMPERATURE = 0.6  # words are sampled cooler than motions: scripts/bench_describe.py measures why
 MAX_SECONDS = 60.0  # longer requests are refused; beyond the training length motions are continued
-WINDOW_FRAMES = 197  # the longest motion of the training data (196 feature rows, 9.8 s)
+WINDOW_FRAMES = WINDOW_ROWS + 1  # the longest motion of the training data (9.8 s)
 CONTEXT_FRAMES = 81  # the last 4 s of a long motion are shown when asking for what comes next
 BLEND_FRAMES = 5  # frames cross-faded where two windows meet
 OPTIONS = ("seconds", "frames", "seed", "think", "rounds", "temperature", "text_temperature", "top_k", "top_p",

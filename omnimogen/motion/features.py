@@ -37,6 +37,7 @@ from .skeleton import SMPL22, Skeleton
 
 Variant = Literal["corrected", "humanml3d"]
 FPS = 20  # the HumanML3D time base
+WINDOW_ROWS = 196  # the longest motion of training and of the protocol: 196 feature rows, 9.8 s at FPS
 FOOT_CONTACT_THRESHOLD = 0.002  # squared displacement per frame, m^2
 FACING_SMOOTH_SIGMA = 20  # frames
 

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from ..data.dataset import MotionDataset
-from ..motion import FPS, features_to_joints
+from ..motion import FPS, WINDOW_ROWS, features_to_joints
 from ..tokenizer import PRESETS, MotionTokenizer, TokenizerConfig
 from .common import ConfigError, start_run, train_loop
 
@@ -95,7 +95,7 @@ def reconstruction_loss(model: MotionTokenizer, x: torch.Tensor, recon: torch.Te
 
 
 @torch.no_grad()
-def evaluate(model: MotionTokenizer, clips: list[np.ndarray], levels: int | None = None, max_rows: int = 196) -> dict:
+def evaluate(model: MotionTokenizer, clips: list[np.ndarray], levels: int | None = None, max_rows: int = WINDOW_ROWS) -> dict:
     """MPJPE (mm, global and root-aligned) of decode(encode(x)) and per-level codebook usage.
 
     Clips are cut to their first ``max_rows`` rows (196: 9.8 s, HumanML3D's maximum, as the field
