@@ -145,10 +145,9 @@ def cmd_generate(args) -> None:
     model = load_model(args.model)
     for k in range(args.samples):
         seed = None if args.seed is None else args.seed + k
-        result = model(args.text, seconds=args.seconds, frames=args.frames, seed=seed, think=args.think,
+        result = model(args.text, motions, seconds=args.seconds, frames=args.frames, seed=seed, think=args.think,
                        temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, motion_only=not args.words,
-                       **_text_temperature(args),
-                       **motions)  # fmt: skip
+                       **_text_temperature(args))  # fmt: skip
         _say_reading(result)
         if result.reasoning:
             print(f"reasoning: {result.reasoning}")

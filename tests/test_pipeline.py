@@ -102,7 +102,7 @@ def test_bad_instructions(model, kwargs, message):
 
 def test_unused_motion_is_refused(model, hml_features):
     with pytest.raises(InstructionError, match="never mentions"):
-        model("walk", Extra=Motion.from_features(hml_features[:24]))
+        model("walk", {"Extra": Motion.from_features(hml_features[:24])})
 
 
 def test_unfinished_answers_are_reported_not_returned(model):
@@ -156,14 +156,14 @@ def test_long_motions_continue_across_windows(model):
 
 
 def test_a_continuation_is_placed_where_the_motion_left_off(hml_joints):
-    from omnimogen.model.pipeline import _join, _place_after
+    from omnimogen.model.stitch import join, place_after
 
     a, b = hml_joints[:100], hml_joints[99:]
     # What a continuation looks like: canonical (the features put it at the origin facing +Z).
     b_canonical = Motion.from_features(Motion.from_joints(b).features).joints
-    placed = _place_after(b_canonical, a)
+    placed = place_after(b_canonical, a)
     np.testing.assert_allclose(placed[0, 0, [0, 2]], a[-1, 0, [0, 2]], atol=1e-6)
-    whole = _join(a, placed, 5)
+    whole = join(a, placed, 5)
     assert len(whole) == len(hml_joints)
     err = np.linalg.norm(whole[110:, 0, [0, 2]] - hml_joints[110:, 0, [0, 2]], axis=-1)
     assert err.max() < 0.1  # the re-placed path follows the original (facing estimated from one pose)
@@ -174,7 +174,7 @@ def test_every_call_returns_a_motion_of_the_asked_length(model, hml_features):
     b = Motion.from_features(hml_features[100:160])
     kw = {"seconds": 2, "motion_only": True, "seed": 0}
     for out in (model.edit(a, "make it look happy", **kw), model.inbetween(a, b, "walk", **kw),
-                model("Follow the style of <RefMotion> with the action of <SourceMotion>", SourceMotion=a, RefMotion=b, **kw),
+                model("Follow the style of <RefMotion> with the action of <SourceMotion>", {"SourceMotion": a, "RefMotion": b}, **kw),
                 model.generate("a person walks", think=True, rounds=1, **kw)):  # fmt: skip
         assert len(out.motions) == 1 and out.motions[0].num_frames == 41
 

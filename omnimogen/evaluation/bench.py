@@ -264,14 +264,14 @@ class Producer:
         """The model's answer; a case that allows words first falls back to a motion-only answer."""
         inputs = {name: materialise(ref, self.corpus) for name, ref in case.inputs}
         kwargs = {"seed": case_seed(case, self.seed, repeat, sample), "frames": case.frames, "think": case.think,
-                  "rounds": self.cfg.think_rounds, **inputs}  # fmt: skip
+                  "rounds": self.cfg.think_rounds}  # fmt: skip
         text, result = case.text(self.seed, repeat), None
         if not case.motion_only:
             with contextlib.suppress(GenerationError):  # words that never end: ask for the motion alone
-                result = self.model(text, motion_only=False, **kwargs)
+                result = self.model(text, inputs, motion_only=False, **kwargs)
         if result is None or not result.motions:
             try:
-                result = self.model(text, motion_only=True, **kwargs)
+                result = self.model(text, inputs, motion_only=True, **kwargs)
             except GenerationError as e:
                 raise GenerationError(f"case {case.id}: {e}") from None
         return result.motions[-1]

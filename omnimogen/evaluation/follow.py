@@ -375,9 +375,9 @@ def _ask(model, case: FollowCase, motions: dict[str, Motion], seed: int) -> list
     for k, t in enumerate(case.turns):
         named = {n: motions[n] for n in dict.fromkeys(PLACEHOLDER.findall(t.instruction))}
         if len(case.turns) == 1:
-            result = model(t.instruction, seed=seed, motion_only=True, **named)
+            result = model(t.instruction, named, seed=seed, motion_only=True)
         else:
-            result = chat(t.instruction, seed=seed + k, **named)
+            result = chat(t.instruction, named, seed=seed + k)
         warnings = getattr(result, "warnings", None)  # (models before warnings existed: none)
         warning = "; ".join(warnings) if warnings else None
         answers.append((result.motions[-1] if result.motions else None, warning))

@@ -3,15 +3,17 @@
     model = omnimogen.load_model()
     model.generate("a tired person waves goodbye", seconds=4).motions[0].save("wave.bvh")
     model.edit(motion, "make it look happy")
-    model("Follow the style of <RefMotion> with the action of <SourceMotion>", SourceMotion=a, RefMotion=b)
+    model("Follow the style of <RefMotion> with the action of <SourceMotion>", {"SourceMotion": a, "RefMotion": b})
 
-Motions are bound to the placeholders their instruction mentions (``<SourceMotion>``); they enter
-the prompt as motion parts named after them, in order of first mention, before the text.
+Motions are bound to the placeholders their instruction mentions (``<SourceMotion>``) in a mapping of
+their own, apart from the options (:class:`Options`); they enter the prompt as motion parts named after
+them, in order of first mention, before the text.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,9 +22,10 @@ import torch
 
 from ..errors import FormatError, OmnimogenError, check_number
 from ..instructions.schema import PLACEHOLDER
-from ..motion import FPS, SMPL22, WINDOW_ROWS, Motion
+from ..motion import FPS, WINDOW_ROWS, Motion
 from ..tokenizer import MotionTokenizer, load_tokenizer
 from .generate import SamplingOptions, generate
+from .stitch import long_motion
 from .transformer import OmniMoGenLM, load_lm, save_lm
 from .understand import (
     Reading,
@@ -37,10 +40,6 @@ from .vocab import Message, MotionCodes, TextPart
 TEXT_TEMPERATURE = 0.6  # words are sampled cooler than motions: scripts/bench_describe.py measures why
 MAX_SECONDS = 60.0  # longer requests are refused; beyond the training length motions are continued
 WINDOW_FRAMES = WINDOW_ROWS + 1  # the longest motion of the training data (9.8 s)
-CONTEXT_FRAMES = 81  # the last 4 s of a long motion are shown when asking for what comes next
-BLEND_FRAMES = 5  # frames cross-faded where two windows meet
-OPTIONS = ("seconds", "frames", "seed", "think", "rounds", "temperature", "text_temperature", "top_k", "top_p",
-           "motion_only", "history", "interpret_words")  # OmniMoGen.__call__'s keywords (the rest are motions)
 MAX_ROUNDS = 5  # self-reflection rounds (the paper measures 1 to 5)
 MAX_SAMPLES = 64  # answers to one request on the command line; more is a loop in a script
 POSE_FRAMES = 13  # in-betweening shows 12 feature rows (0.6 s) of each end, the longest pose of training
@@ -55,7 +54,45 @@ class GenerationError(OmnimogenError, RuntimeError):
     """The model did not produce a valid answer within its retries."""
 
 
-@dataclass
+@dataclass(frozen=True)
+class Options:
+    """How one request is carried out; checked when made. Motions are never options: they are passed by
+    placeholder name in a mapping of their own."""
+
+    seconds: float | None = None  # exact duration (or ``frames`` at 20 fps); None: the words or the model decide
+    frames: int | None = None
+    seed: int | None = None
+    think: bool = False  # self-reflection: judge the motion in words, regenerate when it falls short
+    rounds: int = 3
+    temperature: float = 1.0  # the motion's
+    text_temperature: float | None = TEXT_TEMPERATURE  # the words' (None: ``temperature``)
+    top_k: int | None = None
+    top_p: float | None = 0.95
+    motion_only: bool = False  # the answer is exactly one motion, no words
+    interpret_words: bool = True  # a text-to-motion request is read as the nearest known action (understand.py)
+
+    def __post_init__(self):
+        self.sampling()  # checks the sampling settings
+        if self.seed is not None:
+            check_number("seed", self.seed, 0, 2**63 - 1, integer=True)
+        check_number("rounds", self.rounds, 1, MAX_ROUNDS, integer=True)
+        if self.seconds is not None and self.frames is not None:
+            raise InstructionError("give the duration in seconds or in frames, not both.")
+        if self.seconds is not None:
+            check_number("seconds", self.seconds, 0, MAX_SECONDS, above=True)
+        if self.frames is not None:
+            check_number("frames", self.frames, integer=True)
+
+    def sampling(self, **overrides) -> SamplingOptions:
+        settings = {"temperature": self.temperature, "text_temperature": self.text_temperature, "top_k": self.top_k,
+                    "top_p": self.top_p, "motion_only": self.motion_only}  # fmt: skip
+        return SamplingOptions(**{**settings, **overrides})
+
+
+OPTIONS = tuple(f.name for f in dataclasses.fields(Options))
+
+
+@dataclass(frozen=True)
 class Result:
     text: str  # what the assistant wrote, motions shown as their placeholders
     motions: list[Motion]
@@ -109,51 +146,45 @@ class OmniMoGen:
 
     # ---- the calls -----------------------------------------------------------------------------
 
-    def __call__(self, instruction: str, *, seconds: float | None = None, frames: int | None = None,
-                 seed: int | None = None, think: bool = False, rounds: int = 3,
-                 temperature: float = 1.0, text_temperature: float | None = TEXT_TEMPERATURE, top_k: int | None = None,
-                 top_p: float | None = 0.95, motion_only: bool = False, history: list[Message] | None = None,
-                 interpret_words: bool = True, **motions: Motion) -> Result:  # fmt: skip
-        """Carry out an instruction; ``motions`` bind its placeholders by name.
+    def __call__(self, instruction: str, motions: Mapping[str, Motion] | None = None, *,
+                 history: list[Message] | None = None, **options) -> Result:  # fmt: skip
+        """Carry out an instruction; ``motions`` binds its placeholders by name ({"SourceMotion": m}).
 
-        ``motion_only`` makes the answer exactly one motion (no plan or comment in words).
-        ``temperature`` samples the motion, ``text_temperature`` the words (None: ``temperature``).
+        ``options`` are the fields of :class:`Options` (``seconds``, ``seed``, ``temperature``, ...);
+        ``history`` the earlier turns of a conversation (:class:`ChatSession` keeps them).
         ``interpret_words``: a text-to-motion request (no motions, no history, not a question) is read
         as the nearest known action and the style it names, and the model is asked that in its
         training captions' words (``Result.reading``); an unknown request keeps its words and gets a
         warning. False asks the model the words as given.
         """
-        self._check_text(instruction)
+        check_instruction(instruction)
+        opts = _options(options)
+        motions = _motions(motions)
         if history is not None and not (isinstance(history, list) and all(isinstance(m, Message) for m in history)):
             raise InstructionError("history must be a list of Message turns, as a ChatSession keeps them.")
-        if seconds is None and frames is None:
+        frames = opts.frames
+        if opts.seconds is None and frames is None:
             frames = self._implied_frames(instruction, motions)
-        n = self._frames(seconds, frames)
-        sampling = {"temperature": temperature, "text_temperature": text_temperature, "top_k": top_k, "top_p": top_p}
-        SamplingOptions(**sampling)  # checks the settings before any work
-        if seed is not None:
-            check_number("seed", seed, 0, 2**63 - 1, integer=True)
-        check_number("rounds", rounds, 1, MAX_ROUNDS, integer=True)
-        gen = torch.Generator().manual_seed(seed) if seed is not None else None
+        n = self._frames(opts.seconds, frames)
+        gen = torch.Generator().manual_seed(opts.seed) if opts.seed is not None else None
         reading = None
-        if interpret_words and not motions and not history and not PLACEHOLDER.search(instruction) \
+        if opts.interpret_words and not motions and not history and not PLACEHOLDER.search(instruction) \
                 and not asks_for_words(instruction):
             reading = interpret(instruction)
         asked = reading.caption if reading is not None and reading.known else instruction
         prompt = self._user_turn(asked, motions)
         if n is not None and n > WINDOW_FRAMES:
-            result = self._long(asked, n, gen, sampling, motions)
+            joints = long_motion(lambda text, k, bound: self._window(text, k, gen, opts, bound), asked, motions, n,
+                                 WINDOW_FRAMES, 2 * self.tokenizer.config.downsample + 1)  # fmt: skip
+            result = Result("<Motion>", [Motion.from_joints(joints, caption=asked)])
         else:
-            opt = SamplingOptions(**sampling, motion_only=motion_only, motion_steps=self._steps(n))
+            opt = opts.sampling(motion_steps=self._steps(n))
             messages = [*(history or []), prompt]
             result = self._answer(messages, opt, gen, frames=n)
-            if think:
-                result = self._reflect(asked, messages, result, opt, gen, rounds, n)
-        result.prompt = prompt
-        if reading is not None:
-            result.reading = reading
-            result.warnings += unknown_request_warnings(reading, instruction)
-        return result
+            if opts.think:
+                result = self._reflect(messages, result, opt, gen, opts.rounds, n)
+        warnings = unknown_request_warnings(reading, instruction) if reading is not None else []
+        return dataclasses.replace(result, prompt=prompt, reading=reading, warnings=[*result.warnings, *warnings])
 
     def generate(self, text: str, **kwargs) -> Result:
         """Text to motion: the answer is one motion (``motion_only=False`` lets the model write words too)."""
@@ -165,7 +196,7 @@ class OmniMoGen:
         if isinstance(instruction, str) and instruction.strip() and not PLACEHOLDER.search(instruction):
             instruction = f"Edit <SourceMotion>: {instruction.strip()}"
         kwargs.setdefault("motion_only", True)
-        return self(instruction, SourceMotion=motion, **kwargs)
+        return self(instruction, {"SourceMotion": motion}, **kwargs)
 
     def inbetween(self, start: Motion, end: Motion, text: str | None = None, **kwargs) -> Result:
         """A motion from the pose(s) of ``start`` to those of ``end`` (optionally doing ``text``).
@@ -179,13 +210,13 @@ class OmniMoGen:
         first = Motion.from_joints(start.joints[-k:], start.fps) if start.num_frames > k else start
         last = Motion.from_joints(end.joints[:k], end.fps) if end.num_frames > k else end
         kwargs.setdefault("motion_only", True)
-        return self(instruction, StartPose=first, EndPose=last, **kwargs)
+        return self(instruction, {"StartPose": first, "EndPose": last}, **kwargs)
 
     def describe(self, motion: Motion, **kwargs) -> Result:
         """Motion to text; the answer is words only, so ``temperature`` sets theirs."""
         if "temperature" in kwargs:
             kwargs.setdefault("text_temperature", kwargs["temperature"])
-        return self("Write a caption for <Motion>.", Motion=motion, **kwargs)
+        return self("Write a caption for <Motion>.", {"Motion": motion}, **kwargs)
 
     def chat(self) -> ChatSession:
         return ChatSession(self)
@@ -193,13 +224,9 @@ class OmniMoGen:
     # ---- internals -----------------------------------------------------------------------------
 
     def _frames(self, seconds: float | None, frames: int | None) -> int | None:
-        if seconds is not None and frames is not None:
-            raise InstructionError("give the duration in seconds or in frames, not both.")
+        """The frames asked (checked against what the model can make), from seconds or frames."""
         if seconds is not None:
-            check_number("seconds", seconds, 0, MAX_SECONDS, above=True)
             frames = int(round(seconds * FPS)) + 1
-        if frames is not None:
-            check_number("frames", frames, integer=True)
         if frames is not None and not 2 * self.tokenizer.config.downsample < frames <= MAX_SECONDS * FPS + 1:
             raise InstructionError(
                 f"frames must be between {2 * self.tokenizer.config.downsample + 1} and {int(MAX_SECONDS * FPS) + 1}, got {frames}."
@@ -222,59 +249,24 @@ class OmniMoGen:
         """The latent steps that decode to ``frames`` frames."""
         return None if frames is None else -(-(frames - 1) // self.tokenizer.config.downsample)
 
-    def _long(self, instruction: str, frames: int, gen, sampling: dict, motions: dict[str, Motion]) -> Result:
-        """A motion longer than the training window: the first window follows the instruction, every
-        next one continues the last 4 s (the ``continue`` task), placed where the previous ends and
-        cross-faded over a few frames."""
-        first = self._window(instruction, WINDOW_FRAMES, gen, sampling, motions)
-        joints = first.joints
-        while len(joints) < frames:
-            context = Motion.from_joints(joints[-CONTEXT_FRAMES:])
-            need = min(WINDOW_FRAMES, frames - len(joints) + BLEND_FRAMES + 1)
-            need = max(need, 2 * self.tokenizer.config.downsample + 1)
-            prompt = f"Continue <Motion> for about {(need - 1) / FPS:.1f} more seconds."
-            nxt = self._window(prompt, need, gen, sampling, {"Motion": context}).joints
-            joints = _join(joints, _place_after(nxt, joints), BLEND_FRAMES)
-        return Result("<Motion>", [Motion.from_joints(joints[:frames], caption=instruction)])
-
-    def _window(self, instruction, frames, gen, sampling, motions) -> Motion:
-        opt = SamplingOptions(**sampling, motion_steps=self._steps(frames), motion_only=True)
+    def _window(self, instruction: str, frames: int, gen, opts: Options, motions: dict[str, Motion]) -> Motion:
+        """One window of a long motion: exactly ``frames`` frames, motion only."""
+        opt = opts.sampling(motion_steps=self._steps(frames), motion_only=True)
         return self._answer([self._user_turn(instruction, motions)], opt, gen, frames).motions[0]
 
-    @staticmethod
-    def _check_text(instruction) -> None:
-        if isinstance(instruction, bytes):
-            raise InstructionError("the instruction must be text (str), not bytes; decode it first.")
-        if not isinstance(instruction, str):
-            raise InstructionError(f"the instruction must be text (str), not {type(instruction).__name__}.")
-        if not instruction.strip():
-            raise InstructionError("the instruction is empty; say what the motion should be.")
-        try:
-            instruction.encode("utf-8")
-        except UnicodeEncodeError:  # undecodable bytes from the command line arrive as lone surrogates
-            raise InstructionError("the instruction is not valid UTF-8 text; check the terminal's encoding.") from None
-
     def _user_turn(self, instruction: str, motions: dict[str, Motion]) -> Message:
-        self._check_text(instruction)
+        check_instruction(instruction)
         named = list(dict.fromkeys(PLACEHOLDER.findall(instruction)))
         missing = [n for n in named if n not in motions]
         if missing:
             raise InstructionError(
                 f"the instruction refers to {', '.join(f'<{n}>' for n in missing)} but no motion was given for it; "
-                f"pass it as {missing[0]}=motion (or --motion {missing[0]}=FILE)."
+                f"pass it in motions={{'{missing[0]}': motion}} (or --motion {missing[0]}=FILE)."
             )
         unused = [n for n in motions if n not in named]
-        if unused and not isinstance(motions[unused[0]], Motion):  # a misspelt option, not a motion
-            raise InstructionError(f"unknown option {unused[0]!r}; the options are {', '.join(OPTIONS)}, and "
-                                   "motions are passed by their placeholder's name.")  # fmt: skip
         if unused:
             raise InstructionError(f"motion {unused[0]!r} was given but the instruction never mentions <{unused[0]}>.")
-        parts = []
-        for name in named:
-            m = motions[name]
-            if not isinstance(m, Motion):
-                raise InstructionError(f"{name} must be a Motion, not {type(m).__name__}.")
-            parts.append(MotionCodes(self.tokenizer.encode(m), name))
+        parts = [MotionCodes(self.tokenizer.encode(motions[name]), name) for name in named]
         return Message("user", (*parts, TextPart(instruction)))
 
     def _answer(self, messages, opt: SamplingOptions, gen, frames: int | None, retries: int = 3) -> Result:
@@ -312,7 +304,7 @@ class OmniMoGen:
                 text.append(f"<{p.name or 'Motion'}>")
         return Result("".join(text).strip(), motions, tokens=tokens, parts=tuple(parts))
 
-    def _reflect(self, instruction, messages, result, opt, gen, rounds, frames) -> Result:
+    def _reflect(self, messages, result, opt, gen, rounds, frames) -> Result:
         """Self-reflection: judge the motion in words against the instruction, regenerate if it falls short."""
         notes = []
         for _ in range(rounds):
@@ -332,8 +324,7 @@ class OmniMoGen:
             messages = [*messages, answer, ask, Message("assistant", (TextPart(verdict.text),)),
                         Message("user", (TextPart("Use your critique to regenerate it."),))]  # fmt: skip
             result = self._answer(messages, opt, gen, frames)
-        result.reasoning = "\n".join(notes) or None
-        return result
+        return dataclasses.replace(result, reasoning="\n".join(notes) or None)
 
 
 class ChatSession:
@@ -344,16 +335,15 @@ class ChatSession:
         self.history: list[Message] = []
         self.last_frames: int | None = None  # the last answer's length, which follow-up edits keep
 
-    def __call__(self, instruction: str, **kwargs) -> Result:
+    def __call__(self, instruction: str, motions: Mapping[str, Motion] | None = None, **options) -> Result:
         """One turn. Unless the instruction asks for words (a question, a caption, a critique), the
         answer is a motion, as every turn of the training conversations is."""
-        self.model._check_text(instruction)
-        kwargs.setdefault("motion_only", not asks_for_words(instruction))
-        bound = any(isinstance(v, Motion) for v in kwargs.values())
-        if self.last_frames and not bound and kwargs.get("seconds") is None and kwargs.get("frames") is None \
+        check_instruction(instruction)
+        options.setdefault("motion_only", not asks_for_words(instruction))
+        if self.last_frames and not motions and options.get("seconds") is None and options.get("frames") is None \
                 and spoken_seconds(instruction) is None and not changes_length(instruction):
-            kwargs["frames"] = self.last_frames  # a follow-up edits the last answer: same length
-        result = self.model(instruction, history=self.history, **kwargs)
+            options["frames"] = self.last_frames  # a follow-up edits the last answer: same length
+        result = self.model(instruction, motions, history=self.history, **options)
         if result.motions:
             self.last_frames = result.motions[-1].num_frames
         self.history += [result.prompt, Message("assistant", result.parts)]
@@ -371,33 +361,34 @@ def load_model(path: str | Path | None = None) -> OmniMoGen:
     return OmniMoGen.from_pretrained(path)
 
 
-def _heading(joints: np.ndarray) -> float:
-    """Facing angle about +Y of a pose (radians, 0 = +Z), from the hips and shoulders."""
-    r_hip, l_hip, r_sh, l_sh = SMPL22.face_joints
-    across = (joints[r_hip] - joints[l_hip]) + (joints[r_sh] - joints[l_sh])
-    forward = np.cross([0.0, 1.0, 0.0], across)
-    return float(np.arctan2(forward[0], forward[2]))
+def check_instruction(instruction) -> None:
+    """Refuse what is not a usable instruction (not text, empty, not UTF-8) with one sentence."""
+    if isinstance(instruction, bytes):
+        raise InstructionError("the instruction must be text (str), not bytes; decode it first.")
+    if not isinstance(instruction, str):
+        raise InstructionError(f"the instruction must be text (str), not {type(instruction).__name__}.")
+    if not instruction.strip():
+        raise InstructionError("the instruction is empty; say what the motion should be.")
+    try:
+        instruction.encode("utf-8")
+    except UnicodeEncodeError:  # undecodable bytes from the command line arrive as lone surrogates
+        raise InstructionError("the instruction is not valid UTF-8 text; check the terminal's encoding.") from None
 
 
-def _place_after(segment: np.ndarray, previous: np.ndarray) -> np.ndarray:
-    """Turn and move ``segment`` (T, J, 3) about +Y so its first pose stands where and as
-    ``previous``'s last pose does (the continuation starts at the origin facing +Z)."""
-    angle = _heading(previous[-1]) - _heading(segment[0])
-    c, s = np.cos(angle), np.sin(angle)
-    rot = np.array([[c, 0, s], [0, 1, 0], [-s, 0, c]])
-    out = segment @ rot.T
-    shift = previous[-1, 0] - out[0, 0]
-    shift[1] = 0.0
-    return out + shift
+def _options(options: dict) -> Options:
+    unknown = sorted(set(options) - set(OPTIONS))
+    if unknown:
+        hint = " (motions go in the motions mapping: {'SourceMotion': motion})" if unknown[0][:1].isupper() else ""
+        raise InstructionError(f"unknown option {unknown[0]!r}; the options are {', '.join(OPTIONS)}{hint}.")
+    return Options(**options)
 
 
-def _join(a: np.ndarray, b: np.ndarray, blend: int) -> np.ndarray:
-    """a then b, where b's first frame re-states a's last: drop it and cross-fade the next frames."""
-    b = b[1:]
-    k = min(blend, len(a) - 1, len(b))
-    w = np.linspace(0, 1, k + 2)[1:-1, None, None]  # (k, 1, 1)
-    step = a[-1] - a[-2]
-    extrapolated = a[-1] + step * np.arange(1, k + 1)[:, None, None]  # where a would have gone
-    b = b.copy()
-    b[:k] = (1 - w) * extrapolated + w * b[:k]
-    return np.concatenate([a, b])
+def _motions(motions) -> dict[str, Motion]:
+    if motions is None:
+        return {}
+    if not isinstance(motions, Mapping):
+        raise InstructionError(f"motions must map placeholder names to Motions, not {type(motions).__name__}.")
+    for name, m in motions.items():
+        if not isinstance(m, Motion):
+            raise InstructionError(f"{name} must be a Motion, not {type(m).__name__}.")
+    return dict(motions)
