@@ -213,7 +213,7 @@ class Oracle:
         clip = max((c for cells in corpus.cells("test").values() for c in cells), key=lambda c: c.rows)
         self.features, self.calls = corpus.features(clip.id), []
 
-    def __call__(self, instruction, *, seed, frames, think, rounds, motion_only, **motions):
+    def __call__(self, instruction, motions, *, seed, frames, think, rounds, motion_only):
         self.calls.append({"text": instruction, "seed": seed, "frames": frames, "think": think,
                            "motion_only": motion_only, "motions": sorted(motions)})  # fmt: skip
         rows = (frames or 41) - 1

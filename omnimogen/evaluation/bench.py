@@ -12,7 +12,7 @@ retrieval     the train clip whose caption is nearest to the instruction in the 
 
 Each motion is reduced to its evaluator embedding, its Physical score and, where the input fixes
 part of the target (in-betweening, inpainting), its keyframe error; the suite's metrics are computed
-from those per repeat and reported as mean and 95% half-width over the repeats (``mean_ci95``).
+from those per repeat and reported as mean and 95% half-width over the repeats (``metrics.aggregate``).
 Repeats draw new model samples (new seeds), new captions (t2m) and new retrieval batches; the
 baselines' motions do not change between repeats, only the batches they are scored in.
 
@@ -53,7 +53,7 @@ from .bench_cases import SUITES, Case, case_seed, clips_used, load_cases, read_s
 from .bench_report import CHART, REPORT, write_report
 from .evaluator import label_ranks, load_evaluator
 from .follow import PROMPTS
-from .metrics import diversity, fid, keyframe_error, matching_score, mean_ci95, multimodality, physical_score
+from .metrics import aggregate, diversity, fid, keyframe_error, matching_score, multimodality, physical_score
 from .paraphrase import reword_anycontext
 from .paraphrase import t2m_cases as paraphrase_t2m
 
@@ -383,13 +383,7 @@ def _t2m_metrics(cases, out, reference, text_emb, cfg, seed, repeat, with_mm: bo
 
 def _aggregate(per_repeat: list[dict[str, dict[str, float]]]) -> dict[str, dict[str, float]]:
     """Mean and 95% half-width over repeats of every (category, metric)."""
-    out = {}
-    for cat, metrics in per_repeat[0].items():
-        out[cat] = {}
-        for name in metrics:
-            mean, half = mean_ci95([r[cat][name] for r in per_repeat])
-            out[cat] |= {name: mean, f"{name}_ci95": half}
-    return out
+    return {cat: aggregate([r[cat] for r in per_repeat]) for cat in per_repeat[0]}
 
 
 # ---------------------------------------------------------------------------------------------

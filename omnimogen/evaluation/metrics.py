@@ -17,7 +17,7 @@ sample take ``rng``: a ``numpy.random.Generator`` or an integer seed; none touch
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 from scipy import linalg
@@ -366,3 +366,14 @@ def mean_ci95(values) -> tuple[float, float]:
     if len(v) == 0:
         raise ValueError("mean_ci95 needs at least one value.")
     return float(v.mean()), float(1.96 * v.std() / math.sqrt(len(v)))
+
+
+def aggregate(per_repeat: Sequence[Mapping[str, float]], names: Sequence[str] | None = None) -> dict[str, float]:
+    """Every metric's mean and 95% half-width over the repeats, ``{name: mean, name + "_ci95": half}``
+    (``names``: which, in that order; default: the first repeat's): the one summary that the suites and
+    the HumanML3D protocol report."""
+    out: dict[str, float] = {}
+    for name in names if names is not None else list(per_repeat[0]):
+        if all(name in r for r in per_repeat):
+            out[name], out[f"{name}_ci95"] = mean_ci95([r[name] for r in per_repeat])
+    return out

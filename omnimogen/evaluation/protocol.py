@@ -40,7 +40,7 @@ from ..data.dataset import FEATURES, TEXTS, Layout
 from ..errors import FormatError, MotionError
 from ..motion import FPS, WINDOW_ROWS
 from .guo import GuoEvaluator, load_guo_evaluator
-from .metrics import diversity, fid, matching_score, mean_ci95, multimodality, r_precision
+from .metrics import aggregate, diversity, fid, matching_score, multimodality, r_precision
 
 # Constants of the official pipeline (evaluator_wrapper.py, data/dataset.py, final_evaluations.py).
 # FPS: a caption's start/end seconds times 20 give feature rows
@@ -652,11 +652,8 @@ def run_protocol(
                     per_repeat[method].setdefault(k, []).append(float(v))
     result: dict = {}
     for method, values in per_repeat.items():
-        summary = {}
-        for k in METRICS:
-            if k in values:
-                summary[k], summary[k + "_ci95"] = mean_ci95(values[k])
-        result[method] = summary
+        rows = [{k: v[r] for k, v in values.items()} for r in range(repeats)]
+        result[method] = aggregate(rows, METRICS)
     result["per_repeat"] = per_repeat
     result["entries"] = len(items)
     result["texts_per_repeat"] = used
