@@ -237,6 +237,21 @@ def cmd_data_bandai(args) -> None:
         print(f"skipped {take}: {reason}")
 
 
+def cmd_data_import(args) -> None:
+    from .data.importer import import_folder
+
+    joint_map = None
+    if args.joint_map:
+        from .formats.rigs import load_joint_map
+
+        joint_map = load_joint_map(args.joint_map)
+    report = import_folder(args.folder, args.out, captions=args.captions, joint_map=joint_map, workers=args.workers,
+                           overwrite=args.overwrite)  # fmt: skip
+    print(json.dumps({k: v for k, v in vars(report).items() if k != "skipped"}, indent=1))
+    print(f"wrote {args.out}: {report.takes_written} of {report.takes_found} takes, {report.clips_written} clips "
+          f"with mirrors ({len(report.skipped)} left out, each named above)")  # fmt: skip
+
+
 def _print_build(result, kind: str) -> None:
     for task, splits in result.counts.items():
         print(f"{task:30s} " + "  ".join(f"{split} {n:6,d}" for split, n in splits.items()))
@@ -438,6 +453,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, help="worker processes (default: up to 2)")
     p.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
     p.set_defaults(func=cmd_data_bandai)
+    p = data.add_parser("import", help="build a HumanML3D-layout dataset from a folder of captioned takes of any rig")
+    p.add_argument("folder", help="folder of motion files (.bvh, .bvh.gz, .npy, .json) with a captions.csv")
+    p.add_argument("--out", required=True, help="output dataset folder")
+    p.add_argument("--captions", help="the captions CSV (columns path, caption; default: FOLDER/captions.csv)")
+    p.add_argument("--joint-map", metavar="JSON", help="map of SMPL joint names to the rig's names, for unknown rigs")
+    p.add_argument("--workers", type=int, help="worker processes (default: up to 2)")
+    p.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
+    p.set_defaults(func=cmd_data_import)
     p = data.add_parser("x2mo", help="build the interleaved instruction training set from a labelled dataset")
     p.add_argument("--data", required=True, help="HumanML3D-layout dataset with labels.json (omnimogen data bandai)")
     p.add_argument("--out", required=True, help="output folder (shards, manifest.json, mix.png)")

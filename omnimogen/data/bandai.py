@@ -12,21 +12,18 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
-import tempfile
 import time
 import warnings
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import numpy as np
 from tqdm import tqdm
 
 from ..errors import FormatError, OmnimogenError, check_number
-from ..motion import FPS, SMPL22, Motion, Normalizer, features_to_joints, mirror_joints
+from ..motion import FPS, SMPL22, Motion, features_to_joints, mirror_joints
 from .captions import captions_for, mirror_label, mirror_text
-from .dataset import SPLITS, Caption, make_layout, write_clip
+from .dataset import SPLITS, Caption, staging, write_clip, write_index
 
 SPLIT_FRACTIONS = {"train": 0.80, "val": 0.05, "test": 0.15}  # HumanML3D's proportions
 CAPTIONS_PER_CLIP = 3
@@ -96,7 +93,7 @@ def find_takes(src: Path) -> list[Take]:
     return takes
 
 
-def _unit_hash(text: str) -> float:
+def unit_hash(text: str) -> float:
     return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big") / 2**64
 
 
@@ -113,8 +110,8 @@ def assign_splits(takes: list[Take]) -> dict[str, str]:
         cells.setdefault((t.dataset, t.action, t.style), []).append(t)
     out = {}
     for key, members in cells.items():
-        members = sorted(members, key=lambda t: _unit_hash(t.id))
-        shift = _unit_hash("/".join(map(str, key)))
+        members = sorted(members, key=lambda t: unit_hash(t.id))
+        shift = unit_hash("/".join(map(str, key)))
         for rank, t in enumerate(members):
             u = ((rank + shift) / len(members)) % 1.0
             out[t.id] = (
@@ -123,7 +120,7 @@ def assign_splits(takes: list[Take]) -> dict[str, str]:
     return out
 
 
-def _single_thread() -> None:
+def single_thread() -> None:
     import torch
 
     torch.set_num_threads(1)  # the pool already uses every core
@@ -166,8 +163,6 @@ def build_bandai(src: str | Path, out: str | Path, *, limit: int | None = None, 
     src, out = Path(src), Path(out)
     if not src.is_dir():
         raise FormatError(f"{src}: source folder does not exist.")
-    if out.exists() and any(out.iterdir()) and not overwrite:
-        raise FormatError(f"{out}: already exists and is not empty; choose another folder or pass --overwrite.")
     takes = find_takes(src)
     splits = assign_splits(takes)  # before --limit, so a limited build keeps each take's split
     report = BuildReport(source=str(src), out=str(out), takes_found=len(takes))
@@ -179,13 +174,10 @@ def build_bandai(src: str | Path, out: str | Path, *, limit: int | None = None, 
     if limit is not None:
         todo = todo[:: max(1, len(todo) // limit)][:limit]  # spread over actions and styles
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.building-", dir=out.parent))
-    try:
-        make_layout(tmp)
+    with staging(out, overwrite) as tmp:
         workers = workers or min(2, os.cpu_count() or 1)
         results = {}
-        with ProcessPoolExecutor(workers, initializer=_single_thread) as pool:
+        with ProcessPoolExecutor(workers, initializer=single_thread) as pool:
             futures = pool.map(_process, todo, [str(tmp)] * len(todo), chunksize=4)
             for take_id, frames, digest, error in tqdm(futures, total=len(todo), disable=not progress, desc="takes"):
                 if error:
@@ -212,14 +204,6 @@ def build_bandai(src: str | Path, out: str | Path, *, limit: int | None = None, 
                 **base,
             }
             split_ids[split] += [take_id, "M" + take_id]
-        for s in SPLITS:
-            (tmp / f"{s}.txt").write_text("".join(i + "\n" for i in split_ids[s]))
-        (tmp / "all.txt").write_text("".join(i + "\n" for s in SPLITS for i in split_ids[s]))
-        (tmp / "labels.json").write_text(json.dumps(labels, indent=1, sort_keys=True))
-        train = [np.load(tmp / "new_joint_vecs" / f"{i}.npy") for i in split_ids["train"]]
-        if train:
-            Normalizer.fit(train).save(tmp)
-
         report.takes_written = len(written)
         report.clips_written = 2 * len(written)
         report.per_split = {s: len(v) for s, v in split_ids.items()}
@@ -227,10 +211,5 @@ def build_bandai(src: str | Path, out: str | Path, *, limit: int | None = None, 
         report.hours = round(report.frames / FPS / 3600, 3)
         report.source_sha256 = hashlib.sha256("".join(results[i][1] for i in written).encode()).hexdigest()
         report.seconds = round(time.perf_counter() - start, 1)
-        (tmp / "manifest.json").write_text(json.dumps(asdict(report), indent=1))
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        write_index(tmp, split_ids, labels, asdict(report))
     return report

@@ -14,7 +14,11 @@ evaluation protocol read through it.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import shutil
+import tempfile
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -199,3 +203,37 @@ def write_clip(root: Path, clip_id: str, features: np.ndarray, joints: np.ndarra
 def make_layout(root: Path) -> None:
     for sub in (FEATURES, JOINTS, TEXTS):
         (root / sub).mkdir(parents=True, exist_ok=True)
+
+
+@contextlib.contextmanager
+def staging(out: Path, overwrite: bool) -> Iterator[Path]:
+    """A temporary folder beside ``out`` with the layout's sub-folders, renamed to ``out`` when the block
+    succeeds: an interrupted build never leaves a half dataset behind."""
+    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not overwrite:
+        raise FormatError(f"{out}: already exists and is not empty; choose another folder or pass --overwrite.")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.building-", dir=out.parent))
+    try:
+        make_layout(tmp)
+        yield tmp
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(tmp, out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def write_index(root: Path, split_ids: dict[str, list[str]], labels: dict[str, dict], manifest: dict) -> bool:
+    """The split files, ``all.txt``, ``labels.json``, ``Mean.npy``/``Std.npy`` and ``manifest.json`` of a
+    build whose clips are written. The statistics come from the train split, or from every clip when
+    the train split is empty (a very small import); returns whether they did."""
+    for s in SPLITS:
+        (root / f"{s}.txt").write_text("".join(i + "\n" for i in split_ids[s]))
+    (root / "all.txt").write_text("".join(i + "\n" for s in SPLITS for i in split_ids[s]))
+    (root / "labels.json").write_text(json.dumps(labels, indent=1, sort_keys=True))
+    from_train = bool(split_ids["train"])
+    ids = split_ids["train"] if from_train else [i for s in SPLITS for i in split_ids[s]]
+    if ids:
+        Normalizer.fit([np.load(root / FEATURES / f"{i}.npy") for i in ids]).save(root)
+    (root / "manifest.json").write_text(json.dumps(manifest, indent=1))
+    return from_train

@@ -54,6 +54,21 @@ RIGS: dict[str, dict[str, tuple[str, ...]]] = {
         {"pelvis": "Hips", "spine1": "Spine", "spine3": "Spine1", "neck": "Neck1", "head": "Head"},
         _MIXAMO_LIMBS,
     ),
+    # CMU converted for Daz/Poser (cgspeed's 43-joint conversion, also acLSTM's takes): no toes, the hip
+    # joints are the thighs (the buttock bones are short stubs between pelvis and thigh).
+    "cmu_daz": _rig(
+        {"pelvis": "hip", "spine1": "abdomen", "spine3": "chest", "neck": "neck", "head": "head"},
+        {"hip": "{s}Thigh", "knee": "{s}Shin", "ankle": "{s}Foot", "collar": "{s}Collar", "shoulder": "{s}Shldr",
+         "elbow": "{s}ForeArm", "wrist": "{s}Hand"},
+    ),
+    # CMU's own skeleton (ASF/AMC) as BVH: the hip joints are the femurs (the hipjoint bones run from the
+    # pelvis to them). lowerback, lowerneck and the clavicles start where their parents do; as
+    # zero-length bones they would have no direction, so spine1, neck and the collars are placed.
+    "cmu_asf": _rig(
+        {"pelvis": "hip", "spine2": "upperback", "spine3": "thorax", "neck": "upperneck", "head": "head"},
+        {"hip": "{s}femur", "knee": "{s}tibia", "ankle": "{s}foot", "foot": "{s}toes", "shoulder": "{s}humerus",
+         "elbow": "{s}radius", "wrist": "{s}wrist"},
+    ),
     "bandai": _rig(
         {"pelvis": "Hips", "spine1": "Spine", "spine3": "Chest", "neck": "Neck", "head": "Head"},
         {"hip": "UpperLeg_{s}", "knee": "LowerLeg_{s}", "ankle": "Foot_{s}", "foot": "Toes_{s}",
