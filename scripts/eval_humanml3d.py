@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
             "seed": args.seed,
             "repeats": args.repeats,
             "versions": _versions(),
-            "metrics": {m: {"all": results[m]} for m in ("model", "ground_truth") if m in results},
+            "metrics": {m: {"all": results.metrics[m]} for m in ("model", "ground_truth") if m in results.metrics},
             "evaluator": {"name": "guo2022_text_mot_match", "sha256": evaluator.sha256},
             "protocol": {
                 "split": args.split,
@@ -109,11 +109,11 @@ def main(argv: list[str] | None = None) -> int:
                 "diversity_pairs": args.diversity_pairs,
                 "mm_num": args.mm_num if generate else 0,
                 "mm_samples": args.mm_samples,
-                "texts_per_repeat": results["texts_per_repeat"],
-                "entries": results["entries"],
+                "texts_per_repeat": results.texts_per_repeat,
+                "entries": results.entries,
                 "max_texts": args.max_texts,
             },
-            "per_repeat": results["per_repeat"],
+            "per_repeat": results.per_repeat,
         }
     except (OmnimogenError, ValueError) as e:  # bad input or settings: one line, no traceback
         print(f"error: {e}", file=sys.stderr)

@@ -92,20 +92,20 @@ def ac_run(corpus, anycontext, model_dir, evaluator_dir, tmp_path_factory):
 
 def test_results_schema_and_the_ground_truth_ceiling(ac_run, anycontext):
     out, kw, results = ac_run
-    assert set(results) == TOP and results == json.loads((out / "results.json").read_text())
-    assert results["suite"] == "anycontext" and results["repeats"] == 2 and results["seed"] == 0
-    assert len(results["model"]["sha256"]) == len(results["data"]["sha256"]) == 64
-    assert results["model"]["sha256"] == bench.model_sha256(kw["model"]) != bench.dir_sha256(kw["evaluator"])
-    assert {"torch", "numpy", "evaluator"} <= set(results["versions"])
-    assert set(results["metrics"]) == {"model", "ground_truth", "copy_source", "retrieval"}
-    for method in results["metrics"].values():
+    assert set(results.to_json()) == TOP and results.to_json() == json.loads((out / "results.json").read_text())
+    assert results.suite == "anycontext" and results.repeats == 2 and results.seed == 0
+    assert len(results.model["sha256"]) == len(results.data["sha256"]) == 64
+    assert results.model["sha256"] == bench.model_sha256(kw["model"]) != bench.dir_sha256(kw["evaluator"])
+    assert {"torch", "numpy", "evaluator"} <= set(results.versions)
+    assert set(results.metrics) == {"model", "ground_truth", "copy_source", "retrieval"}
+    for method in results.metrics.values():
         assert set(method) == {"style", "speed", "compositional", "all"}
         for values in method.values():
             names = ["R@1", "R@2", "R@3", "AvgR", "Physical"]
             assert list(values) == [k for n in names for k in (n, f"{n}_ci95")]
             assert all(np.isfinite(v) for v in values.values()) and values["AvgR_ci95"] >= 0
             assert 0 <= values["R@1"] <= values["R@2"] <= values["R@3"] <= 100 and 1 <= values["AvgR"] <= 8
-    gt = results["metrics"]["ground_truth"]
+    gt = results.metrics["ground_truth"]
     for values in gt.values():
         assert values["R@1"] == 100 and values["R@1_ci95"] == 0  # its own target: never beaten, at most tied
         assert 0.9 < values["Physical"] <= 1  # real motion stands on the floor
@@ -114,7 +114,7 @@ def test_results_schema_and_the_ground_truth_ceiling(ac_run, anycontext):
         ties = sum(targets.count(t) - 1 for t in targets)
         assert gt[f.name.split("-")[0]]["AvgR"] == pytest.approx(1 + ties / 2 / len(targets))
     # Eight random-weight answers are not the targets: the model is below the ceiling somewhere.
-    assert min(v["R@1"] for v in results["metrics"]["model"].values()) < 100
+    assert min(v["R@1"] for v in results.metrics["model"].values()) < 100
     report = (out / "report.md").read_text()
     assert "| model |" in report and "### style" in report and "results.png" in report
     assert (out / "results.png").read_bytes()[:4] == b"\x89PNG" and not (out / "partial").exists()
@@ -123,10 +123,10 @@ def test_results_schema_and_the_ground_truth_ceiling(ac_run, anycontext):
 def test_same_seed_same_numbers_other_seed_other_samples(ac_run, tmp_path):
     _, kw, results = ac_run
     again = run_bench("anycontext", tmp_path / "again", config=CFG, progress=False, **kw)
-    assert again["metrics"] == results["metrics"]
+    assert again.metrics == results.metrics
     other = run_bench("anycontext", tmp_path / "other", seed=1, config=CFG, progress=False, **kw)
-    assert other["metrics"]["model"] != results["metrics"]["model"]
-    assert other["metrics"]["ground_truth"]["all"]["R@1"] == 100  # other batches, same ceiling
+    assert other.metrics["model"] != results.metrics["model"]
+    assert other.metrics["ground_truth"]["all"]["R@1"] == 100  # other batches, same ceiling
 
 
 def test_an_interrupted_run_resumes_to_the_same_numbers(ac_run, tmp_path, monkeypatch):
@@ -149,7 +149,7 @@ def test_an_interrupted_run_resumes_to_the_same_numbers(ac_run, tmp_path, monkey
     calls.clear()
     monkeypatch.setattr(bench, "compute_chunk", lambda *a, **k: calls.append(a[1]) or real(*a, **k))
     resumed = run_bench("anycontext", tmp_path / "run", config=CFG, progress=False, **kw)
-    assert resumed["metrics"] == results["metrics"]
+    assert resumed.metrics == results.metrics
     chunks = 3 * 6 + 6 * 2  # 24 cases in chunks of 4: each baseline once, the model per repeat
     assert len(calls) == chunks - 3  # the finished chunks were read, not recomputed
     calls.clear()
@@ -161,7 +161,7 @@ def test_a_folder_holding_another_run_is_refused_unless_overwrite(ac_run, tmp_pa
     out, kw, results = ac_run
     with pytest.raises(BenchError, match="holds another run.*--overwrite"):
         run_bench("anycontext", out, seed=5, config=CFG, progress=False, **kw)
-    assert json.loads((out / "results.json").read_text()) == results  # untouched
+    assert json.loads((out / "results.json").read_text()) == results.to_json()  # untouched
     (tmp_path / "notes.txt").write_text("mine")
     with pytest.raises(BenchError, match="holds no benchmark run"):
         run_bench("anycontext", tmp_path, config=CFG, overwrite=True, progress=False, **kw)
@@ -171,7 +171,7 @@ def test_a_folder_holding_another_run_is_refused_unless_overwrite(ac_run, tmp_pa
     for f in out.iterdir():
         (copy / f.name).write_bytes(f.read_bytes())
     again = run_bench("anycontext", copy, seed=5, baselines_only=True, config=CFG, overwrite=True, progress=False, **kw)
-    assert again["seed"] == 5 and again["model"] == {"name": None, "sha256": None} and "model" not in again["metrics"]
+    assert again.seed == 5 and again.model == {"name": None, "sha256": None} and "model" not in again.metrics
 
 
 def _edit_set(corpus: Corpus, folder, same: bool) -> None:
@@ -195,12 +195,12 @@ def test_copy_source_is_perfect_when_the_edit_changes_nothing(corpus, evaluator_
     _edit_set(corpus, tmp_path / "same", same=True)
     _edit_set(corpus, tmp_path / "moved", same=False)
     kw = {"data": corpus.root, "evaluator": evaluator_dir, "baselines_only": True, "config": CFG, "progress": False}
-    same = run_bench("edit", tmp_path / "a", cases=tmp_path / "same", **kw)["metrics"]
+    same = run_bench("edit", tmp_path / "a", cases=tmp_path / "same", **kw).metrics
     for method in ("copy_source", "ground_truth"):
         for key in ("R@1", "source_R@1"):
             assert same[method]["style"][key] == 100 and same[method]["all"][key] == 100
     assert same["copy_source"] == same["ground_truth"]
-    moved = run_bench("edit", tmp_path / "b", cases=tmp_path / "moved", **kw)["metrics"]
+    moved = run_bench("edit", tmp_path / "b", cases=tmp_path / "moved", **kw).metrics
     assert moved["copy_source"]["style"]["source_R@1"] == 100  # the source is itself
     assert moved["copy_source"]["style"]["R@1"] < 100  # but another clip's target is not the source
     assert moved["ground_truth"]["style"]["R@1"] == 100
@@ -224,7 +224,7 @@ def test_tasks_ask_the_model_as_each_task_says(corpus, x2mo, model_dir, evaluato
     oracle = Oracle(corpus)
     monkeypatch.setattr(bench, "load_model", lambda path: oracle)
     kw = {"data": corpus.root, "cases": x2mo, "model": model_dir, "evaluator": evaluator_dir, "progress": False}
-    metrics = run_bench("tasks", tmp_path / "t", config=replace(CFG, repeats=1), **kw)["metrics"]
+    metrics = run_bench("tasks", tmp_path / "t", config=replace(CFG, repeats=1), **kw).metrics
     present = set(metrics["ground_truth"]) - {"all"}
     assert {"inbetween", "inpaint", "continue", "reflection"} <= present
     assert set(metrics["model"]) == present | {"reflection_think", "all"}
@@ -249,7 +249,7 @@ def test_tasks_ask_the_model_as_each_task_says(corpus, x2mo, model_dir, evaluato
 
 def test_t2m_ceiling_and_model(corpus, model_dir, evaluator_dir, tmp_path):
     kw = {"data": corpus.root, "model": model_dir, "evaluator": evaluator_dir, "progress": False}
-    metrics = run_bench("t2m", tmp_path / "t2m", config=CFG, **kw)["metrics"]
+    metrics = run_bench("t2m", tmp_path / "t2m", config=CFG, **kw).metrics
     assert set(metrics) == {"model", "ground_truth", "retrieval"}  # text to motion has no source
     gt, model = metrics["ground_truth"]["all"], metrics["model"]["all"]
     assert abs(gt["FID"]) < 1e-6 and gt["FID_ci95"] == 0  # the test clips against themselves
@@ -340,9 +340,9 @@ def test_t2m_and_anycontext_ask_in_the_held_out_words(corpus, anycontext, evalua
             assert prompt in held[category]
     kw = {"data": corpus.root, "evaluator": evaluator_dir, "baselines_only": True, "progress": False, "config": CFG}
     results = run_bench("anycontext", tmp_path / "ac", cases=anycontext, paraphrase="test", **kw)
-    assert results["data"]["name"].endswith("paraphrase test")
+    assert results.data["name"].endswith("paraphrase test")
     plain = run_bench("anycontext", tmp_path / "ac0", cases=anycontext, **kw)
-    assert plain["data"]["sha256"] != results["data"]["sha256"]  # the words are part of the data's identity
+    assert plain.data["sha256"] != results.data["sha256"]  # the words are part of the data's identity
 
     cases, name = t2m_cases(corpus, "all")
     prompts = {t.instruction for c in load_prompts(split="all") if c.family == "t2m" for t in c.turns}
@@ -351,6 +351,6 @@ def test_t2m_and_anycontext_ask_in_the_held_out_words(corpus, anycontext, evalua
         assert set(case.texts) <= prompts and case.label == f"{clips[case.id].action}/{clips[case.id].style}"
     assert name.startswith(f"paraphrase all: {len(cases)} clips")
     t2m = run_bench("t2m", tmp_path / "t2m", paraphrase="all", **kw)
-    assert t2m["metrics"]["ground_truth"]["all"]["R@3"] > 0
+    assert t2m.metrics["ground_truth"]["all"]["R@3"] > 0
     with pytest.raises(BenchError, match="paraphrase"):
         run_bench("edit", tmp_path / "e", paraphrase="test", **kw)

@@ -1,6 +1,7 @@
 """The HumanML3D evaluation protocol runner (Guo et al.) with a randomly initialised evaluator in the official
 checkpoint layout, fake GloVe files and a tiny HumanML3D-layout test set cut from the shared fixtures."""
 
+import dataclasses
 import importlib.util
 import json
 import math
@@ -183,8 +184,8 @@ def test_official_crop():
 
 
 def test_ground_truth_as_generator_matches_the_ground_truth(gt_run):
-    gt, model = gt_run["ground_truth"], gt_run["model"]
-    assert gt_run["texts_per_repeat"] == 32 and gt_run["entries"] == 32
+    gt, model = gt_run.metrics["ground_truth"], gt_run.metrics["model"]
+    assert gt_run.texts_per_repeat == 32 and gt_run.entries == 32
     assert model["FID"] == pytest.approx(0, abs=1e-3)  # against the real motions of the same pass
     for k in ("R@1", "R@2", "R@3", "MM-Dist", "Diversity"):
         assert model[k] == pytest.approx(gt[k], abs=1e-6), k
@@ -194,12 +195,13 @@ def test_ground_truth_as_generator_matches_the_ground_truth(gt_run):
     assert gt["FID"] > 0.01  # the ground truth's FID: against a second pass with other crops
     assert 0 <= gt["R@1"] <= gt["R@2"] <= gt["R@3"] <= 1
     for method in ("ground_truth", "model"):
-        for k, values in gt_run["per_repeat"][method].items():
+        for k, values in gt_run.per_repeat[method].items():
             assert len(values) == SMALL["repeats"]
-            mean, half = gt_run[method][k], gt_run[method][k + "_ci95"]
+            mean, half = gt_run.metrics[method][k], gt_run.metrics[method][k + "_ci95"]
             assert mean == pytest.approx(np.mean(values))
             assert half == pytest.approx(1.96 * np.std(values) / math.sqrt(len(values)))  # population std
-    assert json.loads(json.dumps(gt_run)) == gt_run  # plain numbers only
+    doc = dataclasses.asdict(gt_run)
+    assert json.loads(json.dumps(doc)) == doc  # plain numbers only
 
 
 def test_ci_half_width_on_a_known_input():
@@ -211,13 +213,13 @@ def test_noise_scores_worse_and_runs_are_deterministic(files, evaluator, gt_run)
     data = files[2]
     with pytest.warns(UserWarning):
         noise = P.run_protocol(noise_generator, data, evaluator, progress=False, **SMALL)
-    assert noise["ground_truth"] == gt_run["ground_truth"]  # the draw does not depend on the model
-    assert noise["model"]["FID"] > 10 * gt_run["ground_truth"]["FID"] + 1
-    assert noise["model"]["MultiModality"] > 0
+    assert noise.metrics["ground_truth"] == gt_run.metrics["ground_truth"]  # the draw does not depend on the model
+    assert noise.metrics["model"]["FID"] > 10 * gt_run.metrics["ground_truth"]["FID"] + 1
+    assert noise.metrics["model"]["MultiModality"] > 0
     with pytest.warns(UserWarning):  # repeat 0 again, alone: the same numbers, bit for bit
         again = P.run_protocol(noise_generator, data, evaluator, progress=False, **(SMALL | {"repeats": 1}))
     for method in ("ground_truth", "model"):
-        assert again["per_repeat"][method] == {k: v[:1] for k, v in noise["per_repeat"][method].items()}
+        assert again.per_repeat[method] == {k: v[:1] for k, v in noise.per_repeat[method].items()}
 
 
 def test_independent_fid_reference_and_another_seed(files, evaluator, gt_run):
@@ -226,9 +228,9 @@ def test_independent_fid_reference_and_another_seed(files, evaluator, gt_run):
     with pytest.warns(UserWarning):
         run = P.run_protocol(ground_truth_generator(data, **settings), data, evaluator, progress=False,
                              fid_reference="independent", **settings)  # fmt: skip
-    assert run["model"]["FID"] == pytest.approx(run["ground_truth"]["FID"], abs=1e-9) and run["model"]["FID"] > 0.01
-    assert "MultiModality" not in run["model"]
-    assert run["per_repeat"]["ground_truth"]["MM-Dist"][0] != gt_run["per_repeat"]["ground_truth"]["MM-Dist"][0]
+    assert run.metrics["model"]["FID"] == pytest.approx(run.metrics["ground_truth"]["FID"], abs=1e-9) and run.metrics["model"]["FID"] > 0.01
+    assert "MultiModality" not in run.metrics["model"]
+    assert run.per_repeat["ground_truth"]["MM-Dist"][0] != gt_run.per_repeat["ground_truth"]["MM-Dist"][0]
 
 
 def test_clear_errors(files, evaluator, tmp_path):
@@ -302,7 +304,7 @@ def test_script_writes_results_json(files, tmp_path, capsys, gt_run):
     )
     assert {"torch", "numpy", "omnimogen", "python"} <= set(doc["versions"])
     # Repeat 0 of the ground truth is the same without a model and without MultiModality settings.
-    assert doc["per_repeat"]["ground_truth"] == {k: v[:1] for k, v in gt_run["per_repeat"]["ground_truth"].items()}
+    assert doc["per_repeat"]["ground_truth"] == {k: v[:1] for k, v in gt_run.per_repeat["ground_truth"].items()}
     capsys.readouterr()
     assert run_script(*args) == 2  # refuses to overwrite another run
     assert "already exists" in capsys.readouterr().err

@@ -53,9 +53,10 @@ from .bench_cases import SUITES, Case, case_seed, clips_used, load_cases, read_s
 from .bench_report import CHART, REPORT, write_report
 from .evaluator import label_ranks, load_evaluator
 from .follow import PROMPTS
-from .metrics import aggregate, diversity, fid, keyframe_error, matching_score, multimodality, physical_score
+from .metrics import diversity, fid, keyframe_error, matching_score, multimodality, physical_score
 from .paraphrase import reword_anycontext
 from .paraphrase import t2m_cases as paraphrase_t2m
+from .report import SuiteResults, over_repeats
 
 METHODS = ("model", "ground_truth", "copy_source", "retrieval")
 FORMAT = "omnimogen.bench-1"  # part of the fingerprint: a change in how numbers are made starts over
@@ -381,11 +382,6 @@ def _t2m_metrics(cases, out, reference, text_emb, cfg, seed, repeat, with_mm: bo
     return {"all": m}
 
 
-def _aggregate(per_repeat: list[dict[str, dict[str, float]]]) -> dict[str, dict[str, float]]:
-    """Mean and 95% half-width over repeats of every (category, metric)."""
-    return {cat: aggregate([r[cat] for r in per_repeat]) for cat in per_repeat[0]}
-
-
 # ---------------------------------------------------------------------------------------------
 # The run
 
@@ -393,7 +389,7 @@ def _aggregate(per_repeat: list[dict[str, dict[str, float]]]) -> dict[str, dict[
 def run_bench(suite: str, out: str | Path, *, data: str | Path, cases: str | Path | None = None,
               model: str | Path | None = None, evaluator: str | Path | None = None, seed: int = 0,
               repeats: int | None = None, quick: bool = False, baselines_only: bool = False, overwrite: bool = False,
-              config: BenchConfig | None = None, progress: bool = True, paraphrase: str | None = None) -> dict:  # fmt: skip
+              config: BenchConfig | None = None, progress: bool = True, paraphrase: str | None = None) -> SuiteResults:  # fmt: skip
     """Run ``suite`` and write ``results.json``, ``report.md`` and ``results.png`` into ``out``; returns the results.
 
     ``data`` is the labelled HumanML3D-layout corpus; ``cases`` the AnyContext folder (anycontext) or
@@ -433,7 +429,7 @@ def run_bench(suite: str, out: str | Path, *, data: str | Path, cases: str | Pat
     out = Path(out)
     if _prepare(out, identity, overwrite):
         unlock_folder(out)
-        return json.loads((out / RESULTS).read_text(encoding="utf-8"))
+        return SuiteResults.from_json(json.loads((out / RESULTS).read_text(encoding="utf-8")))
 
     methods = [m for m in METHODS if m != "model" or model_dir is not None]
     loaded = None if model_dir is None else load_model(None if model is None else model_dir)
@@ -444,12 +440,11 @@ def run_bench(suite: str, out: str | Path, *, data: str | Path, cases: str | Pat
     outputs = _produce(producer, plan, runs, out / PARTIAL, cfg, progress)
 
     metrics = _score(suite, plan, outputs, producer.evaluator, cfg, seed)
-    results = {"suite": suite, "model": identity["model"], "data": identity["data"], "seed": seed,
-               "repeats": cfg.repeats, "versions": identity["versions"], "metrics": metrics}  # fmt: skip
+    results = SuiteResults(suite, identity["model"], identity["data"], seed, cfg.repeats, identity["versions"], metrics)
     with atomic_path(out / RESULTS) as tmp:
-        tmp.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
+        tmp.write_text(json.dumps(results.to_json(), indent=1) + "\n", encoding="utf-8")
     counts = {m: _counts(items) for m, items in plan.items()}
-    write_report(out, results, identity, counts, time.perf_counter() - start)
+    write_report(out, results.to_json(), identity, counts, time.perf_counter() - start)
     shutil.rmtree(out / PARTIAL, ignore_errors=True)
     unlock_folder(out)
     return results
@@ -459,19 +454,20 @@ def _score(suite: str, plan: dict, outputs: dict, evaluator, cfg: BenchConfig, s
     """Every method's metrics per repeat, then their means and 95% half-widths: {method: {category: {...}}}."""
     reference = _indexed(plan["ground_truth"], outputs["ground_truth"][0])
     source = _indexed(plan["copy_source"], outputs["copy_source"][0]) if suite == "edit" else None
-    metrics = {}
-    for method, items in plan.items():
-        main = [c for c, k in items if k == 0]
-        per_repeat = []
-        for r in range(cfg.repeats):
+
+    def measure(r: int) -> dict:
+        out = {}
+        for method, items in plan.items():
+            main = [c for c, k in items if k == 0]
             o = outputs[method][r if _varies(method, suite) else 0]
             if suite == "t2m":
                 text_emb = evaluator.embed_texts([c.text(seed, r) for c in main])
-                per_repeat.append(_t2m_metrics(main, o, reference, text_emb, cfg, seed, r, method == "model"))
+                out[method] = _t2m_metrics(main, o, reference, text_emb, cfg, seed, r, method == "model")
             else:
-                per_repeat.append(_motion_metrics(suite, main, o, reference, source, cfg, seed, r))
-        metrics[method] = _aggregate(per_repeat)
-    return metrics
+                out[method] = _motion_metrics(suite, main, o, reference, source, cfg, seed, r)
+        return out
+
+    return over_repeats(cfg.repeats, measure).summary
 
 
 def _counts(items: list[tuple[Case, int]]) -> dict[str, int]:

@@ -168,13 +168,13 @@ def write_report(out: Path, results: dict, identity: dict, counts: dict, seconds
     _chart(out / CHART, suite, metrics)
 
 
-def summary(results: dict) -> list[str]:
-    """One line per method and category of the headline numbers, for the terminal."""
+def summary(results) -> list[str]:
+    """One line per method and category of the headline numbers (of a ``SuiteResults``), for the terminal."""
     lines = []
-    for method, cats in results["metrics"].items():
+    for method, cats in results.metrics.items():
         for cat, values in cats.items():
             shown = [n for n in values if not n.endswith("_ci95") and not n.startswith("source_R@2")][:6]
             lines.append(
-                f"{method:13s} {cat:16s} " + "  ".join(f"{n} {_cell(values, n, results['suite'])}" for n in shown)
+                f"{method:13s} {cat:16s} " + "  ".join(f"{n} {_cell(values, n, results.suite)}" for n in shown)
             )
     return lines

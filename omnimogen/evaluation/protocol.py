@@ -40,7 +40,8 @@ from ..data.dataset import FEATURES, TEXTS, Layout
 from ..errors import FormatError, MotionError
 from ..motion import FPS, WINDOW_ROWS
 from .guo import GuoEvaluator, load_guo_evaluator
-from .metrics import aggregate, diversity, fid, matching_score, multimodality, r_precision
+from .metrics import diversity, fid, matching_score, multimodality, r_precision
+from .report import ProtocolResults, over_repeats
 
 # Constants of the official pipeline (evaluator_wrapper.py, data/dataset.py, final_evaluations.py).
 # FPS: a caption's start/end seconds times 20 give feature rows
@@ -539,7 +540,7 @@ def run_protocol(
     max_texts: int | None = None,
     fid_reference: str = "paired",
     progress: bool = True,
-) -> dict:
+) -> ProtocolResults:
     """Evaluate ``generate_fn`` (and the ground truth) with the HumanML3D protocol of Guo et al.
 
     ``generate_fn(texts, lengths, seeds)`` gets a batch of captions, feature-row counts and integer
@@ -572,9 +573,9 @@ def run_protocol(
        entries chosen at random get ``mm_samples`` generations in all (the first is the step-2
        motion), same caption and length, other seeds; ``mm_pairs`` pairs of generations per entry.
 
-    Returns ``{"ground_truth": {METRIC: mean, METRIC + "_ci95": half-width}, "model": {...},
-    "per_repeat": {method: {METRIC: [values]}}, "entries": int, "texts_per_repeat": int}``, METRIC
-    in :data:`METRICS`; the half-width is ``1.96 * std / sqrt(repeats)`` with the population std, as
+    Returns a :class:`~omnimogen.evaluation.report.ProtocolResults`: ``metrics`` ``{"ground_truth":
+    {METRIC: mean, METRIC + "_ci95": half-width}, "model": {...}}``, ``per_repeat`` ``{method: {METRIC:
+    [values]}}``, ``entries`` and ``texts_per_repeat``, METRIC in :data:`METRICS`; the half-width is ``1.96 * std / sqrt(repeats)`` with the population std, as
     ``get_metric_statistics``. ``max_texts`` limits the texts per repeat for a quick look (numbers
     then do not compare with published ones: FID in particular grows as the sample shrinks).
 
@@ -618,11 +619,9 @@ def run_protocol(
     per_text = 1 + (max(mm_samples - 1, 0) * mm_num / used)
     total = int(repeats * used * per_text) if generate_fn is not None else repeats
     unit = "motion" if generate_fn is not None else "repeat"
-    per_repeat: dict[str, dict[str, list[float]]] = {"ground_truth": {}}
-    if generate_fn is not None:
-        per_repeat["model"] = {}
     with tqdm(total=total, disable=not progress, desc="HumanML3D protocol", unit=unit) as bar:
-        for r in range(repeats):
+
+        def measure(r: int) -> dict[str, dict[str, dict[str, float]]]:
             d = _draw(items, used, seed, r, mm_num, mm_samples)
             if generate_fn is not None:  # first, so that a generator that fails does so at once
                 gen = _generate(generate_fn, d.captions, d.lengths.tolist(), d.seeds.tolist(), evaluator.dim_pose,
@@ -647,17 +646,15 @@ def run_protocol(
                 bar.set_postfix(FID=f"{rows['model']['FID']:.3f}", R3=f"{rows['model']['R@3']:.3f}")
             else:
                 bar.update(1)
-            for method, scores in rows.items():
-                for k, v in scores.items():
-                    per_repeat[method].setdefault(k, []).append(float(v))
-    result: dict = {}
-    for method, values in per_repeat.items():
-        rows = [{k: v[r] for k, v in values.items()} for r in range(repeats)]
-        result[method] = aggregate(rows, METRICS)
-    result["per_repeat"] = per_repeat
-    result["entries"] = len(items)
-    result["texts_per_repeat"] = used
-    return result
+            return {method: {"all": scores} for method, scores in rows.items()}
+
+        scores = over_repeats(repeats, measure, METRICS)
+    return ProtocolResults(
+        metrics={method: cats["all"] for method, cats in scores.summary.items()},
+        per_repeat={method: cats["all"] for method, cats in scores.per_repeat.items()},
+        entries=len(items),
+        texts_per_repeat=used,
+    )
 
 
 __all__ = [
