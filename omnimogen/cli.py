@@ -248,8 +248,9 @@ def cmd_data_import(args) -> None:
     report = import_folder(args.folder, args.out, captions=args.captions, joint_map=joint_map, workers=args.workers,
                            overwrite=args.overwrite)  # fmt: skip
     print(json.dumps({k: v for k, v in vars(report).items() if k != "skipped"}, indent=1))
+    left_out = f"; {len(report.skipped)} left out, each named above" if report.skipped else ""
     print(f"wrote {args.out}: {report.takes_written} of {report.takes_found} takes, {report.clips_written} clips "
-          f"with mirrors ({len(report.skipped)} left out, each named above)")  # fmt: skip
+          f"with mirrors{left_out}")  # fmt: skip
 
 
 def _print_build(result, kind: str) -> None:

@@ -97,3 +97,34 @@ def test_bad_captions_files_are_one_sentence(tmp_path, capsys):
     assert clip_id("cmu/02_01.bvh.gz") == "cmu_02_01" and clip_id("a b/c.npy") == "a_b_c"
     assert main(["data", "import", str(tmp_path), "--out", str(tmp_path / "o")]) == 2
     assert "no captions file" in capsys.readouterr().err and not (tmp_path / "o").exists()
+
+
+def test_deepmimic_clips_are_read_and_imported(tmp_path):
+    """DeepMimic's kick on its 15-joint humanoid: forward kinematics, the 22 joints placed, imported."""
+    from conftest import HERE
+
+    from omnimogen.formats.deepmimic import is_deepmimic, read_deepmimic
+
+    src = HERE / "fixtures" / "deepmimic"
+    joints = read_deepmimic(src / "humanoid3d_kick.txt", fps=20)
+    assert joints.shape == (31, 22, 3) and np.isfinite(joints).all()  # 1.53 s of keyframes at 20 fps
+    bones = np.linalg.norm(joints[:, 4] - joints[:, 1], axis=-1)  # left thigh: rigid, 0.42 m as defined
+    np.testing.assert_allclose(bones, 0.421546, atol=1e-6)
+    height = joints[0, SMPL22_HEAD, 1] - joints[0, [10, 11], 1].min()
+    assert 1.3 < height < 1.7  # a standing adult, Y up, metres
+    kick = max(joints[:, 8, 1].max(), joints[:, 7, 1].max()) - min(joints[0, 7, 1], joints[0, 8, 1])
+    assert kick > 0.4  # one ankle rises well off the floor
+    assert is_deepmimic(src / "humanoid3d_kick.txt") and not is_deepmimic(src.parent / "NOTICE.md")
+    folder = tmp_path / "dm"
+    folder.mkdir()
+    for name in ("humanoid3d.txt", "humanoid3d_kick.txt"):
+        shutil.copy(src / name, folder / name)
+    (folder / "captions.csv").write_text("path,caption\nhumanoid3d_kick.txt,a person kicks\n")
+    report = import_folder(folder, tmp_path / "out", workers=1, progress=False)
+    assert report.takes_written == 1 and json.loads((tmp_path / "out" / "manifest.json").read_text())["rigs"] == {
+        "deepmimic": 1}
+    with pytest.raises(FormatError, match="no humanoid3d.txt beside it"):
+        read_deepmimic(tmp_path / "out" / "manifest.json")
+
+
+SMPL22_HEAD = 15

@@ -1,8 +1,8 @@
 """Build a HumanML3D-layout dataset from any folder of captioned takes: ``omnimogen data import FOLDER --out DATASET``.
 
 The folder holds motion files of any rig the BVH reader knows (SMPL, Mixamo, CMU in its three BVH
-conversions, Bandai/Unreal-like, Character Creator; or ``--joint-map`` for another), or ``.npy`` /
-``.json`` motions, and a ``captions.csv`` with a ``path`` column (relative to the folder) and a
+conversions, Bandai/Unreal-like, Character Creator; or ``--joint-map`` for another), DeepMimic clips
+(``humanoid3d_*.txt`` with the character file beside them), or ``.npy`` / ``.json`` motions, and a ``captions.csv`` with a ``path`` column (relative to the folder) and a
 ``caption`` column (several captions joined by `` | ``); other columns are ignored. Every take is
 retargeted to the 22-joint skeleton at 20 fps; leading T-pose frames (the calibration pose many mocap
 exports start with) are dropped; a mirrored copy is added (``M`` prefix, left and right swapped in the
@@ -27,6 +27,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ..errors import FormatError, OmnimogenError, check_number
+from ..formats.deepmimic import is_deepmimic, read_deepmimic
 from ..motion import FPS, SMPL22, Motion, features_to_joints, mirror_joints
 from ..motion.motion import LOADABLE, file_kind
 from .bandai import SPLIT_FRACTIONS, BuildReport, single_thread, unit_hash
@@ -91,13 +92,16 @@ def drop_rest_pose(joints: np.ndarray) -> np.ndarray:
 def _read(path: Path, joint_map: dict | None) -> tuple[np.ndarray, str]:
     """(frames, 22, 3) joints at 20 fps and the rig they were read as."""
     kind = file_kind(path)
+    if kind in (".txt", ".json") and is_deepmimic(path):
+        return read_deepmimic(path, fps=FPS), "deepmimic"
     if kind in (".bvh", ".bvh.gz"):
         from ..formats.bvh import read_bvh
 
         clip = read_bvh(path, fps=FPS, joint_map=joint_map)
         return clip.joints, clip.rig
     if kind not in LOADABLE:
-        raise FormatError(f"{path}: cannot import '{kind or path.name}' files; use one of {', '.join(LOADABLE)}.")
+        raise FormatError(f"{path}: cannot import '{kind or path.name}' files; use one of {', '.join(LOADABLE)} "
+                          "or DeepMimic clips.")  # fmt: skip
     motion = Motion.load(path)
     return (motion if motion.fps == FPS else motion.resample(FPS)).joints, "omnimogen"
 
