@@ -146,7 +146,7 @@ def cmd_generate(args) -> None:
     for k in range(args.samples):
         seed = None if args.seed is None else args.seed + k
         result = model(args.text, motions, seconds=args.seconds, frames=args.frames, seed=seed, think=args.think,
-                       temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, motion_only=not args.words,
+                       temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, motion_only=args.motion_only,
                        **_text_temperature(args))  # fmt: skip
         _say_reading(result)
         if result.reasoning:
@@ -399,8 +399,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, help="random seed (sample k uses seed + k)")
     p.add_argument("--samples", type=int, default=1, help="how many results (outputs get _1, _2, ...)")
     p.add_argument("--think", action="store_true", help="self-reflection: judge the result in words, regenerate")
-    p.add_argument("--words", action="store_true",
-                   help="let the model write words before the motion (a plan for knowledge prompts); default: one motion")  # fmt: skip
+    p.add_argument("--motion-only", action=argparse.BooleanOptionalAction, default=True,
+                   help="the answer is exactly one motion (default); --no-motion-only lets the model write words "
+                        "before it (a plan for knowledge prompts)")  # fmt: skip
+    p.add_argument("--words", dest="motion_only", action="store_false", help="the same as --no-motion-only")
     p.add_argument(
         "--no-preview",
         dest="preview",

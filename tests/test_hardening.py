@@ -294,3 +294,13 @@ def test_the_output_plan_names_samples_motions_and_previews(tmp_path, hml_joints
     assert not OutputPlan([tmp_path / "clip.gif", tmp_path / "clip.bvh"]).preview  # a GIF asked: no extra one
     with pytest.raises(FormatError, match="cannot save '.txt'"):
         OutputPlan([tmp_path / "notes.txt"])
+
+
+def test_generate_flags_carry_the_python_names():
+    from omnimogen.cli import build_parser
+
+    parse = build_parser().parse_args
+    assert parse(["generate", "walk"]).motion_only is True
+    assert parse(["generate", "walk", "--no-motion-only"]).motion_only is False
+    assert parse(["generate", "walk", "--words"]).motion_only is False
+    assert parse(["describe", "x.bvh", "--text-temperature", "0.3"]).text_temperature == 0.3

@@ -128,7 +128,7 @@ def _checkpoint(path, default: Path, what: str, loader) -> Path:
     return path
 
 
-def _versions(evaluator_sha: str) -> dict[str, str]:
+def versions_of(evaluator_sha: str) -> dict[str, str]:
     out = {"python": platform.python_version()}
     for name in ("omnimogen", "torch", "numpy", "scipy", "transformers", ev.TEXT_PACKAGE):
         try:
@@ -423,7 +423,7 @@ def run_bench(suite: str, out: str | Path, *, data: str | Path, cases: str | Pat
         "data": {"name": f"{corpus.root.name}:{data_name}",
                  "sha256": _digest(set_files + _corpus_files(corpus, case_list))},
         "evaluator": {"name": str(evaluator or "default"), "sha256": eval_sha},
-        "seed": seed, "repeats": cfg.repeats, "quick": quick, "config": asdict(cfg), "versions": _versions(eval_sha),
+        "seed": seed, "repeats": cfg.repeats, "quick": quick, "config": asdict(cfg), "versions": versions_of(eval_sha),
     }  # fmt: skip
     identity["fingerprint"] = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
     out = Path(out)

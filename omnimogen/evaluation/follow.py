@@ -393,7 +393,7 @@ def run_follow(out: str | Path, *, data: str | Path, model: str | Path | None = 
     from tqdm import tqdm
 
     from ..model.pipeline import load_model
-    from .bench import _versions, dir_sha256, model_sha256
+    from .bench import dir_sha256, model_sha256, versions_of
     from .evaluator import DEFAULT_DIR as EVAL_DIR
     from .evaluator import load_evaluator
 
@@ -422,7 +422,7 @@ def run_follow(out: str | Path, *, data: str | Path, model: str | Path | None = 
     results |= {"suite": "follow", "seed": seed, "split": split, "prompts": str(prompts or "shipped"),
                 "model": None if baselines_only else {"name": str(model or "default"),
                                                       "sha256": model_sha256(model_dir or _default_model_dir())},
-                "data": {"name": corpus.root.name}, "versions": _versions(dir_sha256(Path(evaluator or EVAL_DIR))),
+                "data": {"name": corpus.root.name}, "versions": versions_of(dir_sha256(Path(evaluator or EVAL_DIR))),
                 "seconds": round(time.perf_counter() - start, 1), "date": time.strftime("%Y-%m-%d"),
                 "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, torch threads {torch.get_num_threads()}"}  # fmt: skip
     out = Path(out)
