@@ -400,7 +400,7 @@ def run_bench(suite: str, out: str | Path, *, data: str | Path, cases: str | Pat
     """
     start = time.perf_counter()
     if suite not in SUITES:
-        raise BenchError(f"unknown suite {suite!r}; the suites are {', '.join(SUITES)}.")
+        raise BenchError(f"unknown suite {suite!r}; the suites are {', '.join(SUITES)} and follow.")
     cfg = config or (QUICK if quick else BenchConfig())
     cfg = cfg if repeats is None else replace(cfg, repeats=repeats)
     for name, low in (("repeats", 1), ("chunk", 1), ("batch_size", 2), ("mm_samples", 2)):
