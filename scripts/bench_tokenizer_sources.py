@@ -1,0 +1,67 @@
+"""How well a tokenizer reconstructs motion from each source: root-aligned and global MPJPE and codebook use.
+
+    python scripts/bench_tokenizer_sources.py --data bandai=data/bandai:test --data extra=data/extra \
+        --out benchmarks/tokenizer_sources.json
+
+Each ``--data NAME=FOLDER[:SPLIT]`` is a HumanML3D-layout dataset (``omnimogen data bandai`` or
+``omnimogen data import``); without a split every clip is used (the extra clips were never trained on).
+Mirrored copies (``M`` prefix) are left out. Clips of an imported folder are grouped by the first
+folder of their source path (``cmu``, ``aclstm``, ``deepmimic``), so each source gets its own row.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+from collections import defaultdict
+from datetime import date
+from pathlib import Path
+
+import torch
+
+from omnimogen.data.dataset import SPLITS, Layout
+from omnimogen.tokenizer import load_tokenizer
+from omnimogen.training.tokenizer import evaluate
+
+
+def groups(spec: str) -> dict[str, list]:
+    name, _, where = spec.partition("=")
+    folder, _, split = where.partition(":")
+    layout = Layout(folder)
+    ids = layout.split_ids(split) if split else [i for s in SPLITS for i in layout.split_ids(s)]
+    labels = layout.labels()
+    out = defaultdict(list)
+    for clip in ids:
+        if clip.startswith("M") and labels.get(clip, {}).get("mirror", True):
+            continue
+        source = labels.get(clip, {}).get("source", "")
+        key = name if "dataset" in labels.get(clip, {}) or "/" not in source else f"{name}/{source.split('/')[0]}"
+        out[key].append(layout.features(clip))
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--data", action="append", required=True, metavar="NAME=FOLDER[:SPLIT]")
+    ap.add_argument("--tokenizer", default=None, help="default: the shipped one")
+    ap.add_argument("--out", default="benchmarks/tokenizer_sources.json")
+    args = ap.parse_args()
+    torch.set_num_threads(2)
+    tok = load_tokenizer(args.tokenizer)
+    rows = {}
+    for spec in args.data:
+        for key, clips in groups(spec).items():
+            r = evaluate(tok, clips)
+            rows[key] = {"clips": len(clips), "mpjpe_aligned_mm": round(r["mpjpe_aligned_mm"], 1),
+                         "mpjpe_mm": round(r["mpjpe_mm"], 1), "least_used_level": round(min(r["usage"]), 3)}  # fmt: skip
+            print(key, rows[key], flush=True)
+    doc = {"tokenizer": args.tokenizer or "shipped", "data": args.data, "rows": rows, "date": str(date.today()),
+           "machine": f"{platform.machine()}, {os.cpu_count()} CPUs"}  # fmt: skip
+    Path(args.out).write_text(json.dumps(doc, indent=1) + "\n")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
