@@ -514,7 +514,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = sub.add_parser("train", help="train models").add_subparsers(dest="model", required=True)
     p = train.add_parser("tokenizer", help="train the motion tokenizer (resumes RUN if it has checkpoints)")
-    p.add_argument("--data", required=True, help="HumanML3D-layout dataset folder")
+    p.add_argument("--data", required=True, action="append",
+                   help="HumanML3D-layout dataset folder; repeat for several corpora (--set data_weights=[2,1])")
     p.add_argument("--out", required=True, help="run folder (checkpoints, logs, best/ and final/ tokenizers)")
     p.add_argument("--config", help="JSON file of training settings")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a setting, e.g. --set model.width=128")

@@ -258,3 +258,43 @@ def test_refitting_a_level_brings_its_unused_codes_back(tok, tiny_data, tmp_path
     assert error["refit"] <= error["original"], error  # better than the codebook before the damage
     with pytest.raises(ConfigError, match="needs init_from"):
         train_tokenizer(tiny_data, tmp_path / "bad", _tiny_cfg(refit_levels=[2]), progress=False)
+
+
+def test_corpora_get_the_share_of_windows_they_are_weighted_by():
+    from omnimogen.training.tokenizer import Windows, corpus_repeats
+
+    big = [np.zeros((40, 263))] * 10  # 10 clips x 25 windows of 16 rows
+    small = [np.zeros((20, 263))] * 2  # 2 clips x 5 windows
+    assert corpus_repeats([big, small], 16, None) is None
+    repeats = corpus_repeats([big, small], 16, (1, 1))  # equal shares: the small corpus listed 25 times
+    assert repeats == [1] * 10 + [25] * 2
+    windows = Windows(big + small, 16, repeats)
+    assert len(windows) == 250 + 250
+    assert corpus_repeats([big, small], 16, (3, 1)) == [1] * 10 + [8] * 2  # 250 : 80, about 3 : 1
+    with pytest.raises(ConfigError, match="one positive weight per corpus"):
+        corpus_repeats([big, small], 16, (1,))
+    with pytest.raises(ConfigError, match="no training clip of 16 frames"):
+        corpus_repeats([big, [np.zeros((5, 263))]], 16, (1, 1))
+
+
+def test_training_on_two_corpora(tiny_data, tmp_path):
+    """A Bandai build and an imported folder train one tokenizer; Mean/Std are those of both."""
+    import shutil
+
+    from omnimogen.data.importer import import_folder
+
+    src = tmp_path / "takes"
+    src.mkdir()
+    for name in ("dataset-1_walk_normal_001", "dataset-1_bow_angry_001", "dataset-1_bow_normal_001"):
+        shutil.copy(TAKES / f"{name}.bvh.gz", src / f"{name}.bvh.gz")
+    (src / "captions.csv").write_text("path,caption\n" + "".join(
+        f"{n}.bvh.gz,a person moves\n" for n in ("dataset-1_walk_normal_001", "dataset-1_bow_angry_001",
+                                                 "dataset-1_bow_normal_001")))  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import_folder(src, tmp_path / "mine", workers=1, progress=False)
+        train_tokenizer([tiny_data, tmp_path / "mine"], tmp_path / "run", _tiny_cfg(data_weights=(1, 1)),
+                        progress=False)  # fmt: skip
+    tok = MotionTokenizer.from_pretrained(tmp_path / "run" / "final")
+    one = Normalizer.load(tiny_data)
+    assert not np.allclose(tok.normalizer.mean, one.mean)  # fitted on both corpora, not the first alone

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from ..data.dataset import MotionDataset
-from ..motion import FPS, WINDOW_ROWS, features_to_joints
+from ..motion import FPS, WINDOW_ROWS, Normalizer, features_to_joints
 from ..tokenizer import PRESETS, MotionTokenizer, TokenizerConfig
 from .common import ConfigError, start_run, train_loop
 
@@ -49,6 +49,9 @@ class TokenizerTrainConfig:
     # ``decoder_only``). This changes those levels' codes, so a model trained on the old ones is invalid.
     refit_levels: tuple = ()
     refit_min_count: int = 10  # a code with fewer training vectors than this is reseeded
+    # Several corpora (train_tokenizer's ``data`` as a list, ``--data A --data B``): the share of the
+    # training windows each one gets, in order (None: as many as it has). Splits stay each corpus's own.
+    data_weights: tuple | None = None
 
     def model_config(self) -> TokenizerConfig:
         if self.preset not in PRESETS:
@@ -61,11 +64,14 @@ class TokenizerTrainConfig:
 
 
 class Windows(torch.utils.data.Dataset):
-    """Every ``window``-row slice of every clip at least that long, normalised."""
+    """Every ``window``-row slice of every clip at least that long, normalised. With ``repeats`` (one per
+    clip), a clip's slices appear that many times: how several corpora get their share."""
 
-    def __init__(self, clips: list[np.ndarray], window: int):
-        self.clips = [torch.from_numpy(c).float() for c in clips if len(c) >= window]
-        self.index = [(i, s) for i, c in enumerate(self.clips) for s in range(len(c) - window + 1)]
+    def __init__(self, clips: list[np.ndarray], window: int, repeats: list[int] | None = None):
+        keep = [k for k, c in enumerate(clips) if len(c) >= window]
+        self.clips = [torch.from_numpy(clips[k]).float() for k in keep]
+        times = [1 if repeats is None else repeats[k] for k in keep]
+        self.index = [(i, s) for i, c in enumerate(self.clips) for _ in range(times[i]) for s in range(len(c) - window + 1)]
         self.window = window
 
     def __len__(self) -> int:
@@ -74,6 +80,23 @@ class Windows(torch.utils.data.Dataset):
     def __getitem__(self, k: int) -> torch.Tensor:
         i, s = self.index[k]
         return self.clips[i][s : s + self.window]
+
+
+def corpus_repeats(corpora: list[list[np.ndarray]], window: int, weights) -> list[int] | None:
+    """How many times each clip's windows are listed so that corpus k gets about ``weights[k]`` of the
+    training windows (one entry per clip, corpora in order); None for one corpus and no weights."""
+    if weights is None:
+        return None
+    if len(weights) != len(corpora) or any(not w > 0 for w in weights):
+        raise ConfigError(f"data_weights needs one positive weight per corpus ({len(corpora)}), not {list(weights)}.")
+    counts = [sum(max(0, len(c) - window + 1) for c in clips) for clips in corpora]
+    if not all(counts):
+        raise ConfigError(f"a corpus has no training clip of {window} frames; lower the window or leave it out.")
+    share = [w / sum(weights) for w in weights]
+    # the most over-represented corpus is listed once; the others as often as their share asks
+    unit = max(n / s for n, s in zip(counts, share, strict=True))
+    times = [max(1, round(s * unit / n)) for n, s in zip(counts, share, strict=True)]
+    return [t for clips, t in zip(corpora, times, strict=True) for _ in clips]
 
 
 def _lr_lambda(cfg: TokenizerTrainConfig):
@@ -183,8 +206,9 @@ def refit_codebooks(model: MotionTokenizer, clips: list[torch.Tensor], levels, m
     return usage
 
 
-def train_tokenizer(data: str | Path, out: str | Path, cfg: TokenizerTrainConfig, progress: bool = True) -> dict:
-    """Train (or resume) a tokenizer run. Returns the last validation record."""
+def train_tokenizer(data: str | Path | list, out: str | Path, cfg: TokenizerTrainConfig, progress: bool = True) -> dict:
+    """Train (or resume) a tokenizer run on one corpus or several (a list; ``cfg.data_weights`` their
+    shares). Returns the last validation record."""
     from accelerate.utils import set_seed
 
     acc, run = start_run(cfg, out)
@@ -193,11 +217,19 @@ def train_tokenizer(data: str | Path, out: str | Path, cfg: TokenizerTrainConfig
     if cfg.decoder_only and not cfg.init_from:
         raise ConfigError("decoder_only needs init_from: the tokenizer whose decoder to fine-tune.")
     base = MotionTokenizer.from_pretrained(cfg.init_from) if cfg.init_from else None
-    train_set = MotionDataset(data, "train", min_frames=cfg.window)
-    val_set = MotionDataset(data, "val", min_frames=8)
-    normalizer = base.normalizer if base is not None else train_set.normalizer()
-    windows = Windows([normalizer.normalize(c.features) for c in train_set], cfg.window)
-    val_clips = [val_set[i].features for i in range(min(len(val_set), cfg.val_clips))]
+    corpora = [data] if isinstance(data, (str, Path)) else list(data)
+    train_sets = [[c.features for c in MotionDataset(d, "train", min_frames=cfg.window)] for d in corpora]
+    val_sets = [MotionDataset(d, "val", min_frames=8) for d in corpora]
+    if base is not None:
+        normalizer = base.normalizer
+    elif len(corpora) == 1:
+        normalizer = MotionDataset(corpora[0], "train").normalizer()
+    else:  # the statistics of the combined training clips
+        normalizer = Normalizer.fit([f for clips in train_sets for f in clips])
+    clips = [normalizer.normalize(f) for clips in train_sets for f in clips]
+    windows = Windows(clips, cfg.window, corpus_repeats(train_sets, cfg.window, cfg.data_weights))
+    per_corpus = max(1, cfg.val_clips // len(corpora))
+    val_clips = [v[i].features for v in val_sets for i in range(min(len(v), per_corpus))]
     if len(windows) == 0:
         raise ConfigError(f"{data}: no training clip has {cfg.window} frames; lower the window (--set window=N).")
 
