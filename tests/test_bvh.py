@@ -342,3 +342,25 @@ def test_failed_write_leaves_no_partial_file(tmp_path, monkeypatch):
     (tmp_path / "a_file").write_text("")
     with pytest.raises(FormatError, match=r"a_file/out\.bvh: cannot be written"):
         write_bvh(tmp_path / "a_file" / "out.bvh", synthetic_motion(3))
+
+
+def test_a_root_channel_relative_to_its_offset_stands_on_the_floor(tmp_path, hml_joints):
+    """Character Creator writes the root's position relative to its OFFSET; read as absolute, the body
+    would float a hip height below the floor (CMU take 006_09). Both conventions read the same."""
+    from omnimogen.formats.bvh import parse_bvh
+
+    absolute = write_bvh(tmp_path / "absolute.bvh", hml_joints)  # our writer: absolute channels
+    bvh = parse_bvh(absolute)
+    lines = absolute.read_text().splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("Frame Time")) + 1
+    relative = []
+    for line in lines[start:]:
+        values = line.split()
+        for axis in range(3):  # Xposition Yposition Zposition come first on the root
+            values[axis] = f"{float(values[axis]) - bvh.offsets[0][axis]:.6f}"
+        relative.append(" ".join(values))
+    (tmp_path / "relative.bvh").write_text("\n".join(lines[:start] + relative) + "\n")
+    a, r = read_bvh(absolute), read_bvh(tmp_path / "relative.bvh")
+    assert bvh.offsets[0][1] > 0.5  # a hip height: the two files really differ
+    np.testing.assert_allclose(r.joints, a.joints, atol=1e-4)
+    assert abs(np.median(r.joints[:, [7, 8], 1].min(axis=1))) < 0.2  # ankles near the floor

@@ -344,6 +344,7 @@ def read_bvh(
     unit = _option(unit, UNITS, "unit", bvh.name) or _detect_unit(joints, bvh.name)
     to_y_up = Rotation.from_euler("x", _UP_TO_Y[up], degrees=True)
     joints = to_y_up.apply(joints.reshape(-1, 3)).reshape(joints.shape) * UNITS[unit]
+    joints = joints + _root_offset_shift(bvh, joints, to_y_up, UNITS[unit])
 
     present = np.isin(np.arange(SMPL22.num_joints), list(found))
     placed = tuple(SMPL22.joint_names[j] for j in np.flatnonzero(~present))
@@ -357,6 +358,27 @@ def read_bvh(
     for suffix in (".gz", ".bvh"):
         name = name[: -len(suffix)] if name.lower().endswith(suffix) else name
     return BvhImport(joints.astype(np.float32), float(fps), bvh.fps, rig, up, unit, placed, name)
+
+
+def _root_offset_shift(bvh: BvhFile, joints: np.ndarray, to_y_up: Rotation, scale: float) -> np.ndarray:
+    """What to add to every joint (metres, Y up) when the root's position channels are relative to its
+    rest offset rather than absolute.
+
+    Exporters disagree: most write the root's absolute position in its channels (its OFFSET is then
+    for display only), some (Character Creator) write it relative to the OFFSET, and read as absolute
+    such a take floats a hip height below the floor. Both readings differ by one shift of the whole
+    body; the offset is added only when it is a vertical one of at least 20 cm and brings the lowest
+    ankle at least twice as near the floor (y = 0).
+    """
+    root = bvh.parents.index(-1)
+    axes = ["XYZ".index(ch[0]) for ch in bvh.channels[root] if ch.endswith("position")]
+    offset = np.zeros(3)
+    offset[axes] = bvh.offsets[root][axes]
+    shift = to_y_up.apply(offset) * scale
+    ankles = [SMPL22.index("left_ankle"), SMPL22.index("right_ankle")]
+    floor = float(np.median(joints[:, ankles, 1].min(axis=1)))
+    relative = abs(shift[1]) >= 0.2 and abs(floor + shift[1]) < 0.5 * abs(floor)
+    return shift if relative else np.zeros(3)
 
 
 def _option(value: str | None, choices: Mapping[str, object], what: str, where: str) -> str | None:
