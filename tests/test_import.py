@@ -128,3 +128,20 @@ def test_deepmimic_clips_are_read_and_imported(tmp_path):
 
 
 SMPL22_HEAD = 15
+
+
+def test_broken_deepmimic_files_are_one_sentence(tmp_path):
+    from conftest import HERE
+
+    from omnimogen.formats.deepmimic import read_deepmimic
+
+    character = HERE / "fixtures" / "deepmimic" / "humanoid3d.txt"
+    (tmp_path / "ragged.txt").write_text('{"Loop": "none", "Frames": [[0.1, 0, 0], [0.1]]}')
+    with pytest.raises(FormatError, match="Frames must be at least two rows of 44 finite numbers"):
+        read_deepmimic(tmp_path / "ragged.txt", character=character)
+    (tmp_path / "char.txt").write_text('{"Skeleton": {"Joints": [{"Name": "root"}]}}')
+    with pytest.raises(FormatError, match="needs a Skeleton.Joints list whose joints have Name, Type"):
+        read_deepmimic(tmp_path / "ragged.txt", character=tmp_path / "char.txt")
+    (tmp_path / "bad.txt").write_text("{not json")
+    with pytest.raises(FormatError, match="not a readable DeepMimic clip"):
+        read_deepmimic(tmp_path / "bad.txt", character=character)

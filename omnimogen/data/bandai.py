@@ -18,6 +18,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
 from tqdm import tqdm
 
 from ..errors import FormatError, OmnimogenError, check_number
@@ -126,6 +127,15 @@ def single_thread() -> None:
     torch.set_num_threads(1)  # the pool already uses every core
 
 
+def write_take(root: Path, take_id: str, joints: np.ndarray, captions: list[Caption]) -> None:
+    """A take's clip and its mirrored copy (``M`` prefix, left and right swapped in the captions), from
+    (frames, 22, 3) joints at 20 fps, into a HumanML3D-layout folder."""
+    mirrored = [Caption(mirror_text(c.text)) for c in captions]
+    for clip_id, j, caps in ((take_id, joints, captions), ("M" + take_id, mirror_joints(joints, SMPL22), mirrored)):
+        features = Motion.from_joints(j, FPS).features
+        write_clip(root, clip_id, features, features_to_joints(features), caps)
+
+
 def _process(take: Take, tmp_root: str) -> tuple[str, int, str, str | None]:
     """Worker: one take -> clip and mirrored clip files. Returns (id, frames, sha256, error)."""
     from ..formats.bvh import read_bvh
@@ -135,18 +145,8 @@ def _process(take: Take, tmp_root: str) -> tuple[str, int, str, str | None]:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the spine2 interpolation note would repeat for every take
             clip = read_bvh(take.bvh, fps=FPS)
-        root = Path(tmp_root)
         captions = [Caption(c) for c in captions_for(take.action, take.style, CAPTIONS_PER_CLIP, take.id)]
-        for clip_id, joints, caps in (
-            (take.id, clip.joints, captions),
-            (
-                "M" + take.id,
-                mirror_joints(clip.joints, SMPL22),
-                [Caption(mirror_text(c.text)) for c in captions],
-            ),
-        ):
-            features = Motion.from_joints(joints, FPS).features
-            write_clip(root, clip_id, features, features_to_joints(features), caps)
+        write_take(Path(tmp_root), take.id, clip.joints, captions)
         return take.id, len(clip.joints), hashlib.sha256(raw).hexdigest(), None
     except (OmnimogenError, OSError, EOFError) as e:
         return take.id, 0, "", str(e)

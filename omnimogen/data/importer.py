@@ -28,15 +28,13 @@ from tqdm import tqdm
 
 from ..errors import FormatError, OmnimogenError, check_number
 from ..formats.deepmimic import is_deepmimic, read_deepmimic
-from ..motion import FPS, SMPL22, Motion, features_to_joints, mirror_joints
+from ..motion import FPS, SMPL22, Motion
 from ..motion.motion import LOADABLE, file_kind
-from .bandai import SPLIT_FRACTIONS, BuildReport, single_thread, unit_hash
-from .captions import mirror_text
-from .dataset import SPLITS, Caption, staging, write_clip, write_index
+from .bandai import SPLIT_FRACTIONS, BuildReport, single_thread, unit_hash, write_take
+from .dataset import SPLITS, Caption, staging, write_index
 
 CAPTIONS = "captions.csv"
 MIN_FRAMES = 11  # 0.5 s at 20 fps: shorter takes are left out
-SEPARATOR = " | "
 
 
 def read_captions(path: str | Path) -> dict[str, list[str]]:
@@ -59,7 +57,7 @@ def read_captions(path: str | Path) -> dict[str, list[str]]:
             raise FormatError(f"{path}, line {n}: the path {rel!r} must be relative to the folder, inside it.")
         if rel in out:
             raise FormatError(f"{path}, line {n}: {rel} is listed twice.")
-        out[rel] = [c.strip() for c in (row["caption"] or "").split(SEPARATOR.strip()) if c.strip()]
+        out[rel] = [c.strip() for c in (row["caption"] or "").split("|") if c.strip()]
     if not out:
         raise FormatError(f"{path}: lists no takes.")
     return out
@@ -118,11 +116,7 @@ def _process(rel: str, captions: list[str], folder: str, tmp_root: str, joint_ma
         joints = drop_rest_pose(joints)
         if len(joints) < MIN_FRAMES:
             raise FormatError(f"{rel}: {len(joints)} frames at 20 fps; a take needs at least {MIN_FRAMES} (0.5 s).")
-        caps = [Caption(c) for c in captions]
-        for cid, j, cs in ((take, joints, caps),
-                           ("M" + take, mirror_joints(joints, SMPL22), [Caption(mirror_text(c.text)) for c in caps])):  # fmt: skip
-            features = Motion.from_joints(j, FPS).features
-            write_clip(Path(tmp_root), cid, features, features_to_joints(features), cs)
+        write_take(Path(tmp_root), take, joints, [Caption(c) for c in captions])
         return take, len(joints), hashlib.sha256(raw).hexdigest(), rig, None
     except (OmnimogenError, OSError, EOFError) as e:
         return take, 0, "", "", str(e)

@@ -427,12 +427,9 @@ def write_bvh(path: str | os.PathLike, joints: np.ndarray, *, fps: float = FPS, 
     frames = np.concatenate([joints[:, root], angles.reshape(len(joints), -1)], axis=1)  # (T, 3 + 3J)
     header = _hierarchy_lines(skeleton, offsets, order)
     header += ["MOTION", f"Frames: {len(joints)}", f"Frame Time: {1 / fps:.9g}"]
-    try:
-        with atomic_path(path) as tmp, open_text(tmp, "wt") as f:
-            f.write("\n".join(header) + "\n")
-            _write_frames(f, frames)
-    except OSError as e:
-        raise FormatError(f"{path}: cannot be written ({e.strerror or e}).") from None
+    with atomic_path(path) as tmp, open_text(tmp, "wt") as f:  # an OS error: one sentence naming the file
+        f.write("\n".join(header) + "\n")
+        _write_frames(f, frames)
     return path
 
 

@@ -64,13 +64,19 @@ def read_deepmimic(path: str | Path, *, character: str | Path | None = None, fps
         if not found:
             raise FormatError(f"{path}: no {CHARACTER} beside it; pass the DeepMimic character file.")
         character = found[0]
-    joints_def = _load(Path(character), "character").get("Skeleton", {}).get("Joints")
-    if not isinstance(joints_def, list) or not joints_def:
-        raise FormatError(f"{character}: no Skeleton.Joints list.")
+    joints_def = (_load(Path(character), "character").get("Skeleton") or {}).get("Joints")
+    keys = ("Name", "Type", "Parent", "AttachX", "AttachY", "AttachZ")
+    if not isinstance(joints_def, list) or not joints_def or not all(
+            isinstance(j, dict) and set(keys) <= set(j) for j in joints_def):  # fmt: skip
+        raise FormatError(f"{character}: needs a Skeleton.Joints list whose joints have {', '.join(keys)}.")
     names = [j["Name"] for j in joints_def]
     if set(JOINTS.values()) - set(names):
         raise FormatError(f"{character}: not the humanoid3d character (missing {sorted(set(JOINTS.values()) - set(names))}).")
-    frames = np.asarray(_load(path, "clip").get("Frames"), dtype=np.float64)
+    clip = _load(path, "clip")
+    try:
+        frames = np.asarray(clip.get("Frames"), dtype=np.float64)
+    except (TypeError, ValueError):  # rows of different lengths, words
+        frames = np.zeros((0, 0))
     width = 8 + sum({"spherical": 4, "revolute": 1}.get(j["Type"], 0) for j in joints_def[1:])
     if frames.ndim != 2 or frames.shape[1] != width or len(frames) < 2 or not np.isfinite(frames).all():
         raise FormatError(f"{path}: Frames must be at least two rows of {width} finite numbers for {character}.")
