@@ -12,7 +12,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from .errors import OmnimogenError
+from .errors import FormatError, OmnimogenError
 
 
 def _bvh_options(args) -> dict:
@@ -262,7 +262,6 @@ def _print_build(result, kind: str) -> None:
 
 
 def _mix(pairs: list[str] | None) -> dict[str, float] | None:
-    from .errors import FormatError
 
     if not pairs:
         return None
@@ -276,10 +275,22 @@ def _mix(pairs: list[str] | None) -> dict[str, float] | None:
     return mix
 
 
+def _weights(text: str | None) -> list[float] | None:
+    """``--data-weights 3,1`` -> [3.0, 1.0]."""
+    if text is None:
+        return None
+    try:
+        return [float(w) for w in text.split(",")]
+    except ValueError:
+        raise FormatError(f"--data-weights {text!r}: write one number per --data, e.g. --data-weights 3,1.") from None
+
+
 def cmd_data_x2mo(args) -> None:
     from .instructions.builder import build_x2mo
+    from .instructions.corpus import Corpus
 
-    result = build_x2mo(args.data, args.out, samples=args.samples, seed=args.seed, mix=_mix(args.mix),
+    corpus = Corpus(args.data, _weights(args.data_weights))
+    result = build_x2mo(corpus, args.out, samples=args.samples, seed=args.seed, mix=_mix(args.mix),
                         overwrite=args.overwrite)  # fmt: skip
     _print_build(result, "the instruction set")
 
@@ -464,26 +475,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, help="worker processes (default: up to 2)")
     p.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
     p.set_defaults(func=cmd_data_import)
-    p = data.add_parser("x2mo", help="build the interleaved instruction training set from a labelled dataset")
-    p.add_argument("--data", required=True, help="HumanML3D-layout dataset with labels.json (omnimogen data bandai)")
+    p = data.add_parser("x2mo", help="build the interleaved instruction training set from labelled or captioned data")
+    p.add_argument("--data", required=True, action="append",
+                   help="HumanML3D-layout dataset (labels.json and/or captions in texts/); repeat for several")
+    p.add_argument("--data-weights", metavar="W1,W2", help="share of the samples drawn from each --data (default: "
+                   "each folder's share of the clips)")  # fmt: skip
     p.add_argument("--out", required=True, help="output folder (shards, manifest.json, mix.png)")
     p.add_argument("--samples", type=int, default=30_000, help="samples over all splits (default: 30000)")
     p.add_argument("--seed", type=int, default=0, help="the same seed and data give byte-identical files")
     p.add_argument("--mix", action="append", metavar="TASK=WEIGHT", help="task weights replacing the default mix")
     p.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
     p.set_defaults(func=cmd_data_x2mo)
-    p = data.add_parser("anycontext", help="build the AnyContext benchmark from the test split of a labelled dataset")
-    p.add_argument("--data", required=True, help="HumanML3D-layout dataset with labels.json")
+    p = data.add_parser("anycontext", help="build the AnyContext benchmark from the test split of a dataset")
+    p.add_argument("--data", required=True, action="append",
+                   help="HumanML3D-layout dataset (labels give style and trajectory cases); repeat for several")
     p.add_argument("--out", required=True, help="output folder (one file per category, manifest.json)")
     p.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
     p.set_defaults(func=cmd_data_anycontext)
     p = data.add_parser("validate", help="check every sample of an X2Mo or AnyContext folder against its dataset")
     p.add_argument("dir", help="instruction set folder")
-    p.add_argument("--data", required=True, help="the dataset it was built from")
+    p.add_argument("--data", required=True, action="append", help="the dataset(s) it was built from, in order")
     p.set_defaults(func=cmd_data_validate)
     p = data.add_parser("preview", help="render random samples of one task of an instruction set (PNG contact sheets)")
     p.add_argument("dir", help="instruction set folder")
-    p.add_argument("--data", required=True, help="the dataset it was built from")
+    p.add_argument("--data", required=True, action="append", help="the dataset(s) it was built from, in order")
     p.add_argument("--task", required=True, help="task to look at, e.g. edit/style")
     p.add_argument("-n", "--count", type=int, default=5, help="samples to render (default: 5)")
     p.add_argument("--seed", type=int, default=0, help="which random samples")
@@ -522,7 +537,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_train_tokenizer)
 
     p = train.add_parser("evaluator", help="train the text-motion evaluator (resumes RUN if it has checkpoints)")
-    p.add_argument("--data", required=True, help="HumanML3D-layout dataset folder (with labels.json: label-aware)")
+    p.add_argument("--data", required=True, action="append",
+                   help="HumanML3D-layout dataset folder with captions (labels.json: label-aware); repeat for several")
     p.add_argument("--out", required=True, help="run folder (checkpoints, logs, best/ and final/ evaluators)")
     p.add_argument("--config", help="JSON file of training settings")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a setting, e.g. --set batch_size=128")
@@ -530,7 +546,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = train.add_parser("lm", help="train the model on an X2Mo-style instruction set (resumes RUN)")
     p.add_argument("--data", required=True, help="instruction set folder (omnimogen data x2mo)")
-    p.add_argument("--corpus", required=True, help="the HumanML3D-layout dataset the instructions reference")
+    p.add_argument("--corpus", required=True, action="append",
+                   help="the HumanML3D-layout dataset(s) the instructions reference, in the order they were built from")
     p.add_argument("--tokenizer", help="tokenizer directory (default: the one shipped with the package)")
     p.add_argument("--out", required=True, help="run folder (checkpoints, logs, best/ and final/ models)")
     p.add_argument("--config", help="JSON file of training settings")

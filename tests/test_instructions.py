@@ -102,8 +102,13 @@ def test_corpus_leaves_out_clips_without_motion_or_label_and_says_so(corpus, tmp
     messages = " ".join(str(w.message) for w in caught)
     assert "1 clip(s) without a feature file" in messages and "belong to no split file (first: ghost)" in messages
     assert victim not in damaged.clips and len(damaged.clips) == len(corpus.clips) - 1
-    (root / "labels.json").unlink()
-    with pytest.raises(FormatError, match="labels.json: missing"):
+    (root / "labels.json").unlink()  # without labels the clips are captioned clips of one cell
+    captioned = Corpus(root)
+    assert set(captioned.clips) == set(damaged.clips) - {"ghost"}
+    assert {c.cell for c in captioned.clips.values()} == {(-1, "", "")}
+    for clip_id in captioned.clips:
+        (root / "texts" / f"{clip_id}.txt").unlink()
+    with pytest.raises(FormatError, match="no usable clips"):
         Corpus(root)
 
 

@@ -160,7 +160,7 @@ def _cases(suite: str, corpus: Corpus, folder, progress: bool,
 
     with tempfile.TemporaryDirectory() as tmp:
         built = Path(tmp) / ("anycontext" if suite == "anycontext" else "x2mo")
-        (build_anycontext if suite == "anycontext" else build_x2mo)(corpus.root, built, progress=progress)
+        (build_anycontext if suite == "anycontext" else build_x2mo)(corpus, built, progress=progress)
         samples, files = read_set(built, suite, corpus)
         hashes = _hash_files(built, files, "cases/") + words
         return load_cases(suite, corpus, reword(samples)), hashes, f"{built.name} (built){suffix}"

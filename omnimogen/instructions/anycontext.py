@@ -12,13 +12,15 @@ trajectory
     (turn left / turn right), the exact mirror of the source.
 speed
     source any clip, reference another take of the same action played ``f`` times as fast, target:
-    the source played ``f`` times as fast (exact time-resampling).
+    the source played ``f`` times as fast (exact time-resampling). For a captioned clip the other
+    take is one whose captions are near its own (``tasks.NEAR``).
 compositional (ours)
     two edits in one instruction on the source alone (style, action, trajectory, speed), never seen
     together in training: the target is real where both edits are real, else derived exactly.
 
 Every case records how its target was made (``meta``: real or derived, the relation, the labels) and
-the target reference carries its recipe. The set is a fixed, versioned artifact: a fixed seed, and a
+the target reference carries its recipe. A corpus of captioned clips without labels gives speed and
+compositional cases (its action edits between captions far apart); style and trajectory need labels. The set is a fixed, versioned artifact: a fixed seed, and a
 manifest with the hash of every file and of the whole set.
 """
 
@@ -66,7 +68,7 @@ def style_case(rng: random.Random, pool: Pool, cfg: TaskConfig) -> Sample | None
         c for c in pool.cell_list if any(o[2] != c[2] for o in pool.where(dataset=c[0], action=c[1]))
         and any(not similar(o[1], c[1]) for o in pool.where(dataset=c[0], style=c[2]))])  # fmt: skip
     if not targets:
-        raise Unsatisfiable(f"the {pool.split} split has no action in two styles")
+        raise pool.needs_labels("action in two styles")
     d, a, s2 = pool.pick(rng, targets)
     src = rng.choice([c for c in pool.where(dataset=d, action=a) if c[2] != s2])
     ref = rng.choice([c for c in pool.where(dataset=d, style=s2) if not similar(c[1], a)])
@@ -79,7 +81,7 @@ def trajectory_case(rng: random.Random, pool: Pool, cfg: TaskConfig) -> Sample |
     sources = pool.memo("anycontext/trajectory", lambda: [
         c for c in pool.cell_list if c[1] in PATHS and len(pool.where(dataset=c[0], action=PATHS)) > 1])  # fmt: skip
     if not sources:
-        raise Unsatisfiable(f"the {pool.split} split has fewer than two walk variants")
+        raise pool.needs_labels("two walk variants")
     d, v1, s1 = pool.pick(rng, sources)
     refs = [c for c in pool.where(dataset=d, action=PATHS) if c[1] != v1]
     ref_cell = rng.choice([c for c in refs if c[2] != s1] or refs)
@@ -100,8 +102,11 @@ def speed_case(rng: random.Random, pool: Pool, cfg: TaskConfig) -> Sample | None
     f = rng.choice(SPEED_FACTORS)
     step = (Step("speed", {"factor": f}),)
     source = crop(rng, pool.clip(rng, cell), min(cap, source_rows(cap, step)))  # shown as is and sped up
-    others = [c for c in pool.cells[cell] if c.id != source.clip.id]
-    if not others:  # no other take: another style of the same action
+    if not source.clip.labelled:  # a captioned clip: another take whose captions say the same
+        others = pool.partners(source.clip, far=False)
+    else:
+        others = [c for c in pool.cells[cell] if c.id != source.clip.id]
+    if not others and source.clip.labelled:  # no other take: another style of the same action
         cells = [c for c in pool.where(dataset=cell[0], action=cell[1]) if c != cell]
         others = [k for c in cells for k in pool.cells[c]]
     if not others:
@@ -145,11 +150,12 @@ def make_cases(pool: Pool, category: str, count: int, cfg: TaskConfig, progress=
     return cases
 
 
-def build_anycontext(data: str | Path, out: str | Path, *, cases: int = CASES, overwrite: bool = False,
+def build_anycontext(data: str | Path | list, out: str | Path, *, cases: int = CASES, overwrite: bool = False,
                      progress: bool = True) -> BuildResult:  # fmt: skip
-    """Build the benchmark from the test split of ``data`` into ``out`` (one file per category)."""
+    """Build the benchmark from the test split of ``data`` (a folder, several, or a Corpus) into ``out``
+    (one file per category)."""
     start = time.perf_counter()
-    corpus, cfg = Corpus(data), TaskConfig()
+    corpus, cfg = (data if isinstance(data, Corpus) else Corpus(data)), TaskConfig()
     pool = Pool(corpus, "test")
     skipped: list[str] = []
     with staging(out, overwrite) as tmp:
@@ -163,7 +169,7 @@ def build_anycontext(data: str | Path, out: str | Path, *, cases: int = CASES, o
                     warnings.warn(skipped[-1], stacklevel=2)
         if not groups:
             raise OmnimogenError(
-                f"{corpus.root}: no AnyContext category can be built from its test split ({skipped[0]})"
+                f"{corpus.name}: no AnyContext category can be built from its test split ({skipped[0]})"
             )
         files = write_files(tmp, groups)
         counts = _counts(groups)
@@ -179,7 +185,7 @@ def build_anycontext(data: str | Path, out: str | Path, *, cases: int = CASES, o
             "targets": kinds,
             "skipped": skipped,
             "config": asdict(cfg),
-            "dataset": {"name": corpus.root.name, "source_sha256": corpus.source_sha256, "split": "test"},
+            "dataset": {"name": corpus.name, "source_sha256": corpus.source_sha256, "split": "test"},
             "files": files,
             "hash": set_hash(files),
         }

@@ -178,15 +178,16 @@ def _counts(groups: dict[str, list[Sample]]) -> dict[str, dict[str, int]]:
     return {t: counts[t] for t in sorted(counts, key=lambda t: list(TASKS).index(t) if t in TASKS else len(TASKS))}
 
 
-def build_x2mo(data: str | Path, out: str | Path, *, samples: int = DEFAULT_SAMPLES, seed: int = 0,
+def build_x2mo(data: str | Path | list | Corpus, out: str | Path, *, samples: int = DEFAULT_SAMPLES, seed: int = 0,
                mix: dict[str, float] | None = None, config: TaskConfig | None = None, overwrite: bool = False,
                progress: bool = True) -> BuildResult:  # fmt: skip
-    """Build the instruction set into ``out``; see the module docstring. Returns counts and sizes."""
+    """Build the instruction set into ``out`` from ``data`` (a folder, several, or a :class:`Corpus`
+    with per-folder weights); see the module docstring. Returns counts and sizes."""
     start = time.perf_counter()
     check_number("samples", samples, 1, 10**8, integer=True)
     check_number("seed", seed, 0, 2**63 - 1, integer=True)
     shares, cfg = normalise_mix(mix), config or TaskConfig()
-    corpus = Corpus(data)
+    corpus = data if isinstance(data, Corpus) else Corpus(data)
     per_split = apportion(samples, SPLIT_SHARES)
     skipped: list[str] = []
     with staging(out, overwrite) as tmp:
@@ -206,7 +207,8 @@ def build_x2mo(data: str | Path, out: str | Path, *, samples: int = DEFAULT_SAMP
             "counts": counts,
             "skipped": skipped,
             "config": asdict(cfg),
-            "dataset": {"name": corpus.root.name, "source_sha256": corpus.source_sha256},
+            "dataset": {"name": corpus.name, "source_sha256": corpus.source_sha256,
+                        **({"weights": corpus.weights} if corpus.weights else {})},
             "files": files,
             "hash": set_hash(files),
         }

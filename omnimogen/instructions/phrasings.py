@@ -48,6 +48,9 @@ _CLAUSES = {
     "style": _spec(required=[STYLE_SLOTS], minimum=10),
     "trajectory": _spec(required=["path"], minimum=10),
     "bodypart": _spec(required=["changed", "action"], optional=["kept"], minimum=10),
+    # captioned clips: {caption} is a caption as a clause ("the person jumps forward")
+    "action/caption": _spec(required=["caption"], minimum=10),
+    "trajectory/caption": _spec(required=["caption"], minimum=10),
 }
 SPEC: dict[str, Spec] = {
     **{f"edit/{k}": Spec(frozenset(_SRC), s.slots, s.required, 20) for k, s in _CLAUSES.items()},
@@ -69,6 +72,9 @@ SPEC: dict[str, Spec] = {
     "verdict/speed/bad": _spec(required=["pace_error"], minimum=4),
     "verdict/side/bad": _spec(required=["shown_actions", "wanted_actions"], minimum=4),
     "verdict/fix": _spec(required=["attribute"], minimum=4),
+    "verdict/caption/ok": _spec(required=["wanted"], minimum=4),
+    "verdict/caption/action": _spec(required=["shown", "wanted"], minimum=4),
+    "verdict/caption/side": _spec(required=["shown", "wanted"], minimum=4),
     "incontext/action+style": _spec(["MotionA", "MotionB"]),
     "incontext/trajectory+action": _spec(["MotionA", "MotionB"]),
     "incontext/style+trajectory": _spec(["MotionA", "MotionB"]),

@@ -107,7 +107,7 @@ def check_ref(ref: MotionRef, corpus, where: str = "motion", split: str | None =
     every step valid, donors too); returns the number of feature rows it materialises to."""
     clip = corpus.clips.get(ref.clip)
     if clip is None:
-        raise RecipeError(f"{where}: clip {ref.clip!r} is not in the dataset {corpus.root}.")
+        raise RecipeError(f"{where}: clip {ref.clip!r} is not in the dataset {corpus.name}.")
     if split is not None and clip.split != split:
         raise RecipeError(f"{where}: clip {ref.clip!r} belongs to the {clip.split} split, not {split}.")
     end = clip.rows if ref.end is None else ref.end

@@ -10,17 +10,29 @@ swaps the clip and keeps the steps, an exact edit appends a step.
 
 A task raises :class:`Unsatisfiable` when its split has no material for it at all (the builder
 skips it and says so) and returns ``None`` for an unlucky draw (the builder draws again).
+
+Captioned clips (no action/style label: HumanML3D, ``omnimogen data import``) take part in every task
+that their captions can word: text-to-motion, description, in-betweening, inpainting, continuation,
+speed edits, action edits and near misses between clips whose captions are far apart, side swaps
+(the exact mirror, with the caption's left and right swapped) of clips whose captions name a side,
+and reflection. Pairs are judged in the sentence encoder's space (the evaluator's frozen text
+encoder; its trained projection is not used: it was fitted to 26 Bandai actions and puts unknown
+activities together, "martial arts" next to "salsa" at 0.82). Style edits, body-part splices, the
+in-context tasks and knowledge need labels: on a corpus without them the builder skips them and says so.
 """
 
 from __future__ import annotations
 
 import math
 import random
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 
-from ..data.captions import captions_for, mirror_label
+import numpy as np
+
+from ..data.captions import captions_for, mirror_label, mirror_text
 from ..motion import WINDOW_ROWS
 from .corpus import Cell, ClipInfo, Corpus
 from .phrasings import Concept, Phrasings, default_concepts, default_phrasings
@@ -40,6 +52,11 @@ GESTURE_PARTS: dict[str, tuple[str, ...]] = {
 CELL_POWER = 0.35  # cells are drawn by clip count ** this (Pool.pick)
 # Actions whose phrasings overlap: never a pair of an action edit or a wrong-action verdict.
 SIMILAR = ({"dance-short", "dance-long"}, {"bye", "byebye"})
+# Captioned clips: another action below this cosine of their captions, the same action at or above NEAR.
+FAR, NEAR = 0.5, 0.7
+_SIDED = re.compile(r"\b(left|right|clockwise|counterclockwise)\b", re.IGNORECASE)
+_SUBJECT = re.compile(r"^(a|the|one) (person|man|woman|figure|human|character|individual|subject)\b|^(someone|somebody)\b",
+                      re.IGNORECASE)  # fmt: skip
 
 
 class Unsatisfiable(Exception):
@@ -68,11 +85,12 @@ class Pool:
     """One split of a corpus, with the lookups the tasks need."""
 
     def __init__(self, corpus: Corpus, split: str, phrasings: Phrasings | None = None,
-                 concepts: tuple[Concept, ...] | None = None):  # fmt: skip
+                 concepts: tuple[Concept, ...] | None = None, sentences: Callable | None = None):  # fmt: skip
         self.corpus, self.split = corpus, split
         self.cells: dict[Cell, list[ClipInfo]] = corpus.cells(split)
         self.say = phrasings or default_phrasings()
         self.concepts = [c for c in (concepts or default_concepts()) if c.heldout == (split != "train")]
+        self._sentences = sentences  # texts -> (N, dim) unit vectors; default: the evaluator's text encoder
         self._memo: dict = {}
 
     def memo(self, key, compute: Callable[[], list]) -> list:
@@ -94,6 +112,16 @@ class Pool:
 
         return self.memo(("where", *sorted(labels.items())), lambda: [c for c in self.cell_list if ok(c)])
 
+    @cached_property
+    def labelled(self) -> bool:
+        """Whether the split has labelled clips at all (else label tasks are skipped as such)."""
+        return any(c[1] for c in self.cells)
+
+    def needs_labels(self, what: str) -> Unsatisfiable:
+        if self.labelled:
+            return Unsatisfiable(f"the {self.split} split has no {what}")
+        return Unsatisfiable(f"it needs action and style labels ({what}); the {self.split} split has captions only")
+
     def pick(self, rng: random.Random, cells: list[Cell]) -> Cell:
         """A cell with probability proportional to its clip count to the power :data:`CELL_POWER`.
 
@@ -105,14 +133,76 @@ class Pool:
         """
         if not cells:
             raise Unsatisfiable(f"the {self.split} split has no clips for this task")
-        return rng.choices(cells, [len(self.cells[c]) ** CELL_POWER for c in cells])[0]
+        weights = [len(self.cells[c]) ** CELL_POWER for c in cells]
+        sources = [self.cells[c][0].source for c in cells]
+        if len(set(sources)) > 1:  # each folder gets its share (Corpus.weights, else its share of the clips)
+            share = self.corpus.weights or [0.0] * len(self.corpus.roots)
+            if self.corpus.weights is None:
+                for c, k in zip(cells, sources, strict=True):
+                    share[k] += len(self.cells[c])
+            total = [0.0] * len(share)
+            for w, k in zip(weights, sources, strict=True):
+                total[k] += w
+            weights = [w * share[k] / total[k] for w, k in zip(weights, sources, strict=True)]
+        return rng.choices(cells, weights)[0]
 
-    def clip(self, rng: random.Random, cell: Cell, longer_than: int = 0) -> ClipInfo | None:
-        clips = [c for c in self.cells.get(cell, ()) if c.rows > longer_than]
+    def clip(self, rng: random.Random, cell: Cell, longer_than: int = 0,
+             ok: Callable[[ClipInfo], bool] | None = None) -> ClipInfo | None:  # fmt: skip
+        clips = [c for c in self.cells.get(cell, ()) if c.rows > longer_than and (ok is None or ok(c))]
         return rng.choice(clips) if clips else None
 
     def captions(self, clip: ClipInfo) -> list[str]:
         return self.corpus.captions(clip.id) or captions_for(clip.action, clip.style, 1, clip.id)
+
+    # ---- captioned clips ----------------------------------------------------------------------
+
+    def sided(self, clip: ClipInfo) -> bool:
+        """A captioned clip whose captions name a side (so its mirror is a side swap the words can say)."""
+        return not clip.labelled and any(_SIDED.search(c) for c in self.captions(clip))
+
+    @cached_property
+    def _space(self) -> tuple[list[ClipInfo], dict[str, int], np.ndarray, np.ndarray, np.ndarray]:
+        """The split's captioned clips, their index, unit caption vectors, folders and takes."""
+        clips = [c for cell, cs in self.cells.items() if not cell[1] for c in cs]
+        if self._sentences is None:
+            from ..evaluation.evaluator import load_sentence_encoder
+
+            self._sentences = lambda texts: load_sentence_encoder()(texts).numpy()
+        vectors = np.zeros((len(clips), 1), np.float32)
+        for k, clip in enumerate(clips):  # a clip's point: the mean of its captions' vectors, renormalised
+            v = np.asarray(self._sentences(self.captions(clip)), np.float32).mean(0)
+            if k == 0:
+                vectors = np.zeros((len(clips), len(v)), np.float32)
+            vectors[k] = v / max(float(np.linalg.norm(v)), 1e-9)
+        takes = {t: i for i, t in enumerate(sorted({c.take for c in clips}))}
+        return (clips, {c.id: k for k, c in enumerate(clips)}, vectors, np.array([c.source for c in clips]),
+                np.array([takes[c.take] for c in clips]))  # fmt: skip
+
+    def partners(self, clip: ClipInfo, far: bool) -> list[ClipInfo]:
+        """Captioned clips of the same folder and split, other takes, whose captions are far from
+        ``clip``'s (another action: cosine below FAR) or near it (the same action: NEAR or above)."""
+        if clip.labelled:
+            return []
+        clips, index, vectors, sources, takes = self._space
+        k = index[clip.id]
+        sims = vectors @ vectors[k]
+        mask = (sources == sources[k]) & (takes != takes[k]) & ((sims < FAR) if far else (sims >= NEAR))
+        return [clips[i] for i in np.flatnonzero(mask)]
+
+    def has_far_partner(self, clip: ClipInfo) -> bool:
+        """Whether ``partners(clip, far=True)`` is not empty, for every clip at once (chunked products)."""
+
+        def compute() -> set[str]:
+            clips, _, vectors, sources, takes = self._space
+            found = set()
+            for start in range(0, len(clips), 1024):
+                sims = vectors[start : start + 1024] @ vectors.T
+                ok = (sims < FAR) & (sources[start : start + 1024, None] == sources[None])
+                ok &= takes[start : start + 1024, None] != takes[None]
+                found.update(clips[start + i].id for i in np.flatnonzero(ok.any(1)))
+            return found
+
+        return clip.id in self.memo("far-partners", compute)
 
 
 # ---- the motion being edited --------------------------------------------------------------------
@@ -162,6 +252,25 @@ class State:
         return out
 
 
+def clause(caption: str) -> str:
+    """A caption as a lower-case clause about "the person": 'A man jumps.' -> 'the person jumps';
+    a caption without a subject (CMU's 'slow walk') -> 'the person does this: slow walk'."""
+    text = caption.strip().rstrip(".")
+    text = text[0].lower() + text[1:]
+    if not _SUBJECT.match(text):
+        return f"the person does this: {text}"
+    return _SUBJECT.sub("the person", text, count=1)
+
+
+def said(pool: Pool, state: State, rng: random.Random, sided: bool = False) -> str:
+    """One of the captions of a captioned state's clip as a clause, sides swapped when it is mirrored
+    (with ``sided``: one that names a side); sentences with a subject are preferred."""
+    captions = [c for c in pool.captions(state.clip) if not sided or _SIDED.search(c)]
+    captions = [c for c in captions if _SUBJECT.match(c.strip())] or captions
+    caption = rng.choice(captions)
+    return clause(mirror_text(caption) if state.mirrored else caption)
+
+
 def crop(rng: random.Random, clip: ClipInfo, rows: int, steps: tuple[Step, ...] = ()) -> State:
     """A random window of at most ``rows`` rows (all of a shorter clip); deterministic given ``rng``."""
     n = min(rows, clip.rows)
@@ -188,11 +297,17 @@ class Edit:
     state: State  # the result
     slots: dict = field(default_factory=dict)  # words for the edit's phrasings
     note: str = ""  # what changed, for meta
+    phrase: str = ""  # the phrasings' key after "edit/" and "clause/" when not ``kind``
+
+    @property
+    def key(self) -> str:
+        return self.phrase or self.kind
 
 
-def _restart(rng: random.Random, pool: Pool, cell: Cell, state: State, cap: int, cfg: TaskConfig) -> State | None:
-    """A clip of ``cell`` cropped so that, with ``state``'s steps, it stays within ``cap`` rows."""
-    clip = pool.clip(rng, cell)
+def _restart(rng: random.Random, pool: Pool, cell: Cell | ClipInfo, state: State, cap: int,
+             cfg: TaskConfig) -> State | None:  # fmt: skip
+    """A clip of ``cell`` (or that clip) cropped so that, with ``state``'s steps, it stays within ``cap`` rows."""
+    clip = cell if isinstance(cell, ClipInfo) else pool.clip(rng, cell)
     if clip is None:
         return None
     new = crop(rng, clip, source_rows(cap, state.steps), state.steps)
@@ -213,7 +328,17 @@ def edit_style(rng, pool: Pool, state: State, cap: int, cfg: TaskConfig, fresh: 
 
 
 def edit_action(rng, pool: Pool, state: State, cap: int, cfg: TaskConfig, fresh: bool = False) -> Edit | None:
-    """Another action in the same style (a real clip); walk variants among themselves are trajectory edits."""
+    """Another action in the same style (a real clip); walk variants among themselves are trajectory edits.
+    A captioned clip: a clip whose captions are far from its own, worded by one of them."""
+    if not state.clip.labelled:
+        others = pool.partners(state.clip, far=True)
+        if not others or state.spliced:
+            return None
+        new = _restart(rng, pool, rng.choice(others), state, cap, cfg)
+        if new is None:
+            return None
+        return Edit("action", state, new, {"caption": said(pool, new, rng)}, f"caption {state.clip.id} -> {new.clip.id}",
+                    phrase="action/caption")  # fmt: skip
     d, a, s = state.clip.cell
     trajectory = a in PATHS
     cells = [c for c in pool.where(dataset=d, style=s) if not similar(c[1], a) and not (trajectory and c[1] in PATHS)]
@@ -228,7 +353,14 @@ def edit_action(rng, pool: Pool, state: State, cap: int, cfg: TaskConfig, fresh:
 
 
 def edit_trajectory(rng, pool: Pool, state: State, cap: int, cfg: TaskConfig, fresh: bool = False) -> Edit | None:
-    """Another real path variant of the same walk in the same style, or the exact mirror of a lateral path."""
+    """Another real path variant of the same walk in the same style, or the exact mirror of a lateral path.
+    A captioned clip whose captions name a side: its mirror, worded by the caption with sides swapped."""
+    if not state.clip.labelled:
+        if not pool.sided(state.clip) or state.spliced:
+            return None
+        new = replace(state, steps=state.steps + (Step("mirror"),))
+        words = {"caption": said(pool, new, rng, sided=True)}
+        return Edit("trajectory", state, new, words, f"mirror of {state.clip.id}", phrase="trajectory/caption")
     d, a, s = state.clip.cell
     if a not in PATHS or state.spliced:
         return None
@@ -320,29 +452,38 @@ EDITS: dict[str, Callable[..., Edit | None]] = {
 # Cells an edit can start from, so that a split without material is told apart from a bad draw.
 _EDIT_SOURCES: dict[str, Callable[[Pool], list[Cell]]] = {
     "style": lambda p: [c for c in p.cell_list if any(o[2] != c[2] for o in p.where(dataset=c[0], action=c[1]))],
-    "action": lambda p: [c for c in p.cell_list if len(p.where(dataset=c[0], style=c[2])) > 1],
-    "trajectory": lambda p: [c for c in p.cell_list if c[1] in PATHS],
+    "action": lambda p: [c for c in p.cell_list if len(p.where(dataset=c[0], style=c[2])) > 1
+                         or (not c[1] and any(p.has_far_partner(k) for k in p.cells[c]))],
+    "trajectory": lambda p: [c for c in p.cell_list if c[1] in PATHS or any(p.sided(k) for k in p.cells[c])],
     "speed": lambda p: p.cell_list,
     "bodypart": lambda p: [c for c in p.cell_list if c[1] in LOCOMOTION or c[1] in GESTURE_PARTS],
 }
+# Which clips of a source cell an edit can start from (labelled clips: all of them).
+_EDIT_CLIPS: dict[str, Callable[[Pool], Callable[[ClipInfo], bool]]] = {
+    "action": lambda p: lambda k: k.labelled or p.has_far_partner(k),
+    "trajectory": lambda p: lambda k: k.labelled or p.sided(k),
+}
 _EDIT_NEEDS = {
     "style": "action performed in two styles",
-    "action": "two actions performed in one style",
-    "trajectory": "walk path variant (walk, walk-back, walk-left/right, walk-turn-left/right)",
+    "action": "two actions performed in one style, or two captioned clips of different actions",
+    "trajectory": "walk path variant (walk, walk-back, walk-left/right, walk-turn-left/right) or caption that names a side",
     "speed": "clips",
     "bodypart": "locomotion or upper-body gesture clip",
 }
+_LABEL_EDITS = ("style", "bodypart")  # edits that need labels
 
 
 def _sources(pool: Pool, kind: str) -> list[Cell]:
     cells = pool.memo(("sources", kind), lambda: _EDIT_SOURCES[kind](pool))
     if not cells:
+        if kind in _LABEL_EDITS:
+            raise pool.needs_labels(_EDIT_NEEDS[kind])
         raise Unsatisfiable(f"the {pool.split} split has no {_EDIT_NEEDS[kind]}")
     return cells
 
 
-def _start(rng, pool: Pool, cells: list[Cell], cap: int) -> State:
-    return crop(rng, pool.clip(rng, pool.pick(rng, cells)), cap)
+def _start(rng, pool: Pool, cells: list[Cell], cap: int, ok: Callable[[ClipInfo], bool] | None = None) -> State:
+    return crop(rng, pool.clip(rng, pool.pick(rng, cells), ok=ok), cap)
 
 
 def _sample(task: str, pool: Pool, turns: list[tuple[str, list[Part]]], **meta) -> Sample:
@@ -355,11 +496,12 @@ def _sample(task: str, pool: Pool, turns: list[tuple[str, list[Part]]], **meta) 
 def make_edit(kind: str) -> Callable[[random.Random, Pool, TaskConfig], Sample | None]:
     def task(rng: random.Random, pool: Pool, cfg: TaskConfig) -> Sample | None:
         cap = cfg.cap(2)
-        state = _start(rng, pool, _sources(pool, kind), cap)
+        ok = _EDIT_CLIPS[kind](pool) if kind in _EDIT_CLIPS else None
+        state = _start(rng, pool, _sources(pool, kind), cap, ok)
         edit = EDITS[kind](rng, pool, state, cap, cfg, fresh=True)
         if edit is None:
             return None
-        prompt = pool.say.say(rng, f"edit/{kind}", **edit.slots)
+        prompt = pool.say.say(rng, f"edit/{edit.key}", **edit.slots)
         return _sample(f"edit/{kind}", pool, [
             ("user", [motion(edit.source.ref, "SourceMotion"), text(prompt)]),
             ("assistant", [motion(edit.state.ref)]),
@@ -373,6 +515,9 @@ def make_edit(kind: str) -> Callable[[random.Random, Pool, TaskConfig], Sample |
 def make_multiturn(turns: int) -> Callable[[random.Random, Pool, TaskConfig], Sample | None]:
     def task(rng: random.Random, pool: Pool, cfg: TaskConfig) -> Sample | None:
         cap = cfg.cap(turns + 1)
+        kinds = pool.memo("edit-kinds", lambda: [k for k in EDITS if _EDIT_SOURCES[k](pool)])
+        if len(kinds) < turns:
+            raise pool.needs_labels(f"{turns} kinds of edit; it allows {', '.join(kinds) or 'none'}")
         state = _start(rng, pool, pool.cell_list, cap)
         conversation, notes, used = [], [], set()
         for t in range(turns):
@@ -385,11 +530,11 @@ def make_multiturn(turns: int) -> Callable[[random.Random, Pool, TaskConfig], Sa
             if t == 0:
                 user = [
                     motion(edit.source.ref, "SourceMotion"),
-                    text(pool.say.say(rng, f"edit/{edit.kind}", **edit.slots)),
+                    text(pool.say.say(rng, f"edit/{edit.key}", **edit.slots)),
                 ]
             else:
-                clause = pool.say.say(rng, f"clause/{edit.kind}", capitalise=False, **edit.slots)
-                user = [text(pool.say.say(rng, "followup", clause=clause))]
+                words = pool.say.say(rng, f"clause/{edit.key}", capitalise=False, **edit.slots)
+                user = [text(pool.say.say(rng, "followup", clause=words))]
             conversation += [("user", user), ("assistant", [motion(edit.state.ref)])]
             notes.append(edit.note)
             state = edit.state
@@ -413,7 +558,7 @@ def compositional(rng: random.Random, pool: Pool, cfg: TaskConfig) -> Sample | N
     second = next((e for k in rest if (e := EDITS[k](rng, pool, first.state, cap, cfg))), None)
     if second is None:
         return None
-    clauses = [pool.say.say(rng, f"clause/{e.kind}", capitalise=False, **e.slots) for e in (first, second)]
+    clauses = [pool.say.say(rng, f"clause/{e.key}", capitalise=False, **e.slots) for e in (first, second)]
     prompt = pool.say.say(rng, "compositional", first=clauses[0], second=clauses[1])
     return _sample("compositional", pool, [
         ("user", [motion(first.source.ref, "SourceMotion"), text(prompt)]),
@@ -435,6 +580,14 @@ def _near_miss(rng, pool: Pool, want: State, kind: str, cap: int, cfg: TaskConfi
     d, a, s = want.clip.cell
     if kind == "match":
         return want, ""
+    if not want.clip.labelled:
+        if kind == "action":
+            others = pool.partners(want.clip, far=True)
+            return (crop(rng, rng.choice(others), cap), "action") if others else None
+        if kind == "side":
+            return (replace(want, steps=(Step("mirror"),)), "side") if pool.sided(want.clip) else None
+        if kind == "style":
+            return None
     if kind == "style":
         cells = [c for c in pool.where(dataset=d, action=a) if c[2] != s]
         return (crop(rng, pool.clip(rng, rng.choice(cells)), cap), "style") if cells else None
@@ -448,6 +601,22 @@ def _near_miss(rng, pool: Pool, want: State, kind: str, cap: int, cfg: TaskConfi
         return None
     f = rng.choice(factors)
     return replace(want, steps=(Step("speed", {"factor": f}),)), "pace"
+
+
+def _caption_verdict(rng, pool: Pool, prompt: str, shown: State, wrong: str) -> str:
+    """The verdict on a captioned clip, worded with captions (there is no style to judge)."""
+    say = pool.say
+    parts = [say.say(rng, "verdict/no" if wrong else "verdict/yes")]
+    if wrong in ("action", "side"):
+        parts.append(say.say(rng, f"verdict/caption/{wrong}", shown=said(pool, shown, rng, sided=wrong == "side"),
+                             wanted=prompt))  # fmt: skip
+    else:
+        parts.append(say.say(rng, "verdict/caption/ok", wanted=prompt))
+    if wrong == "pace":
+        parts.append(say.say(rng, "verdict/speed/bad", pace_error=say.pace_error(rng, shown.speed)))
+    if wrong:
+        parts.append(say.say(rng, "verdict/fix", attribute=wrong))
+    return " ".join(parts)
 
 
 def _verdict(rng, pool: Pool, want: State, shown: State, wrong: str) -> str:
@@ -478,7 +647,8 @@ def make_reflection(stage: str) -> Callable[[random.Random, Pool, TaskConfig], S
     def task(rng: random.Random, pool: Pool, cfg: TaskConfig) -> Sample | None:
         cap = cfg.cap(2)
         want = _start(rng, pool, pool.cell_list, cap)
-        prompt = _prompt(rng, want.action, want.clip.style)
+        labelled = want.clip.labelled
+        prompt = _prompt(rng, want.action, want.clip.style) if labelled else said(pool, want, rng)
         if stage == "generate":
             return _sample("reflection/generate", pool, [
                 ("user", [text(pool.say.say(rng, "reflection/generate", prompt=prompt))]),
@@ -490,14 +660,20 @@ def make_reflection(stage: str) -> Callable[[random.Random, Pool, TaskConfig], S
         if miss is None:
             return None
         shown, wrong = miss
-        verdict = _verdict(rng, pool, want, shown, wrong)
+        if labelled:
+            verdict = _verdict(rng, pool, want, shown, wrong)
+        else:
+            if wrong == "side":  # the words must name the side that the mirror swaps
+                prompt = said(pool, want, rng, sided=True)
+            verdict = _caption_verdict(rng, pool, prompt, shown, wrong)
         meta = {"wanted": want.labels(), "shown": shown.labels(), "wrong": wrong or "nothing"}
         if stage == "judge":
             return _sample("reflection/judge", pool, [
                 ("user", [motion(shown.ref, "Motion"), text(pool.say.say(rng, "reflection/judge", prompt=prompt))]),
                 ("assistant", [text(verdict)]),
             ], **meta)  # fmt: skip
-        fixed = crop(rng, pool.clip(rng, want.clip.cell), cap)  # another take of the wanted cell, if any
+        # another take of the wanted cell, if any (a captioned clip: another crop of itself)
+        fixed = crop(rng, pool.clip(rng, want.clip.cell) if labelled else want.clip, cap)
         return _sample("reflection/regenerate", pool, [
             ("user", [text(pool.say.say(rng, "reflection/generate", prompt=prompt))]),
             ("assistant", [motion(shown.ref)]),
@@ -542,7 +718,7 @@ def incontext_action_style(rng: random.Random, pool: Pool, cfg: TaskConfig) -> S
         c for c in pool.cell_list if any(o[2] != c[2] for o in pool.where(dataset=c[0], action=c[1]))
         and any(not similar(o[1], c[1]) for o in pool.where(dataset=c[0], style=c[2]))])  # fmt: skip
     if not targets:
-        raise Unsatisfiable(f"the {pool.split} split has no action in two styles with a second action in one of them")
+        raise pool.needs_labels("action in two styles with a second action in one of them")
     d, act, sty = pool.pick(rng, targets)
     a_cell = rng.choice([c for c in pool.where(dataset=d, action=act) if c[2] != sty])
     b_cell = rng.choice([c for c in pool.where(dataset=d, style=sty) if not similar(c[1], act)])
@@ -557,7 +733,7 @@ def incontext_trajectory_action(rng: random.Random, pool: Pool, cfg: TaskConfig)
     walks = pool.memo("trajectory+action", lambda: [
         c for c in pool.cell_list if c[1] in PATHS and pool.where(dataset=c[0], action=tuple(GESTURE_PARTS))])  # fmt: skip
     if not walks:
-        raise Unsatisfiable(f"the {pool.split} split has no walk and arm gesture of the same dataset")
+        raise pool.needs_labels("walk and arm gesture of the same dataset")
     a_cell = pool.pick(rng, walks)
     gestures = pool.where(dataset=a_cell[0], action=tuple(GESTURE_PARTS))
     b_cell = rng.choice([c for c in gestures if c[2] == a_cell[2]] or gestures)
@@ -581,7 +757,7 @@ def incontext_style_trajectory(rng: random.Random, pool: Pool, cfg: TaskConfig) 
         and any(o[2] != c[2] for o in pool.where(dataset=c[0], action=c[1]))
         and any(o[1] != c[1] for o in pool.where(dataset=c[0], style=c[2]))])  # fmt: skip
     if not targets:
-        raise Unsatisfiable(f"the {pool.split} split has no walk variant in two styles with another action")
+        raise pool.needs_labels("walk variant in two styles with another action")
     d, path, sty = pool.pick(rng, targets)
     a_cell = rng.choice([c for c in pool.where(dataset=d, style=sty) if c[1] != path])
     b_cell = rng.choice([c for c in pool.where(dataset=d, action=path) if c[2] != sty])
@@ -687,7 +863,7 @@ def knowledge(rng: random.Random, pool: Pool, cfg: TaskConfig) -> Sample | None:
 
     usable = pool.memo("knowledge", realisable)
     if not usable:
-        raise Unsatisfiable(f"no concept of the {pool.split} split has a matching clip")
+        raise pool.needs_labels("a clip of an action that a concept of this split names")
     concept, cells = rng.choice(usable)
     state = crop(rng, pool.clip(rng, pool.pick(rng, cells)), cfg.cap(1))
     prompt = pool.say.say(rng, "knowledge", concept=rng.choice(concept.ask))

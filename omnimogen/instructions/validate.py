@@ -153,7 +153,7 @@ def validate_set(directory: str | Path, data: str | Path | Corpus, cfg: TaskConf
         cfg = TaskConfig(**{k: limits[k] for k in ("max_rows", "max_sample_rows", "min_rows") if k in limits})
     report = ValidationReport()
     if manifest.get("dataset", {}).get("source_sha256") != corpus.source_sha256:
-        report.error(f"{manifest_path}: built from another version of the dataset than {corpus.root}.")
+        report.error(f"{manifest_path}: built from another version of the dataset than {corpus.name}.")
     for name, entry in sorted(files.items()):
         path = directory / name
         if not path.is_file():

@@ -27,6 +27,7 @@ from ..evaluation.evaluator import (
     load_sentence_encoder,
     pad_batch,
 )
+from ..motion import Normalizer
 from .common import ConfigError, start_run, train_loop
 
 
@@ -103,8 +104,9 @@ def _lr_lambda(cfg: EvaluatorTrainConfig):
     return f
 
 
-def train_evaluator(data: str | Path, out: str | Path, cfg: EvaluatorTrainConfig, progress: bool = True) -> dict:
-    """Train (or resume) an evaluator run. Returns the last training record."""
+def train_evaluator(data: str | Path | list, out: str | Path, cfg: EvaluatorTrainConfig, progress: bool = True) -> dict:
+    """Train (or resume) an evaluator run on one dataset folder or several (their clips together, the
+    normaliser fitted on all of them). Returns the last training record."""
     from accelerate.utils import set_seed
 
     if not 0 < cfg.crop_min <= 1:
@@ -113,14 +115,18 @@ def train_evaluator(data: str | Path, out: str | Path, cfg: EvaluatorTrainConfig
     acc, run = start_run(cfg, out)
     set_seed(cfg.seed, device_specific=False)  # same init on every rank; DDP keeps them equal
 
-    train_set = MotionDataset(data, "train")
-    val_clips = list(MotionDataset(data, "val"))
-    normalizer = train_set.normalizer()
+    folders = [data] if isinstance(data, (str, Path)) else list(data)
+    train_sets = [MotionDataset(d, "train") for d in folders]
+    val_clips = [c for d in folders for c in MotionDataset(d, "val")]
+    if len(train_sets) == 1:
+        normalizer = train_sets[0].normalizer()
+    else:
+        normalizer = Normalizer.fit([c.features for t in train_sets for c in t])
     motions, captions, names = [], [], []  # one pass, so only the normalised copy of each clip stays in memory
-    for c in train_set:
+    for folder, c in ((d, c) for d, t in zip(folders, train_sets, strict=True) for c in t):
         if not c.captions:
             raise ConfigError(
-                f"{data}: train clip {c.id} has no caption in texts/; the evaluator learns from captions."
+                f"{folder}: train clip {c.id} has no caption in texts/; the evaluator learns from captions."
             )
         motions.append(torch.from_numpy(normalizer.normalize(c.features)).float())
         captions.append([cap.text for cap in c.captions])

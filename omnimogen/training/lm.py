@@ -87,7 +87,7 @@ def read_split(x2mo: Path, split: str) -> list[Sample]:
     return [s for f in files for s in read_samples(f)]
 
 
-def prepare(x2mo: Path, corpus_dir: Path, tokenizer: MotionTokenizer, cfg: LMTrainConfig, cache: Path,
+def prepare(x2mo: Path, corpus_dir: Path | list[Path], tokenizer: MotionTokenizer, cfg: LMTrainConfig, cache: Path,
             progress: bool = True, tokenizer_dir: Path | None = None) -> tuple[Vocab, dict[str, list[tuple[str, Rendered]]]]:  # fmt: skip
     """Render every sample; reuse ``cache`` when it was made from the same inputs. With
     ``cfg.prepare_workers`` > 1 the motions are encoded in that many processes, which load the
@@ -190,7 +190,7 @@ def _encode_ref(corpus: Corpus, tokenizer: MotionTokenizer, ref, shifts: int) ->
 _WORKER: dict = {}
 
 
-def _start_worker(corpus_dir: str, tokenizer_dir: str) -> None:
+def _start_worker(corpus_dir: list[str], tokenizer_dir: str) -> None:
     torch.set_num_threads(1)
     _WORKER["corpus"], _WORKER["tokenizer"] = Corpus(corpus_dir), load_tokenizer(tokenizer_dir).eval()
 
@@ -199,14 +199,15 @@ def _encode_chunk(chunk) -> dict[str, list[np.ndarray]]:
     return {k: _encode_ref(_WORKER["corpus"], _WORKER["tokenizer"], ref, shifts) for k, ref, shifts in chunk}
 
 
-def _encode_in_workers(todo, corpus_dir: Path, tokenizer_dir, workers: int, progress: bool) -> dict:
+def _encode_in_workers(todo, corpus_dir: Path | list[Path], tokenizer_dir, workers: int, progress: bool) -> dict:
     """The same codes as the one-process loop, from ``workers`` processes (spawned: each loads the
     corpus and tokenizer itself; on a many-core GPU machine preparation is otherwise the longest step)."""
     import multiprocessing as mp
 
     chunks = [todo[i : i + 64] for i in range(0, len(todo), 64)]
     codes: dict[str, list[np.ndarray]] = {}
-    with mp.get_context("spawn").Pool(workers, _start_worker, (str(corpus_dir), str(tokenizer_dir))) as pool:
+    folders = [str(c) for c in (corpus_dir if isinstance(corpus_dir, list) else [corpus_dir])]
+    with mp.get_context("spawn").Pool(workers, _start_worker, (folders, str(tokenizer_dir))) as pool:
         for part in tqdm(pool.imap_unordered(_encode_chunk, chunks), total=len(chunks), disable=not progress,
                          desc="encoding motions (chunks of 64)"):  # fmt: skip
             codes.update(part)
@@ -300,17 +301,20 @@ def model_from_run(run: str | Path, checkpoint: str | Path | None = None) -> Omn
     return model.eval()
 
 
-def train_lm(x2mo: str | Path, corpus: str | Path, tokenizer: str | Path | None, out: str | Path,
+def train_lm(x2mo: str | Path, corpus: str | Path | list, tokenizer: str | Path | None, out: str | Path,
              cfg: LMTrainConfig, progress: bool = True) -> dict:  # fmt: skip
+    """Train (or resume) the model on an instruction set; ``corpus`` is the folder (or folders, in the
+    order the set was built from) whose clips the samples reference."""
     from accelerate.utils import set_seed
 
+    corpus = [Path(c) for c in ([corpus] if isinstance(corpus, (str, Path)) else corpus)]
     acc, run = start_run(cfg, out)
     tok = load_tokenizer(tokenizer)
     # Only the main process prepares; the others wait and read its cache.
     if acc.is_main_process:
-        prepare(Path(x2mo), Path(corpus), tok, cfg, run.root / "prepared", progress, tokenizer_dir=tokenizer or TOKENIZER_DIR)
+        prepare(Path(x2mo), corpus, tok, cfg, run.root / "prepared", progress, tokenizer_dir=tokenizer or TOKENIZER_DIR)
     acc.wait_for_everyone()
-    vocab, data = prepare(Path(x2mo), Path(corpus), tok, cfg, run.root / "prepared", progress=False)
+    vocab, data = prepare(Path(x2mo), corpus, tok, cfg, run.root / "prepared", progress=False)
     set_seed(cfg.seed, device_specific=False)
     model = OmniMoGenLM(cfg.model_config(), vocab)
     decay = [p for n, p in model.named_parameters() if p.requires_grad and p.ndim >= 2]
