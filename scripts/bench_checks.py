@@ -1,13 +1,16 @@
 """How often each check of the follow suite agrees with the labels of real clips.
 
-    python scripts/bench_checks.py --data data/bandai [--split test] [--out benchmarks/checks.json]
+    python scripts/bench_checks.py --data data/bandai [--split test] [--extra data/extra] [--out benchmarks/checks.json]
 
 The checks must give the labelled answer on real motion before they can judge a model: a
 walk-turn-left clip must read as a left turn, a raise-up-right-hand clip as the right hand, a
 walk-back as walking backward (``omnimogen.evaluation.checks``, mirrored clips included: their labels
 swap left and right), and the evaluator's reading of action and style (the follow suite's
 ``Labeller``) must name the clip's own labels. Writes per check: clips, agreement (%), confusions;
-for the evaluator's reading, per source dataset.
+for the evaluator's reading, per source dataset. The whole-body skills (``checks.shows``: inverted,
+airborne, kick) are scored on the labelled split and on every clip of the ``--extra`` captioned
+folders, whose captions say which skill a clip shows: how many of those clips show it (detected) and
+how many of the clips that show none of them read as showing it (false).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import re
 import time
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -40,6 +44,20 @@ EXPECT = {
              "wave-left-hand": "left", "wave-right-hand": "right", "wave-both-hands": "both"},
 }  # fmt: skip
 FACING = ("walk", "walk-left", "walk-right", "walk-turn-left", "walk-turn-right", "run", "dash")
+SKILL_WORDS = {"inverted": r"cartwheel|flip|\brolls?\b|crawl", "airborne": r"\bjump", "kick": r"\bkick"}
+SKILL_LABELS = {"kick": "kick"}  # labelled clips: action -> skill
+UNCLEAR = r"danc|martial|spin|gets? up|lying"  # captions that may or may not show a skill: not scored
+
+
+def skill_table(expected: list[tuple[set[str], tuple[str, ...]]]) -> dict:
+    """(skills a clip shows by its words, skills read from its joints) -> per skill: detected and false rates."""
+    out = {}
+    for skill in SKILL_WORDS:
+        pos = [skill in got for want, got in expected if skill in want]
+        neg = [skill in got for want, got in expected if not want]
+        out[skill] = {"clips_showing": len(pos), "detected_pct": round(100 * float(np.mean(pos)), 1) if pos else None,
+                      "clips_showing_none": len(neg), "false_pct": round(100 * float(np.mean(neg)), 1) if neg else None}  # fmt: skip
+    return out
 
 
 def evaluator_reading(corpus: Corpus, clips) -> dict:
@@ -67,6 +85,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", required=True)
     ap.add_argument("--split", default="test")
+    ap.add_argument("--extra", action="append", default=[], help="captioned folders for the skill checks")
     ap.add_argument("--out", default="benchmarks/checks.json")
     args = ap.parse_args()
     corpus = Corpus(args.data)
@@ -87,15 +106,28 @@ def main() -> None:
                     confusions[check][f"{clip.action} -> {got[check]}"] += 1
         if clip.action in FACING and m.facing_along_path is not None:
             facing[clip.action].append(m.facing_along_path)
+    skills = [({SKILL_LABELS[c.action]} if c.action in SKILL_LABELS else set(),
+               checks.shows(Motion.from_features(corpus.features(c.id)).joints)) for c in clips]  # fmt: skip
+    extra = []
+    for folder in args.extra:
+        captioned = Corpus(folder)
+        for clip_id in sorted(captioned.clips):
+            words = " ".join(captioned.captions(clip_id)).lower()
+            if re.search(UNCLEAR, words):
+                continue
+            want = {k for k, pattern in SKILL_WORDS.items() if re.search(pattern, words)}
+            extra.append((want, checks.shows(Motion.from_features(captioned.features(clip_id)).joints)))
     reading = evaluator_reading(corpus, clips)
     result = {
         "what": "agreement of the follow suite's joint checks with the labels of real clips",
-        "command": f"python scripts/bench_checks.py --data {args.data} --split {args.split}",
+        "command": f"python scripts/bench_checks.py --data {args.data} --split {args.split}"
+                   + "".join(f" --extra {e}" for e in args.extra),
         "date": time.strftime("%Y-%m-%d"), "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}",
         "split": args.split, "seconds": round(time.perf_counter() - start, 1),
         "checks": {k: {"clips": len(v), "agreement_pct": round(100 * float(np.mean(v)), 1),
                        "confusions": dict(confusions[k].most_common(8))} for k, v in agree.items()},
         "evaluator_reading_originals": reading,
+        "skills": {"labelled_split": skill_table(skills), **({"extra": skill_table(extra)} if extra else {})},
         "facing_along_path": {a: {"clips": len(v), "mean_share": round(float(np.mean(v)), 3),
                                   "clips_at_least_0.9": round(float(np.mean(np.array(v) >= 0.9)), 3)}
                               for a, v in sorted(facing.items())},

@@ -93,6 +93,26 @@ def test_hands_walking_backward_and_kept_parts(left_turn):
     assert checks.part_error(raised[: len(left_turn)], left_turn[: len(raised)], "right_arm") > checks.KEPT_METRES
 
 
+def test_whole_body_skills_read_from_the_joints(left_turn):
+    from omnimogen.formats.deepmimic import read_deepmimic
+
+    kick = read_deepmimic(HERE / "deepmimic" / "humanoid3d_kick.txt", fps=FPS)  # a real kick
+    assert checks.shows(kick) == ("kick",) and checks.kick_height(kick) >= checks.KICK_METRES
+    assert checks.shows(left_turn) == () and checks.kick_height(left_turn) < 0.5
+    jump = left_turn.copy()
+    jump[20:26, :, 1] += 0.3  # six frames (0.3 s) with the whole body 30 cm up
+    assert checks.airborne_seconds(jump) == pytest.approx(0.3) and "airborne" in checks.shows(jump)
+    jump[23, :, 1] -= 0.3  # back on the floor in the middle: two hops of 0.15 s, too short for a jump
+    assert checks.airborne_seconds(jump) == pytest.approx(0.15) and "airborne" not in checks.shows(jump)
+    flip = left_turn.copy()
+    pelvis = flip[30:34, :1, 1]
+    flip[30:34, :, 1] = 2 * pelvis - flip[30:34, :, 1]  # four frames upside down about the pelvis
+    assert checks.inverted_frames(flip) == 4 and "inverted" in checks.shows(flip)
+    expect = {"action": "kick", "shows": "kick"}
+    assert check_turn(expect, Motion.from_joints(kick, FPS), None, {}, None, False, "t2m")["kick"]
+    assert not check_turn(expect, Motion.from_joints(left_turn, FPS), None, {}, None, False, "t2m")["kick"]
+
+
 def test_check_turn_passes_the_truth_and_fails_the_wrong_answers(left_turn, right_turn):
     left, right = Motion.from_joints(left_turn), Motion.from_joints(right_turn)
     expect = {"turn": "left", "curve": "left", "keep_length": True}

@@ -41,6 +41,12 @@ HAND_UP = -0.15  # a hand is up when its wrist gets this high relative to its sh
 HAND_MARGIN = 0.15  # one hand leads when its wrist reaches this much higher than the other's
 KEPT_METRES = 0.08  # kept body parts: mean distance of their joints to the source's, in the body's frame
 PATH_POINTS = 64  # root paths are compared at this many points evenly spaced in time
+# Whole-body skills, set on the Bandai clips and the imported extra clips (their captions give the answer):
+INVERTED_FRAMES = 3  # head below the pelvis this many frames (0.15 s): cartwheels, flips, rolls, get-ups
+CLEAR_METRES = 0.10  # a foot is off the floor when all its joints are this far above it ...
+AIRBORNE_SECONDS = 0.2  # ... and a jump keeps both feet off for this long (runs: 3-8% of clips; jumps: all)
+KICK_METRES = 0.9  # a kick lifts a foot this high while the other stands (kicks 1.0-1.6 m; runs at most 0.8)
+LEFT_FOOT, RIGHT_FOOT = ([SMPL22.index(f"{s}_{j}") for j in ("ankle", "foot")] for s in ("left", "right"))
 
 
 def _xz(v: np.ndarray) -> np.ndarray:
@@ -156,6 +162,47 @@ def raised_hand(joints: np.ndarray) -> str:
     return "both"
 
 
+def inverted_frames(joints: np.ndarray) -> int:
+    """Frames in which the head is below the pelvis (upside down, or lying head-down)."""
+    return int((joints[:, HEAD, 1] < joints[:, 0, 1]).sum())
+
+
+def _foot_heights(joints: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(T,) height of each foot's lowest joint above the floor (the 5th percentile of the lower foot)."""
+    left, right = joints[:, LEFT_FOOT, 1].min(1), joints[:, RIGHT_FOOT, 1].min(1)
+    floor = np.percentile(np.minimum(left, right), 5)
+    return left - floor, right - floor
+
+
+def airborne_seconds(joints: np.ndarray, fps: float = FPS) -> float:
+    """The longest span with both feet off the floor, in seconds."""
+    left, right = _foot_heights(joints)
+    best = run = 0
+    for off in (left > CLEAR_METRES) & (right > CLEAR_METRES):
+        run = run + 1 if off else 0
+        best = max(best, run)
+    return best / fps
+
+
+def kick_height(joints: np.ndarray) -> float:
+    """How high one foot gets while the other stands on the floor, metres."""
+    left, right = _foot_heights(joints)
+    standing_left, standing_right = left <= CLEAR_METRES, right <= CLEAR_METRES
+    return float(max(np.max(np.where(standing_right, left, 0.0)), np.max(np.where(standing_left, right, 0.0))))
+
+
+def shows(joints: np.ndarray, fps: float = FPS) -> tuple[str, ...]:
+    """The whole-body skills a motion shows: "inverted", "airborne" (a jump), "kick"."""
+    out = []
+    if inverted_frames(joints) >= INVERTED_FRAMES:
+        out.append("inverted")
+    if airborne_seconds(joints, fps) >= AIRBORNE_SECONDS - 1e-9:
+        out.append("airborne")
+    if kick_height(joints) >= KICK_METRES:
+        out.append("kick")
+    return tuple(out)
+
+
 def _local(joints: np.ndarray) -> np.ndarray:
     """Joints relative to the root's floor point, turned so each frame faces +Z: (T, 22, 3)."""
     h = headings(joints)
@@ -204,10 +251,11 @@ class Measures:
     path_length: float
     mean_speed: float
     hand: str
+    shows: tuple[str, ...] = ()
 
 
 def measure(joints: np.ndarray, fps: float = FPS) -> Measures:
     joints = np.asarray(joints, dtype=np.float64)
     return Measures(len(joints), turn_degrees(joints), side_of_path(joints), turn_side(joints), locomotion(joints),
                     facing_along_path(joints, fps), path_length(joints), mean_speed(joints, fps),
-                    raised_hand(joints))  # fmt: skip
+                    raised_hand(joints), shows(joints, fps))  # fmt: skip

@@ -63,7 +63,8 @@ FAMILIES = ("t2m", "edit/action", "edit/speed", "edit/style", "edit/trajectory",
             "edit/compositional", "multiturn", "incontext/action+style", "incontext/trajectory+action",
             "incontext/style+trajectory", "incontext/speed", "inbetween", "continue", "knowledge", "unknown")  # fmt: skip
 EXPECT_KEYS = ("action", "style", "hand", "turn", "curve", "locomotion", "speed_ratio", "speed", "keep_length",
-               "kept_parts", "trajectory_from", "speed_from", "seconds", "unknown", "nearest")  # fmt: skip
+               "kept_parts", "trajectory_from", "speed_from", "seconds", "unknown", "nearest", "shows")  # fmt: skip
+SKILLS = ("inverted", "airborne", "kick")  # "shows": whole-body skills the joints tell (checks.shows)
 # The evaluator judges what is done; the joints judge where and with which side. So the walks that
 # differ only in their path (the turn, curve and locomotion checks tell them apart) count as one action,
 # as do the left and right forms of a gesture (the hand check) and two pairs the labels split finely.
@@ -127,6 +128,8 @@ def load_prompts(path: str | Path | None = None, split: str = "dev") -> list[Fol
             bad = set(t["expect"]) - set(EXPECT_KEYS)
             if bad:
                 raise FollowError(f"{where}: unknown expectation(s) {', '.join(sorted(bad))}.")
+            if t["expect"].get("shows", SKILLS[0]) not in SKILLS:
+                raise FollowError(f"{where}: 'shows' must be one of {', '.join(SKILLS)}.")
             named |= set(PLACEHOLDER.findall(t["instruction"]))
         if named != set(motions):
             raise FollowError(f"{where}: placeholders {sorted(named)} and motions {sorted(motions)} differ.")
@@ -308,6 +311,8 @@ def check_turn(expect: dict, answer: Motion, edited: Motion | None, motions: dic
     if read is not None and expect.get("style"):
         key = "style" if style_exists else "style_not_in_corpus"  # scored apart: no example to learn it from
         out[key] = read[1] == style_group(expect["style"])
+    if expect.get("shows"):
+        out[expect["shows"]] = expect["shows"] in m.shows
     if expect.get("hand"):
         out["hand"] = m.hand == expect["hand"]
     if expect.get("turn"):
