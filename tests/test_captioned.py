@@ -66,6 +66,20 @@ def captioned(tmp_path_factory):
     return out
 
 
+def renamed_copy(folder, out, prefix: str):
+    """A copy of a dataset folder with every clip id prefixed (a second corpus of other ids)."""
+    shutil.copytree(folder, out)
+    for sub in ("new_joint_vecs", "new_joints", "texts"):
+        for f in (out / sub).iterdir():
+            f.rename(f.with_name(prefix + f.name))
+    for split in ("train", "val", "test"):
+        ids = (out / f"{split}.txt").read_text().split()
+        (out / f"{split}.txt").write_text("\n".join(prefix + i for i in ids) + "\n")
+    labels = json.loads((out / "labels.json").read_text())
+    (out / "labels.json").write_text(json.dumps({prefix + k: v for k, v in labels.items()}))
+    return out
+
+
 def test_captioned_clips_form_one_cell_per_folder_and_pairs_come_from_caption_distance(captioned):
     corpus = Corpus(captioned)
     assert len(corpus.clips) == 16 and {c.cell for c in corpus.clips.values()} == {(-1, "", "")}
@@ -129,19 +143,10 @@ def test_anycontext_and_a_combined_build_from_captioned_folders(captioned, tmp_p
     assert set(result.counts) == {"anycontext/speed", "anycontext/compositional"}
     assert any("style" in m and "needs action and style labels" in m for m in result.skipped)
     # two folders with weights: clip ids must be unique, and each folder gets its share of the draws
-    second = tmp_path / "second"
-    shutil.copytree(captioned, second)
+    shutil.copytree(captioned, tmp_path / "same")
     with pytest.raises(Exception, match="unique across the dataset folders"):
-        Corpus([captioned, second])
-    for f in (second / "new_joint_vecs").glob("*.npy"):
-        f.rename(f.with_name("b_" + f.name))
-    for f in (second / "texts").glob("*.txt"):
-        f.rename(f.with_name("b_" + f.name))
-    for split in ("train", "val", "test"):
-        ids = (second / f"{split}.txt").read_text().split()
-        (second / f"{split}.txt").write_text("\n".join("b_" + i for i in ids) + "\n")
-    labels = json.loads((second / "labels.json").read_text())
-    (second / "labels.json").write_text(json.dumps({"b_" + k: v for k, v in labels.items()}))
+        Corpus([captioned, tmp_path / "same"])
+    second = renamed_copy(captioned, tmp_path / "second", "b_")
     both = Corpus([captioned, second], weights=[1, 3])
     assert {c.cell for c in both.clips.values()} == {(-1, "", ""), (-2, "", "")}
     with warnings.catch_warnings():
@@ -164,3 +169,31 @@ def test_cli_builds_from_several_folders_with_weights(captioned, tmp_path, capsy
     assert main(["data", "x2mo", "--data", str(captioned), "--data-weights", "1,2", "--out", str(second),
                  "--samples", "50"]) == 2  # fmt: skip
     assert "need as many weights" in capsys.readouterr().err
+
+
+def test_the_model_and_the_evaluator_train_on_several_folders(captioned, tmp_path):
+    import torch
+
+    from omnimogen.motion import Normalizer
+    from omnimogen.tokenizer import PRESETS, MotionTokenizer
+    from omnimogen.training.evaluator import EvaluatorTrainConfig, train_evaluator
+    from omnimogen.training.lm import LMTrainConfig, train_lm
+
+    second = renamed_copy(captioned, tmp_path / "second", "b_")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        build_x2mo([captioned, second], tmp_path / "x2mo", samples=80, seed=0, progress=False)
+        torch.manual_seed(0)
+        tok = MotionTokenizer(PRESETS["tiny"], Normalizer.load(captioned))
+        tok.save_pretrained(tmp_path / "tok")
+        cfg = LMTrainConfig(model={"hidden_size": 32, "layers": 1, "heads": 2, "intermediate_size": 64},
+                            text_vocab_size=300, steps=2, batch_size=4, val_every=2, ckpt_every=2, log_every=1,
+                            val_per_task=1, augment_shifts=1)  # fmt: skip
+        train_lm(tmp_path / "x2mo", [captioned, second], tmp_path / "tok", tmp_path / "lm", cfg, progress=False)
+        ecfg = EvaluatorTrainConfig(preset="tiny", batch_size=8, steps=2, warmup_steps=1, val_every=2, ckpt_every=2,
+                                    log_every=1)  # fmt: skip
+        train_evaluator([captioned, second], tmp_path / "ev", ecfg, progress=False)
+    assert json.loads((tmp_path / "lm" / "log.jsonl").read_text().splitlines()[-1])["step"] == 2
+    assert (tmp_path / "ev" / "final" / "model.safetensors").is_file()
+    with pytest.raises(Exception, match="is not in the dataset"):  # the set references the second folder's clips too
+        train_lm(tmp_path / "x2mo", [captioned], tmp_path / "tok", tmp_path / "lm_one", cfg, progress=False)
