@@ -94,6 +94,10 @@ def test_captioned_clips_form_one_cell_per_folder_and_pairs_come_from_caption_di
     assert all(c.take != turn.take for c in near)
     assert pool.sided(raise_hand) and pool.sided(turn) and not pool.sided(bow)
     assert FAR < NEAR
+    # a caption of part of a clip (HumanML3D's start and end times) does not describe the clip
+    text = captioned / "texts" / f"{bow.id}.txt"
+    text.write_text(text.read_text() + "a person stands still#a/OTHER#1.0#2.5\n")
+    assert "a person stands still" not in Corpus(captioned).captions(bow.id)
     assert clause("A man bows politely.") == "the person bows politely"
     assert clause("walk, turn left") == "the person does this: walk, turn left"
 
@@ -194,6 +198,24 @@ def test_the_model_and_the_evaluator_train_on_several_folders(captioned, tmp_pat
                                     log_every=1)  # fmt: skip
         train_evaluator([captioned, second], tmp_path / "ev", ecfg, progress=False)
     assert json.loads((tmp_path / "lm" / "log.jsonl").read_text().splitlines()[-1])["step"] == 2
+    from omnimogen.model.pipeline import OmniMoGen
+
+    model = OmniMoGen.from_pretrained(tmp_path / "lm" / "final")  # knows the captions of its captioned clips
+    assert "a person walks backwards" in model.lm.known_captions
+    assert set(model.lm.known_captions) == set(Corpus([captioned, second]).train_captions())
     assert (tmp_path / "ev" / "final" / "model.safetensors").is_file()
     with pytest.raises(Exception, match="is not in the dataset"):  # the set references the second folder's clips too
         train_lm(tmp_path / "x2mo", [captioned], tmp_path / "tok", tmp_path / "lm_one", cfg, progress=False)
+
+
+def test_a_request_in_the_words_of_a_trained_caption_is_known():
+    from omnimogen.model.understand import interpret, unknown_request_warnings
+
+    request = "the kid turns a cartwheel on the lawn"
+    alone = interpret(request)  # the Bandai-only model has never seen a cartwheel
+    assert not alone.known and unknown_request_warnings(alone, request)
+    trained = interpret(request, ("a person does a cartwheel", "a person walks forward"))
+    assert trained.known and trained.action == "" and trained.caption == "A person does a cartwheel."
+    assert not unknown_request_warnings(trained, request)
+    walk = interpret("a tired man strolls", ("a person does a cartwheel",))
+    assert walk.action == "walk" and walk.style == "tired"  # the labelled actions keep their reading

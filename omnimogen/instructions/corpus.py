@@ -121,10 +121,10 @@ class Corpus:
             if label["action"] not in ACTIONS or label["style"] not in STYLES:
                 return "whose action or style has no phrasings in omnimogen.data.captions"
             dataset, action, style = int(label["dataset"]) + 1000 * k, label["action"], label["style"]
-        elif layout.text_lines(clip_id):
+        elif _whole(layout, clip_id):
             dataset, action, style = -(k + 1), "", ""
         else:
-            return "with neither an action/style label nor a caption"
+            return "with neither an action/style label nor a caption of the whole clip"
         if "mirror" in label:
             mirror = bool(label["mirror"])
         else:  # HumanML3D names a mirrored clip "M" + the clip's id
@@ -158,8 +158,19 @@ class Corpus:
         """(rows, 263) features of a clip."""
         return _load(self.layout_of(clip_id), clip_id)
 
+    def train_captions(self) -> tuple[str, ...]:
+        """The captions of the captioned train clips, sorted: the words a model trained on them knows."""
+        return tuple(sorted({text for clip in self.clips.values() if clip.split == "train" and not clip.labelled
+                             for text in self.captions(clip.id)}))  # fmt: skip
+
     def captions(self, clip_id: str) -> list[str]:
-        return [c.text for c in self.layout_of(clip_id).captions(clip_id)]
+        """The captions that describe the whole clip (HumanML3D's captions of a part, with a start and
+        an end time, are left out: the builders pair captions with whole clips and crops of them)."""
+        return _whole(self.layout_of(clip_id), clip_id)
+
+
+def _whole(layout: Layout, clip_id: str) -> list[str]:
+    return [c.text for c in layout.captions(clip_id) if c.text and c.start == 0 and c.end == 0]
 
 
 def _source_sha256(layout: Layout) -> str:

@@ -170,7 +170,7 @@ class OmniMoGen:
         reading = None
         if opts.interpret_words and not motions and not history and not PLACEHOLDER.search(instruction) \
                 and not asks_for_words(instruction):
-            reading = interpret(instruction)
+            reading = interpret(instruction, self.lm.known_captions)
         asked = reading.caption if reading is not None and reading.known else instruction
         prompt = self._user_turn(asked, motions)
         if n is not None and n > WINDOW_FRAMES:

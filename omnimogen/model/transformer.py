@@ -17,6 +17,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..checkpoint import config_from, load_weights, read_config, save_checkpoint
+from ..errors import FormatError
 from .vocab import Vocab
 
 
@@ -43,6 +44,10 @@ class LMOutput:
 
 
 class OmniMoGenLM(nn.Module):
+    # The captions of the captioned clips the model was trained on (saved with it): requests in their
+    # words are known to it (``understand.interpret``).
+    known_captions: tuple[str, ...] = ()
+
     def __init__(self, config: ModelConfig, vocab: Vocab):
         super().__init__()
         if config.layout != vocab.layout:
@@ -146,19 +151,27 @@ def save_lm(model: OmniMoGenLM, directory: str | Path, tokenizer_fingerprint: st
             half: bool = False) -> None:  # fmt: skip
     """``config.json`` + ``model.safetensors`` + the vocabulary files, each written atomically.
     ``tokenizer_fingerprint`` (``MotionTokenizer.fingerprint()``) names the tokenizer whose codes
-    the model was trained on; ``half`` stores the weights in float16 (loading casts them back)."""
+    the model was trained on; ``half`` stores the weights in float16 (loading casts them back).
+    ``model.known_captions`` (the captions of the captioned clips it was trained on) go in too."""
     model.vocab.save(directory)
     config = {**asdict(model.config), "tokenizer": tokenizer_fingerprint}
+    if model.known_captions:
+        config["captions"] = list(model.known_captions)
     save_checkpoint(directory, "omnimogen.lm", config, model, half=(lambda name: True) if half else None)
 
 
 def load_lm(directory: str | Path) -> OmniMoGenLM:
-    """The model of ``directory``; ``.tokenizer_fingerprint`` is the tokenizer it was trained on (or None)."""
+    """The model of ``directory``; ``.tokenizer_fingerprint`` is the tokenizer it was trained on (or None),
+    ``.known_captions`` the captions of the captioned clips it was trained on."""
     directory = Path(directory)
     doc = read_config(directory, "omnimogen.lm", LM_FILES)
     model = OmniMoGenLM(config_from(doc, ModelConfig, directory), Vocab.load(directory))
     load_weights(model, directory / "model.safetensors")
     model.tokenizer_fingerprint = doc.get("tokenizer")
+    captions = doc.get("captions", [])
+    if not isinstance(captions, list) or not all(isinstance(c, str) and c.strip() for c in captions):
+        raise FormatError(f"{directory / 'config.json'}: 'captions' must be a list of captions.")
+    model.known_captions = tuple(captions)
     return model.eval()
 
 

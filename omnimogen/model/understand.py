@@ -127,7 +127,7 @@ NOT_IN_CORPUS = (
 class Reading:
     """How the model reads a text-to-motion request."""
 
-    action: str  # the nearest action label the model was trained on
+    action: str  # the nearest action label the model was trained on ("" for a caption of a captioned clip)
     style: str  # the style the words name ("normal" when they name none)
     phrase: str  # the known phrase nearest to the words
     similarity: float  # their cosine in the MiniLM space
@@ -255,18 +255,33 @@ def canonical_caption(action: str, style: str) -> str:
     return f"A person {ACTIONS[action][0]}{' ' + adverb if adverb else ''}."
 
 
-def interpret(instruction: str) -> Reading:
-    """The nearest known action and the named style of a text-to-motion request."""
+@functools.lru_cache(maxsize=4)
+def _caption_bank(captions: tuple[str, ...]) -> np.ndarray:
+    from ..evaluation.evaluator import load_sentence_encoder
+
+    return load_sentence_encoder()(list(captions)).numpy()
+
+
+def interpret(instruction: str, captions: tuple[str, ...] = ()) -> Reading:
+    """The nearest known action and the named style of a text-to-motion request. ``captions``: the
+    captions of captioned clips the model was trained on (``OmniMoGenLM.known_captions``); a request
+    nearest to one of them is asked in that caption's words (action "", style "normal")."""
     from ..evaluation.evaluator import load_sentence_encoder
 
     phrases, labels, emb = _bank()
+    if captions:
+        phrases, labels = phrases + list(captions), labels + [""] * len(captions)
+        emb = np.concatenate([emb, _caption_bank(tuple(captions))])
     sims = emb @ load_sentence_encoder()([instruction]).numpy()[0]
     best = int(np.argmax(sims))
     known_rows = [i for i, label in enumerate(labels) if label is not None]
     i = max(known_rows, key=lambda k: sims[k])
+    known = labels[best] is not None and float(sims[i]) >= UNKNOWN_SIMILARITY
+    if labels[i] == "":  # a caption of a captioned training clip: asked in its words
+        caption = phrases[i].strip().rstrip(".")
+        return Reading("", "normal", phrases[i], float(sims[i]), known, caption[0].upper() + caption[1:] + ".")
     action = _with_side(labels[i], instruction)
     style = style_of(instruction)
-    known = labels[best] is not None and float(sims[i]) >= UNKNOWN_SIMILARITY
     return Reading(action, style, phrases[i], float(sims[i]), known, canonical_caption(action, style))
 
 
@@ -274,9 +289,9 @@ def unknown_request_warnings(reading: Reading, instruction: str) -> list[str]:
     """One warning when the request is unlike anything the model was trained to do, else none."""
     if reading.known:
         return []
+    nearest = f"'{reading.action}' (as in '{reading.phrase}'" if reading.action else f"'{reading.phrase}' ("
     return [f"the model was not trained on anything like {instruction.strip()!r}; the nearest action it knows is "
-            f"'{reading.action}' (as in '{reading.phrase}', similarity {reading.similarity:.2f}), so the motion "
-            "is likely that or something else."]  # fmt: skip
+            f"{nearest}, similarity {reading.similarity:.2f}), so the motion is likely that or something else."]  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -317,6 +317,9 @@ def train_lm(x2mo: str | Path, corpus: str | Path | list, tokenizer: str | Path 
     vocab, data = prepare(Path(x2mo), corpus, tok, cfg, run.root / "prepared", progress=False)
     set_seed(cfg.seed, device_specific=False)
     model = OmniMoGenLM(cfg.model_config(), vocab)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # prepare() has said which clips it left out
+        model.known_captions = Corpus(corpus).train_captions()
     decay = [p for n, p in model.named_parameters() if p.requires_grad and p.ndim >= 2]
     no_decay = [p for n, p in model.named_parameters() if p.requires_grad and p.ndim < 2]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
