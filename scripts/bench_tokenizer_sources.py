@@ -1,10 +1,13 @@
 """How well a tokenizer reconstructs motion from each source: root-aligned and global MPJPE and codebook use.
 
-    python scripts/bench_tokenizer_sources.py --data bandai=data/bandai:test --data extra=data/extra \
+    python scripts/bench_tokenizer_sources.py --data bandai=data/bandai:test --data extra=data/extra:test \
+        --data humanml3d=tests/fixtures/humanml3d --tokenizer shipped --tokenizer runs/tok/best \
         --out benchmarks/tokenizer_sources.json
 
 Each ``--data NAME=FOLDER[:SPLIT]`` is a HumanML3D-layout dataset (``omnimogen data bandai`` or
-``omnimogen data import``); without a split every clip is used (the extra clips were never trained on).
+``omnimogen data import``); without a split every clip is used (a folder without split files: every
+feature file). Every ``--tokenizer`` (``shipped`` for the one in the package) is measured on the same
+clips, side by side.
 Mirrored copies (``M`` prefix) are left out. Clips of an imported folder are grouped by the first
 folder of their source path (``cmu``, ``aclstm``, ``deepmimic``), so each source gets its own row.
 """
@@ -30,7 +33,12 @@ def groups(spec: str) -> dict[str, list]:
     name, _, where = spec.partition("=")
     folder, _, split = where.partition(":")
     layout = Layout(folder)
-    ids = layout.split_ids(split) if split else [i for s in SPLITS for i in layout.split_ids(s)]
+    if split:
+        ids = layout.split_ids(split)
+    elif layout.split_file("train").is_file():
+        ids = [i for s in SPLITS for i in layout.split_ids(s)]
+    else:
+        ids = sorted(p.stem for p in (layout.root / "new_joint_vecs").glob("*.npy"))
     labels = layout.labels()
     out = defaultdict(list)
     for clip in ids:
@@ -45,19 +53,21 @@ def groups(spec: str) -> dict[str, list]:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", action="append", required=True, metavar="NAME=FOLDER[:SPLIT]")
-    ap.add_argument("--tokenizer", default=None, help="default: the shipped one")
+    ap.add_argument("--tokenizer", action="append", help="a tokenizer folder or 'shipped' (the default); repeat")
     ap.add_argument("--out", default="benchmarks/tokenizer_sources.json")
     args = ap.parse_args()
     torch.set_num_threads(2)
-    tok = load_tokenizer(args.tokenizer)
+    data = {key: clips for spec in args.data for key, clips in groups(spec).items()}
     rows = {}
-    for spec in args.data:
-        for key, clips in groups(spec).items():
+    for name in args.tokenizer or ["shipped"]:
+        tok = load_tokenizer(None if name == "shipped" else name).eval()
+        rows[name] = {}
+        for key, clips in data.items():
             r = evaluate(tok, clips)
-            rows[key] = {"clips": len(clips), "mpjpe_aligned_mm": round(r["mpjpe_aligned_mm"], 1),
-                         "mpjpe_mm": round(r["mpjpe_mm"], 1), "least_used_level": round(min(r["usage"]), 3)}  # fmt: skip
-            print(key, rows[key], flush=True)
-    doc = {"tokenizer": args.tokenizer or "shipped", "data": args.data, "rows": rows, "date": str(date.today()),
+            rows[name][key] = {"clips": len(clips), "mpjpe_aligned_mm": round(r["mpjpe_aligned_mm"], 1),
+                               "mpjpe_mm": round(r["mpjpe_mm"], 1), "least_used_level": round(min(r["usage"]), 3)}  # fmt: skip
+            print(name, key, rows[name][key], flush=True)
+    doc = {"data": args.data, "tokenizers": rows, "date": str(date.today()),
            "machine": f"{platform.machine()}, {os.cpu_count()} CPUs"}  # fmt: skip
     Path(args.out).write_text(json.dumps(doc, indent=1) + "\n")
     print(f"wrote {args.out}")

@@ -10,7 +10,7 @@ import os
 import warnings
 import zlib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -47,6 +47,7 @@ class BvhFile:
     channels: tuple[tuple[str, ...], ...]  # per joint, e.g. ("Xposition", ..., "Yrotation")
     frame_time: float  # seconds
     motion: np.ndarray  # (F, C) channel values, C = total number of channels
+    end_sites: Mapping[int, np.ndarray] = field(default_factory=dict)  # joint -> its End Site offset
 
     @property
     def fps(self) -> float:
@@ -185,7 +186,7 @@ def _parse(text: str, where: str) -> BvhFile:
     if motion_at is None:
         raise _error(where, None, "no MOTION section (the file is truncated or not BVH)")
     words = [(w, n) for n, line in enumerate(lines[:motion_at], 1) for w in line.split()]
-    names, parents, offsets, channels = _parse_hierarchy(_Tokens(words, where, motion_at + 1))
+    names, parents, offsets, channels, end_sites = _parse_hierarchy(_Tokens(words, where, motion_at + 1))
 
     rows = [(n, line.split()) for n, line in enumerate(lines[motion_at + 1 :], motion_at + 2) if line.strip()]
     if len(rows) < 2 or rows[0][1][:1] != ["Frames:"] or rows[1][1][:2] != ["Frame", "Time:"]:
@@ -229,7 +230,7 @@ def _parse(text: str, where: str) -> BvhFile:
                      f"positions beyond {MAX_UNITS:g} units)")  # fmt: skip
     if (np.abs(np.array(offsets)) > MAX_UNITS).any():
         raise _error(where, None, f"a bone offset is longer than {MAX_UNITS:g} units")
-    return BvhFile(where, names, parents, np.array(offsets).reshape(-1, 3), channels, frame_time, motion)
+    return BvhFile(where, names, parents, np.array(offsets).reshape(-1, 3), channels, frame_time, motion, end_sites)
 
 
 def _is_number(word: str) -> bool:
@@ -251,6 +252,7 @@ def _parse_hierarchy(tokens: _Tokens):
     offsets: list[list[float] | None] = []
     channels: list[tuple[str, ...] | None] = []
     open_at: list[int] = []  # line where each open block started
+    end_sites: dict[int, np.ndarray] = {}
     stack: list[int] = []  # open blocks: joint index, or -1 for an End Site
 
     def check_complete(j: int) -> None:
@@ -288,6 +290,8 @@ def _parse_hierarchy(tokens: _Tokens):
             values = [tokens.number() for _ in range(3)]
             if stack[-1] >= 0:
                 offsets[stack[-1]] = values
+            elif len(stack) > 1:
+                end_sites[stack[-2]] = np.array(values)
         elif word == "CHANNELS":
             if not stack or stack[-1] < 0:
                 raise _error(where, line, "CHANNELS outside a joint")
@@ -312,7 +316,7 @@ def _parse_hierarchy(tokens: _Tokens):
         raise _error(where, tokens.end_line, f"joint '{name}' is not closed before MOTION (unbalanced braces)")
     if not names:
         raise _error(where, tokens.end_line, "the hierarchy has no joints")
-    return tuple(names), tuple(parents), offsets, tuple(channels)
+    return tuple(names), tuple(parents), offsets, tuple(channels), end_sites
 
 
 def read_bvh(
@@ -425,11 +429,28 @@ def write_bvh(path: str | os.PathLike, joints: np.ndarray, *, fps: float = FPS, 
     root = order[0]
     angles = _continuous_euler(Rotation.concatenate([local[j] for j in order]), len(joints))  # (T, J, 3)
     frames = np.concatenate([joints[:, root], angles.reshape(len(joints), -1)], axis=1)  # (T, 3 + 3J)
-    header = _hierarchy_lines(skeleton, offsets, order)
-    header += ["MOTION", f"Frames: {len(joints)}", f"Frame Time: {1 / fps:.9g}"]
-    with atomic_path(path) as tmp, open_text(tmp, "wt") as f:  # an OS error: one sentence naming the file
+    position = ("Xposition", "Yposition", "Zposition")
+    rotation = ("Zrotation", "Xrotation", "Yrotation")
+    leaves = {k: j for k, j in enumerate(order) if j not in skeleton.parents}
+    bvh = BvhFile(
+        path.name, tuple(skeleton.joint_names[j] for j in order),
+        tuple(order.index(skeleton.parents[j]) if skeleton.parents[j] >= 0 else -1 for j in order),
+        offsets[order], tuple(position + rotation if j == root else rotation for j in order), 1 / fps, frames,
+        # the End Site gives a leaf bone a tail: half its length, along its T-pose direction
+        {k: skeleton.tpose_directions[j] * 0.5 * np.linalg.norm(offsets[j]) for k, j in leaves.items()},
+    )  # fmt: skip
+    return save_bvh(path, bvh)
+
+
+def save_bvh(path: str | os.PathLike, bvh: BvhFile) -> Path:
+    """Write a BVH file: the hierarchy (joints in file order, parents before children) and the motion,
+    written atomically (an OS error is one sentence naming the file)."""
+    path = Path(path)
+    header = _hierarchy_lines(bvh)
+    header += ["MOTION", f"Frames: {len(bvh.motion)}", f"Frame Time: {bvh.frame_time:.9g}"]
+    with atomic_path(path) as tmp, open_text(tmp, "wt") as f:
         f.write("\n".join(header) + "\n")
-        _write_frames(f, frames)
+        _write_frames(f, bvh.motion)
     return path
 
 
@@ -546,9 +567,8 @@ def _continuous_euler(rotations: Rotation, frames: int) -> np.ndarray:
     return np.degrees(out)
 
 
-def _hierarchy_lines(skeleton: Skeleton, offsets: np.ndarray, order: list[int]) -> list[str]:
-    """The HIERARCHY section: the root with 6 channels, every other joint with 3, End Sites on leaves."""
-    parents = skeleton.parents
+def _hierarchy_lines(bvh: BvhFile) -> list[str]:
+    """The HIERARCHY section of ``bvh``; a leaf without an End Site gets a zero-length one."""
     lines = ["HIERARCHY"]
 
     def vec(v: np.ndarray) -> str:
@@ -556,19 +576,18 @@ def _hierarchy_lines(skeleton: Skeleton, offsets: np.ndarray, order: list[int]) 
 
     def block(j: int, depth: int) -> None:
         pad = "  " * depth
-        kids = [c for c in order if parents[c] == j]
-        is_root = parents[j] < 0
-        lines.append(f"{pad}{'ROOT' if is_root else 'JOINT'} {skeleton.joint_names[j]}")
+        kids = [c for c, p in enumerate(bvh.parents) if p == j]
+        lines.append(f"{pad}{'ROOT' if bvh.parents[j] < 0 else 'JOINT'} {bvh.joint_names[j]}")
         lines.append(f"{pad}{{")
-        lines.append(f"{pad}  OFFSET {vec(offsets[j])}")
-        position = "Xposition Yposition Zposition " if is_root else ""
-        lines.append(f"{pad}  CHANNELS {6 if is_root else 3} {position}Zrotation Xrotation Yrotation")
+        lines.append(f"{pad}  OFFSET {vec(bvh.offsets[j])}")
+        lines.append(f"{pad}  CHANNELS {len(bvh.channels[j])} {' '.join(bvh.channels[j])}".rstrip())
         for c in kids:
             block(c, depth + 1)
-        if not kids:  # the End Site gives the leaf bone a tail: half its length, along its T-pose direction
-            end = skeleton.tpose_directions[j] * 0.5 * np.linalg.norm(offsets[j])
+        if not kids or j in bvh.end_sites:
+            end = bvh.end_sites.get(j, np.zeros(3))
             lines.extend([f"{pad}  End Site", f"{pad}  {{", f"{pad}    OFFSET {vec(end)}", f"{pad}  }}"])
         lines.append(f"{pad}}}")
 
-    block(order[0], 0)
+    for root in (j for j, p in enumerate(bvh.parents) if p < 0):
+        block(root, 0)
     return lines
