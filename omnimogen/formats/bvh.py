@@ -546,8 +546,8 @@ def _align(actual: np.ndarray, rest: np.ndarray) -> Rotation:
     return Rotation.concatenate([Rotation.align_vectors(frame, rest)[0] for frame in actual])
 
 
-def _continuous_euler(rotations: Rotation, frames: int) -> np.ndarray:
-    """(T, J, 3) ZXY Euler degrees from joint-major rotations, continuous over time.
+def _continuous_euler(rotations: Rotation, frames: int, order: str = "ZXY") -> np.ndarray:
+    """(T, J, 3) Euler degrees (intrinsic, axes in ``order``) from joint-major rotations, continuous over time.
 
     Each rotation has two Euler triples, (a, b, c) and (a + 180, 180 - b, c + 180), each up to
     turns of 360 degrees; frame by frame the one nearest the previous frame is kept, so the curves
@@ -555,7 +555,7 @@ def _continuous_euler(rotations: Rotation, frames: int) -> np.ndarray:
     """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # gimbal lock: still an exact rotation
-        first = rotations.as_euler("ZXY").reshape(-1, frames, 3).transpose(1, 0, 2)  # (T, J, 3) radians
+        first = rotations.as_euler(order).reshape(-1, frames, 3).transpose(1, 0, 2)  # (T, J, 3) radians
     second = first + [np.pi, 0.0, np.pi]
     second[..., 1] = np.pi - first[..., 1]
     out = np.empty_like(first)
