@@ -52,7 +52,7 @@ def t2m_cases(corpus: Corpus, split: str) -> tuple[list[Case], str]:
     """Text-to-motion cases asked in the paraphrase set's words, and a name saying what was left out."""
     prompts: dict[tuple[str, str], list[str]] = {}
     for c in load_prompts(split=split):
-        if c.family == "t2m":
+        if c.family == "t2m" and "action" in c.turns[0].expect:  # skill-only cases name no label
             e = c.turns[0].expect
             prompts.setdefault((e["action"], e.get("style", "normal")), []).append(c.turns[0].instruction)
     cases, asked = [], set()
