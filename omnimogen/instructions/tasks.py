@@ -157,8 +157,14 @@ class Pool:
     # ---- captioned clips ----------------------------------------------------------------------
 
     def sided(self, clip: ClipInfo) -> bool:
-        """A captioned clip whose captions name a side (so its mirror is a side swap the words can say)."""
-        return not clip.labelled and any(_SIDED.search(c) for c in self.captions(clip))
+        """A captioned clip whose captions name a side (so its mirror is a side swap the words can say).
+        The captions are read once per split: edits ask this of every clip of a cell on every draw."""
+
+        def compute() -> set[str]:
+            return {c.id for cell, cs in self.cells.items() if not cell[1] for c in cs
+                    if any(_SIDED.search(t) for t in self.captions(c))}  # fmt: skip
+
+        return clip.id in self.memo("sided", compute)
 
     @cached_property
     def _space(self) -> tuple[list[ClipInfo], dict[str, int], np.ndarray, np.ndarray, np.ndarray]:
@@ -168,12 +174,10 @@ class Pool:
             from ..evaluation.evaluator import load_sentence_encoder
 
             self._sentences = lambda texts: load_sentence_encoder()(texts).numpy()
-        vectors = np.zeros((len(clips), 1), np.float32)
-        for k, clip in enumerate(clips):  # a clip's point: the mean of its captions' vectors, renormalised
-            v = np.asarray(self._sentences(self.captions(clip)), np.float32).mean(0)
-            if k == 0:
-                vectors = np.zeros((len(clips), len(v)), np.float32)
-            vectors[k] = v / max(float(np.linalg.norm(v)), 1e-9)
+        # a clip's point: the mean of its captions' vectors, renormalised
+        means = [np.asarray(self._sentences(self.captions(clip)), np.float32).mean(0) for clip in clips]
+        vectors = np.stack(means) if means else np.zeros((0, 1), np.float32)
+        vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-9)
         takes = {t: i for i, t in enumerate(sorted({c.take for c in clips}))}
         return (clips, {c.id: k for k, c in enumerate(clips)}, vectors, np.array([c.source for c in clips]),
                 np.array([takes[c.take] for c in clips]))  # fmt: skip
