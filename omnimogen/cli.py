@@ -39,6 +39,31 @@ def _add_bvh_flags(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_export_flags(p: argparse.ArgumentParser, clean_by_default: bool) -> None:
+    g = p.add_argument_group("export")
+    g.add_argument("--rig", metavar="CHARACTER.bvh", help="write BVH outputs on this character's skeleton (its joint "
+                   "names, proportions, rest pose and channel orders) instead of ours")  # fmt: skip
+    g.add_argument("--rig-map", metavar="JSON", help="map of SMPL joint names to the --rig's names, for unknown rigs")
+    g.add_argument("--clean-contacts", action=argparse.BooleanOptionalAction, default=clean_by_default,
+                   help="hold planted feet still and above the floor (leg IK) before writing (default: "
+                   f"{'on' if clean_by_default else 'off'})")  # fmt: skip
+
+
+def _target_rig(args):
+    """The --rig character, read before any work (a bad file fails now, not after generating)."""
+    if not getattr(args, "rig", None):
+        if getattr(args, "rig_map", None):
+            raise OmnimogenError("--rig-map needs --rig.")
+        return None
+    from .formats.retarget import load_rig
+
+    return load_rig(args.rig, joint_map=args.rig_map)
+
+
+def _exported(motion, args):
+    return motion.with_clean_contacts() if args.clean_contacts else motion
+
+
 def _keep_inputs(outputs, inputs) -> None:
     """Refuse to write a result over a file it is made from: the source would be lost."""
     sources = {Path(p).resolve() for p in inputs}
@@ -70,12 +95,19 @@ def cmd_render(args) -> None:
 
 
 def cmd_convert(args) -> None:
-    _keep_inputs([args.output], [args.input])
-    motion = _load(args.input, args)
+    _keep_inputs([args.output], [args.input, *([args.rig] if args.rig else [])])
+    rig = _target_rig(args)
+    motion = _exported(_load(args.input, args), args)
     if args.caption:
         motion = motion.with_caption(args.caption)
-    motion.save(args.output, npy=args.npy)
+    motion.save(args.output, npy=args.npy, rig=rig)
     print(f"wrote {args.output} ({motion.num_frames} frames, {motion.duration:.2f} s)")
+
+
+def cmd_retarget(args) -> None:
+    if not args.rig:
+        raise OmnimogenError("retarget needs --rig CHARACTER.bvh, the skeleton to put the motion on.")
+    cmd_convert(args)
 
 
 def cmd_encode(args) -> None:
@@ -139,8 +171,8 @@ def cmd_generate(args) -> None:
 
     _check_samples(args)
     files = _motion_files(args.text, args.motion or [])
-    plan = OutputPlan(args.output or [], args.samples, preview=args.preview)  # checked before any work
-    _keep_inputs(plan.seen, files.values())
+    plan = OutputPlan(args.output or [], args.samples, preview=args.preview, rig=_target_rig(args))  # before any work
+    _keep_inputs(plan.seen, [*files.values(), *([args.rig] if args.rig else [])])
     motions = {name: _load(path, args) for name, path in files.items()}
     model = load_model(args.model)
     for k in range(args.samples):
@@ -155,7 +187,7 @@ def cmd_generate(args) -> None:
             print(result.text)
         if result.motions and not args.output:
             print("no output file given: the motion was not saved (add -o OUT.bvh).", file=sys.stderr)
-        plan.add(k, [m.with_caption(args.text) for m in result.motions])
+        plan.add(k, [_exported(m, args).with_caption(args.text) for m in result.motions])
     for path in plan.write():  # every file or none
         m = plan.files[path]
         print(f"wrote {path} (preview)" if path in plan.previews else f"wrote {path} ({m.num_frames} frames, "
@@ -397,7 +429,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--npy", choices=["features", "joints"], help="what a .npy output holds (default: as loaded)")
     p.add_argument("--caption", help="caption to store with the motion")
     _add_bvh_flags(p)
+    _add_export_flags(p, clean_by_default=False)
     p.set_defaults(func=cmd_convert)
+
+    p = sub.add_parser("retarget", help="put a motion on another character's BVH skeleton (Mixamo, CMU, ...)")
+    p.add_argument("input", metavar="IN", help="a motion file (.bvh, .bvh.gz, .npy, .json)")
+    p.add_argument("-o", "--output", required=True, metavar="OUT", help="OUT.bvh or OUT.bvh.gz")
+    p.add_argument("--caption", help=argparse.SUPPRESS)
+    p.add_argument("--npy", help=argparse.SUPPRESS)
+    _add_bvh_flags(p)
+    _add_export_flags(p, clean_by_default=True)
+    p.set_defaults(func=cmd_retarget)
 
     p = sub.add_parser("generate", help="carry out an instruction: text to motion, editing, in-context, ...")
     p.add_argument("text", help='the instruction, e.g. "a tired person waves goodbye" or "make <SourceMotion> happy"')
@@ -426,6 +468,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--top-p", type=float, default=0.95)
     p.add_argument("--model", help="model directory (default: the one shipped with the package)")
     _add_bvh_flags(p)
+    _add_export_flags(p, clean_by_default=True)
     p.set_defaults(func=cmd_generate)
 
     p = sub.add_parser("describe", help="write a caption for a motion file")

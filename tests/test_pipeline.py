@@ -5,7 +5,7 @@ import copy
 import numpy as np
 import pytest
 import torch
-from conftest import FIXTURES
+from conftest import FIXTURES, HERE
 
 from omnimogen import Motion
 from omnimogen.errors import FormatError, OptionError
@@ -198,7 +198,15 @@ def test_cli_generate_and_describe(model, tmp_path, capsys, hml_features):
     )
     assert not (tmp_path / "a.gif").exists()
     expected = model.generate("a person walks", seconds=1.2, temperature=0).motions[0]
-    np.testing.assert_allclose(Motion.load(tmp_path / "a.npy").joints, expected.joints, atol=1e-5)
+    np.testing.assert_allclose(Motion.load(tmp_path / "a.npy").joints, expected.with_clean_contacts().joints, atol=1e-5)
+    assert main([*args[:3], str(tmp_path / "raw.npy"), *args[4:], "--temperature", "0", "--no-clean-contacts"]) == 0
+    np.testing.assert_allclose(Motion.load(tmp_path / "raw.npy").joints, expected.joints, atol=1e-5)
+    # On the user's character: the BVH carries the rig's joints; a rig with no BVH output fails before any work.
+    rig = HERE / "fixtures" / "rigs" / "mixamo.bvh"
+    assert main([*args[:3], str(tmp_path / "mixamo.bvh"), *args[4:], "--rig", str(rig)]) == 0
+    assert "mixamorig:LeftUpLeg" in (tmp_path / "mixamo.bvh").read_text()
+    assert main(["generate", "a person walks", "-o", str(tmp_path / "m.npy"), "--rig", str(rig), "--model", "no"]) == 2
+    assert "no output is a .bvh" in capsys.readouterr().err
     # Motion to text.
     source = tmp_path / "source.npy"
     np.save(source, hml_features[:24])

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from conftest import HERE
 
-from omnimogen.formats.bvh import read_bvh, save_bvh, write_bvh
+from omnimogen.formats.bvh import parse_bvh, read_bvh, save_bvh, write_bvh
 from omnimogen.formats.retarget import effector_errors, load_rig, retarget
 
 RIGS = HERE / "fixtures" / "rigs"
@@ -35,3 +35,23 @@ def test_our_own_rig_reproduces_the_motion(tmp_path):
     write_bvh(tmp_path / "self.bvh", joints)
     save_bvh(tmp_path / "again.bvh", retarget(joints, load_rig(tmp_path / "self.bvh")))
     np.testing.assert_allclose(read_bvh(tmp_path / "again.bvh").joints, joints, atol=2e-3)
+
+
+def test_the_retarget_command_writes_on_the_rig_and_keeps_the_rig_file(tmp_path, capsys):
+    from omnimogen.cli import main
+
+    take = tmp_path / "walk.npy"
+    np.save(take, np.load(HERE / "fixtures" / "dataset-2_walk-turn-left_normal_004.joints.npy"))
+    rig = tmp_path / "character.bvh"
+    rig.write_bytes((RIGS / "character_creator.bvh").read_bytes())
+    before = rig.read_bytes()
+    assert main(["retarget", str(take), "--rig", str(rig), "-o", str(tmp_path / "out.bvh")]) == 0
+    out = parse_bvh(tmp_path / "out.bvh")
+    assert out.joint_names == parse_bvh(rig).joint_names and len(out.motion) == 97
+    # errors name the problem: no rig, an output over the rig, a non-BVH output
+    for args, message in ((["-o", str(tmp_path / "x.bvh")], "needs --rig"),
+                          (["--rig", str(rig), "-o", str(rig)], "would be lost"),
+                          (["--rig", str(rig), "-o", str(tmp_path / "x.npy")], ".bvh or .bvh.gz only")):  # fmt: skip
+        assert main(["retarget", str(take), *args]) == 2
+        assert message in capsys.readouterr().err
+    assert rig.read_bytes() == before and not (tmp_path / "x.npy").exists()

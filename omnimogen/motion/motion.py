@@ -192,6 +192,16 @@ class Motion:
             mirror_joints(self.joints, self.skeleton), self.fps, caption, self.skeleton, self.name
         )
 
+    def with_clean_contacts(self, **settings) -> Motion:
+        """Planted feet held still and no foot below the floor (:func:`omnimogen.motion.contacts.clean_contacts`;
+        ``settings`` are fields of its ``ContactSettings``)."""
+        from .contacts import ContactSettings, clean_contacts
+
+        if self.skeleton is not SMPL22:
+            raise MotionError(f"clean contacts works on the SMPL22 skeleton, not {self.skeleton.name!r}.")
+        joints = clean_contacts(self.joints, self.fps, ContactSettings(**settings))
+        return Motion.from_joints(joints, self.fps, self.caption, self.skeleton, self.name)
+
     def resample(self, fps: float) -> Motion:
         if not isinstance(fps, (int, float)) or not 0 < fps <= MAX_FPS:
             raise MotionError(f"fps must be more than 0 and at most {MAX_FPS:g}, got {fps}.")
@@ -263,11 +273,12 @@ class Motion:
             raise FormatError(f"{path}: field 'joints' or 'fps' is missing or malformed ({e}).") from None
         return cls.from_joints(joints, fps, doc.get("caption"), skeleton, name=path.stem)
 
-    def save(self, path: str | Path, *, npy: str | None = None, **render_options) -> Path:
+    def save(self, path: str | Path, *, npy: str | None = None, rig=None, **render_options) -> Path:
         """Write the motion; the format follows the extension. Nothing is left behind on failure.
 
         ``npy`` picks what a ``.npy`` holds: ``"features"`` or ``"joints"`` (default: the
-        representation the motion was made from).
+        representation the motion was made from). ``rig`` (a :class:`~omnimogen.formats.retarget.TargetRig`
+        or the path of a character's BVH) writes a BVH on that character's skeleton instead of ours.
         """
         if not isinstance(path, (str, os.PathLike)):
             raise FormatError(f"the path to save to must be a str or Path, not {type(path).__name__}.")
@@ -278,10 +289,16 @@ class Motion:
 
             render(self, path, fps=self.fps, skeleton=self.skeleton, **render_options)
             return path
+        if rig is not None and kind not in (".bvh", ".bvh.gz"):
+            raise FormatError(f"{path}: a motion on another character's rig can be saved as .bvh or .bvh.gz only.")
         if kind in (".bvh", ".bvh.gz"):
-            from ..formats.bvh import write_bvh
+            from ..formats.bvh import save_bvh, write_bvh
+            from ..formats.retarget import TargetRig, load_rig, retarget
 
-            write_bvh(path, self.joints, fps=self.fps, skeleton=self.skeleton)
+            if rig is None:
+                write_bvh(path, self.joints, fps=self.fps, skeleton=self.skeleton)
+            else:
+                save_bvh(path, retarget(self.joints, rig if isinstance(rig, TargetRig) else load_rig(rig), self.fps))
             return path
         with atomic_path(path) as tmp:
             if kind == ".npy":
