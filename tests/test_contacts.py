@@ -18,7 +18,8 @@ def _walk(name: str = WALKS[0]) -> np.ndarray:
 
 
 def _bones(joints: np.ndarray) -> np.ndarray:
-    return np.stack([np.linalg.norm(joints[:, b] - joints[:, a], axis=-1) for leg in LEGS for a, b in zip(leg, leg[1:])])
+    pairs = [(a, b) for leg in LEGS for a, b in zip(leg[:-1], leg[1:], strict=True)]
+    return np.stack([np.linalg.norm(joints[:, b] - joints[:, a], axis=-1) for a, b in pairs])
 
 
 def _planted_slide(joints: np.ndarray, planted: np.ndarray) -> float:
