@@ -41,8 +41,8 @@ def _add_bvh_flags(p: argparse.ArgumentParser) -> None:
 
 def _add_export_flags(p: argparse.ArgumentParser, clean_by_default: bool) -> None:
     g = p.add_argument_group("export")
-    g.add_argument("--rig", metavar="CHARACTER.bvh", help="write BVH outputs on this character's skeleton (its joint "
-                   "names, proportions, rest pose and channel orders) instead of ours")  # fmt: skip
+    g.add_argument("--rig", metavar="CHARACTER.bvh", help="write BVH and glTF outputs on this character's skeleton "
+                   "(its joint names, proportions, rest pose and channel orders) instead of ours")  # fmt: skip
     g.add_argument("--rig-map", metavar="JSON", help="map of SMPL joint names to the --rig's names, for unknown rigs")
     g.add_argument("--clean-contacts", action=argparse.BooleanOptionalAction, default=clean_by_default,
                    help="hold planted feet still and above the floor (leg IK) before writing (default: "
@@ -434,7 +434,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("retarget", help="put a motion on another character's BVH skeleton (Mixamo, CMU, ...)")
     p.add_argument("input", metavar="IN", help="a motion file (.bvh, .bvh.gz, .npy, .json)")
-    p.add_argument("-o", "--output", required=True, metavar="OUT", help="OUT.bvh or OUT.bvh.gz")
+    p.add_argument("-o", "--output", required=True, metavar="OUT", help="OUT.bvh, .bvh.gz, .glb or .gltf")
     p.add_argument("--caption", help=argparse.SUPPRESS)
     p.add_argument("--npy", help=argparse.SUPPRESS)
     _add_bvh_flags(p)

@@ -74,23 +74,10 @@ class BvhFile:
         i1 = np.minimum(i0 + 1, frames - 1)
         positions = np.empty((len(i0), num_joints, 3))
         rotations: list[Rotation] = []
-        col = 0
-        for j, chans in enumerate(self.channels):
-            values = self.motion[:, col : col + len(chans)]  # (F, len(chans))
-            col += len(chans)
-            local = np.repeat(self.offsets[j][None], frames, axis=0)  # (F, 3)
-            order = "".join(ch[0] for ch in chans if ch.endswith("rotation"))
-            for k, ch in enumerate(chans):
-                if ch.endswith("position"):
-                    local[:, "XYZ".index(ch[0])] = values[:, k]
+        for j, (local, r) in enumerate(self.local_pose()):
             local = (1 - w[:, None]) * local[i0] + w[:, None] * local[i1]  # (T, 3)
-            if order:
-                angles = values[:, [k for k, ch in enumerate(chans) if ch.endswith("rotation")]]
-                r = Rotation.from_euler(order, angles, degrees=True)
-                r0, r1 = r[i0], r[i1]
-                rot = r0 * Rotation.from_rotvec(w[:, None] * (r0.inv() * r1).as_rotvec())  # slerp
-            else:
-                rot = Rotation.identity(len(i0))
+            r0, r1 = r[i0], r[i1]
+            rot = r0 * Rotation.from_rotvec(w[:, None] * (r0.inv() * r1).as_rotvec())  # slerp
             p = self.parents[j]
             if p < 0:
                 positions[:, j] = local
@@ -99,6 +86,25 @@ class BvhFile:
                 positions[:, j] = positions[:, p] + rotations[p].apply(local)
                 rotations.append(rotations[p] * rot)
         return positions
+
+
+    def local_pose(self) -> list[tuple[np.ndarray, Rotation]]:
+        """Per joint, its (F, 3) translation from its parent (file units) and its (F) local rotation:
+        the offset with position channels replacing it on their axes, and the Euler angles turned into
+        rotations (intrinsic, in their listed order: Zrotation Xrotation Yrotation -> R = Rz Rx Ry)."""
+        out, col, frames = [], 0, len(self.motion)
+        for j, chans in enumerate(self.channels):
+            values = self.motion[:, col : col + len(chans)]  # (F, len(chans))
+            col += len(chans)
+            local = np.repeat(self.offsets[j][None], frames, axis=0)  # (F, 3)
+            for k, ch in enumerate(chans):
+                if ch.endswith("position"):
+                    local[:, "XYZ".index(ch[0])] = values[:, k]
+            turns = [k for k, ch in enumerate(chans) if ch.endswith("rotation")]
+            order = "".join(chans[k][0] for k in turns)
+            rot = Rotation.from_euler(order, values[:, turns], degrees=True) if order else Rotation.identity(frames)
+            out.append((local, rot))
+        return out
 
 
 @dataclass(frozen=True, eq=False)
@@ -422,7 +428,12 @@ def write_bvh(path: str | os.PathLike, joints: np.ndarray, *, fps: float = FPS, 
     default settings. The rest pose is a T-pose with the motion's own bone lengths (median over
     frames); rotations come from `_inverse_kinematics`. Joint names are the skeleton's.
     """
-    path = Path(path)
+    return save_bvh(path, motion_bvh(joints, fps=fps, skeleton=skeleton, name=Path(path).name))
+
+
+def motion_bvh(joints: np.ndarray, *, fps: float = FPS, skeleton: Skeleton = SMPL22, name: str = "motion") -> BvhFile:
+    """The BVH that :func:`write_bvh` writes, in memory (metres, Y up; ``name`` is for messages)."""
+    path = Path(name)
     joints = _check_joints(joints, skeleton, path)
     offsets, local = _inverse_kinematics(joints, skeleton)
     order = _depth_first(skeleton.parents)
@@ -432,14 +443,13 @@ def write_bvh(path: str | os.PathLike, joints: np.ndarray, *, fps: float = FPS, 
     position = ("Xposition", "Yposition", "Zposition")
     rotation = ("Zrotation", "Xrotation", "Yrotation")
     leaves = {k: j for k, j in enumerate(order) if j not in skeleton.parents}
-    bvh = BvhFile(
+    return BvhFile(
         path.name, tuple(skeleton.joint_names[j] for j in order),
         tuple(order.index(skeleton.parents[j]) if skeleton.parents[j] >= 0 else -1 for j in order),
         offsets[order], tuple(position + rotation if j == root else rotation for j in order), 1 / fps, frames,
         # the End Site gives a leaf bone a tail: half its length, along its T-pose direction
         {k: skeleton.tpose_directions[j] * 0.5 * np.linalg.norm(offsets[j]) for k, j in leaves.items()},
     )  # fmt: skip
-    return save_bvh(path, bvh)
 
 
 def save_bvh(path: str | os.PathLike, bvh: BvhFile) -> Path:

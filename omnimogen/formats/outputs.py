@@ -2,7 +2,7 @@
 
 ``OUT.bvh`` for one sample, ``OUT_1.bvh``, ``OUT_2.bvh`` ... for several; a second, third ... motion of
 one answer gets ``_m2``, ``_m3``; a preview GIF beside the first output unless a GIF or MP4 is asked
-anyway; with a character rig, the BVH outputs are on that character. Every output is checked before any work, and written all or none: a file another process wrote
+anyway; with a character rig, the BVH and glTF outputs are on that character. Every output is checked before any work, and written all or none: a file another process wrote
 meanwhile is kept.
 """
 
@@ -13,10 +13,9 @@ from pathlib import Path
 
 from ..errors import FormatError
 from ..fileio import check_writable, file_state, write_all
-from ..motion.motion import Motion, file_kind, saveable_kind
+from ..motion.motion import RIGGED, Motion, file_kind, saveable_kind
 
 VIDEO = (".gif", ".mp4")
-BVH = (".bvh", ".bvh.gz")
 
 
 class OutputPlan:
@@ -25,9 +24,9 @@ class OutputPlan:
     def __init__(self, paths: list[str | Path], samples: int = 1, preview: bool = True, rig=None):
         for path in paths:
             saveable_kind(path)  # an unknown format fails now, not after generating
-        self.rig = rig  # a TargetRig: the BVH outputs are written on that character
-        if rig is not None and not any(file_kind(p) in BVH for p in paths):
-            raise FormatError("a character rig was given but no output is a .bvh or .bvh.gz file.")
+        self.rig = rig  # a TargetRig: the BVH and glTF outputs are written on that character
+        if rig is not None and not any(file_kind(p) in RIGGED for p in paths):
+            raise FormatError(f"a character rig was given but no output is one of {', '.join(RIGGED)}.")
         self.paths = [Path(p) for p in paths]
         self.samples = samples
         self.preview = bool(preview and paths and not any(file_kind(p) in VIDEO for p in paths))
@@ -62,7 +61,7 @@ class OutputPlan:
 
     def write(self) -> list[Path]:
         """Write every planned file, all or none."""
-        write_all({path: partial(m.save, rig=self.rig if file_kind(path) in BVH else None)
+        write_all({path: partial(m.save, rig=self.rig if file_kind(path) in RIGGED else None)
                    for path, m in self.files.items()}, self.seen)  # fmt: skip
         return list(self.files)
 

@@ -24,7 +24,8 @@ from .skeleton import SMPL22, Skeleton
 
 JSON_FORMAT = "omnimogen.motion"
 LOADABLE = (".npy", ".json", ".bvh", ".bvh.gz")
-SAVEABLE = LOADABLE + (".gif", ".mp4", ".png")
+SAVEABLE = LOADABLE + (".glb", ".gltf", ".gif", ".mp4", ".png")
+RIGGED = (".bvh", ".bvh.gz", ".glb", ".gltf")  # the formats that carry a skeleton (ours or a character's)
 
 
 def file_kind(path: str | Path) -> str:
@@ -289,17 +290,19 @@ class Motion:
 
             render(self, path, fps=self.fps, skeleton=self.skeleton, **render_options)
             return path
-        if rig is not None and kind not in (".bvh", ".bvh.gz"):
-            raise FormatError(f"{path}: a motion on another character's rig can be saved as .bvh or .bvh.gz only.")
-        if kind in (".bvh", ".bvh.gz"):
-            from ..formats.bvh import save_bvh, write_bvh
+        if rig is not None and kind not in RIGGED:
+            raise FormatError(f"{path}: a motion on another character's rig is saved as {', '.join(RIGGED)}.")
+        if kind in RIGGED:
+            from ..formats.bvh import motion_bvh, save_bvh
+            from ..formats.gltf import save_gltf
             from ..formats.retarget import TargetRig, load_rig, retarget
 
             if rig is None:
-                write_bvh(path, self.joints, fps=self.fps, skeleton=self.skeleton)
+                bvh, up, unit = motion_bvh(self.joints, fps=self.fps, skeleton=self.skeleton, name=path.name), "y", "m"
             else:
-                save_bvh(path, retarget(self.joints, rig if isinstance(rig, TargetRig) else load_rig(rig), self.fps))
-            return path
+                rig = rig if isinstance(rig, TargetRig) else load_rig(rig)
+                bvh, up, unit = retarget(self.joints, rig, self.fps), rig.up, rig.unit
+            return save_bvh(path, bvh) if kind in (".bvh", ".bvh.gz") else save_gltf(path, bvh, up=up, unit=unit)
         with atomic_path(path) as tmp:
             if kind == ".npy":
                 what = npy or ("joints" if self._joints is not None else "features")
