@@ -71,8 +71,8 @@ def _jobs(folder: Path, generated: int) -> list[dict]:
     """Write the test files; return what Blender should import and what it should find."""
     from omnimogen import load_model
     from omnimogen.formats.bvh import motion_bvh
-    from omnimogen.motion import Motion
     from omnimogen.formats.retarget import load_rig, retarget
+    from omnimogen.motion import Motion
 
     fixtures = HERE.parent / "tests" / "fixtures"
     motions = {p.name.split(".")[0]: Motion.from_joints(np.load(p), 20) for p in sorted(fixtures.glob("*.joints.npy"))}
