@@ -7,7 +7,7 @@ import warnings
 
 import numpy as np
 import pytest
-from conftest import TAKES
+from conftest import HERE, TAKES
 from scipy.spatial.transform import Rotation
 
 from omnimogen.errors import FormatError, MotionError
@@ -364,3 +364,15 @@ def test_a_root_channel_relative_to_its_offset_stands_on_the_floor(tmp_path, hml
     assert bvh.offsets[0][1] > 0.5  # a hip height: the two files really differ
     np.testing.assert_allclose(r.joints, a.joints, atol=1e-4)
     assert abs(np.median(r.joints[:, [7, 8], 1].min(axis=1))) < 0.2  # ankles near the floor
+
+
+def test_a_body_lying_down_needs_its_up_axis_named(tmp_path):
+    """The up axis is detected from the median pose: a motion lying along the floor (a crawl, a get-up)
+    looks like a standing one of another up axis, and reads back right only with ``up``."""
+    walk = np.load(HERE / "fixtures" / "dataset-2_walk-turn-left_normal_004.joints.npy").astype(np.float64)
+    lying = Rotation.from_euler("x", 90, degrees=True).apply(walk.reshape(-1, 3)).reshape(walk.shape)
+    lying[..., 1] -= lying[..., 1].min() - 0.05  # on the floor, face up
+    write_bvh(tmp_path / "lying.bvh", lying)
+    assert read_bvh(tmp_path / "lying.bvh").up != "y"
+    back = read_bvh(tmp_path / "lying.bvh", up="y")
+    np.testing.assert_allclose(back.joints, lying, atol=1e-4)

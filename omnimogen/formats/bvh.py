@@ -398,11 +398,24 @@ def _option(value: str | None, choices: Mapping[str, object], what: str, where: 
 
 
 def _detect_up(joints: np.ndarray) -> str:
-    """The axis (Y or Z, with its sign) along which the head rises most above the ankles (median pose)."""
+    """The axis (Y or Z, with its sign) along which the head rises most above the ankles (median pose).
+    A motion lying along the floor most of the time (a crawl) cannot be told from a standing one of
+    another up axis: pass ``up``."""
     ankles = joints[:, [SMPL22.index("left_ankle"), SMPL22.index("right_ankle")]].mean(axis=1)  # (F, 3)
     rise = np.median(joints[:, SMPL22.index("head")] - ankles, axis=0)  # (3,)
     axis = "y" if abs(rise[1]) >= abs(rise[2]) else "z"
     return axis if rise["xyz".index(axis)] > 0 else f"-{axis}"
+
+
+def rest_pose(bvh: BvhFile, found: Mapping[int, int]) -> np.ndarray:
+    """(1, 22, 3) the SMPL22 joints of ``bvh``'s rest pose (every rotation zero; file units and axes),
+    joints the rig lacks placed from their neighbours."""
+    positions = np.zeros_like(bvh.offsets)
+    for j, p in enumerate(bvh.parents):
+        positions[j] = bvh.offsets[j] + (positions[p] if p >= 0 else 0.0)
+    rest = np.full((1, SMPL22.num_joints, 3), np.nan)
+    rest[0, list(found)] = positions[list(found.values())]
+    return place_missing(rest, ~np.isnan(rest[0, :, 0]))
 
 
 def _detect_unit(joints: np.ndarray, where: str) -> str:

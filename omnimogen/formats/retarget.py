@@ -40,8 +40,9 @@ from .bvh import (
     _option,
     _swing,
     parse_bvh,
+    rest_pose,
 )
-from .rigs import load_joint_map, match_rig, place_missing
+from .rigs import load_joint_map, match_rig
 
 LEG = ("hip", "knee", "ankle")
 FEET = tuple(SMPL22.index(f"{s}_{j}") for s in ("left", "right") for j in ("ankle", "foot"))
@@ -103,9 +104,7 @@ def load_rig(path: str | os.PathLike, *, joint_map: Mapping[str, str] | str | os
     if isinstance(joint_map, str | os.PathLike):
         joint_map = load_joint_map(joint_map)
     family, found = match_rig(bvh.joint_names, joint_map, where=bvh.name)
-    rest = np.full((1, SMPL22.num_joints, 3), np.nan)
-    rest[0, list(found)] = _rest_positions(bvh.parents, bvh.offsets)[list(found.values())]
-    rest = place_missing(rest, ~np.isnan(rest[0, :, 0]))
+    rest = rest_pose(bvh, found)
     up = _option(up, _UP_TO_Y, "up", bvh.name) or _detect_up(rest)
     unit = _option(unit, UNITS, "unit", bvh.name) or _detect_unit(rest, bvh.name)
     rig = TargetRig(bvh, family, dict(found), up, unit)
