@@ -100,7 +100,7 @@ def cmd_convert(args) -> None:
     motion = _exported(_load(args.input, args), args)
     if args.caption:
         motion = motion.with_caption(args.caption)
-    motion.save(args.output, npy=args.npy, rig=rig)
+    motion.save(args.output, npy=args.npy, rig=rig, clean_contacts=args.clean_contacts)
     print(f"wrote {args.output} ({motion.num_frames} frames, {motion.duration:.2f} s)")
 
 
@@ -171,7 +171,8 @@ def cmd_generate(args) -> None:
 
     _check_samples(args)
     files = _motion_files(args.text, args.motion or [])
-    plan = OutputPlan(args.output or [], args.samples, preview=args.preview, rig=_target_rig(args))  # before any work
+    plan = OutputPlan(args.output or [], args.samples, preview=args.preview, rig=_target_rig(args),
+                      clean_contacts=args.clean_contacts)  # checked before any work
     _keep_inputs(plan.seen, [*files.values(), *([args.rig] if args.rig else [])])
     motions = {name: _load(path, args) for name, path in files.items()}
     model = load_model(args.model)
@@ -423,7 +424,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_bvh_flags(p)
     p.set_defaults(func=cmd_render)
 
-    p = sub.add_parser("convert", help="convert a motion between .npy, .json, .bvh, .bvh.gz (and render to .gif/.mp4)")
+    p = sub.add_parser("convert", help="convert a motion between .npy, .json, .bvh, .bvh.gz, export .glb/.gltf, render .gif/.mp4")
     p.add_argument("input", metavar="IN")
     p.add_argument("output", metavar="OUT")
     p.add_argument("--npy", choices=["features", "joints"], help="what a .npy output holds (default: as loaded)")

@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from omnimogen.evaluation.metrics import foot_skating_ratio, mpjpe
-from omnimogen.formats.bvh import read_bvh, save_bvh
+from omnimogen.formats.bvh import motion_bvh, read_bvh, save_bvh
 from omnimogen.formats.retarget import _leg_length, effector_errors, load_rig, retarget
 from omnimogen.motion.contacts import clean_contacts, contact_report, contacts
 
@@ -74,25 +74,25 @@ def measure(motions: list[np.ndarray], rigs: dict) -> dict:
                 "moved_mm": 1000 * mpjpe(joints, clean), "moved_max_mm": 1000 * float(np.abs(clean - joints).max()),
             })  # fmt: skip
             for name, rig in rigs.items():
-                path = Path(tmp) / f"{name}.bvh"
-                if rig is None:
-                    from omnimogen.formats.bvh import motion_bvh
-
-                    save_bvh(path, motion_bvh(clean, fps=20))
-                else:
-                    save_bvh(path, retarget(clean, rig, 20))
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")  # a rig without toes: placed on reading back
-                    axes = {"up": "y", "unit": "m"} if rig is None else {"up": rig.up, "unit": rig.unit}
-                    back = read_bvh(path, **axes).joints.astype(np.float64)  # a crawl is not detected upright
-                feet = FEET if rig is None else [f for f in FEET if f in rig.found]  # those the character has
-                size = _leg_length(back) / _leg_length(clean)
-                errors = effector_errors(clean, back)
-                rows["rigs"][name].append({
-                    "effector_deg": float(np.mean(list(errors.values()))), "effector_max_deg": max(errors.values()),
-                    "slide": planted_slide(back / size, contacts(clean, 20), feet=feet),
-                    "skate": foot_skating_ratio(back / size),
-                })  # fmt: skip
+                row = {}
+                for on_rig in (False, True) if rig is not None else (False,):
+                    path = Path(tmp) / f"{name}.bvh"
+                    save_bvh(path, motion_bvh(clean, fps=20) if rig is None else
+                             retarget(clean, rig, 20, clean_contacts=on_rig))  # fmt: skip
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore")  # a rig without toes: placed on reading back
+                        axes = {"up": "y", "unit": "m"} if rig is None else {"up": rig.up, "unit": rig.unit}
+                        back = read_bvh(path, **axes).joints.astype(np.float64)  # a crawl is not detected upright
+                    feet = FEET if rig is None else [f for f in FEET if f in rig.found]  # those the character has
+                    size = _leg_length(back) / _leg_length(clean)
+                    errors = effector_errors(clean, back)
+                    tag = "_rig_clean" if on_rig else ""
+                    row |= {f"effector_deg{tag}": float(np.mean(list(errors.values()))),
+                            f"effector_max_deg{tag}": max(errors.values()),
+                            f"slide{tag}": planted_slide(back / size, contacts(clean, 20), feet=feet),
+                            f"skate{tag}": foot_skating_ratio(back / size),
+                            f"penetration_mm{tag}": 1000 * contact_report(back / size, 20).penetration}  # fmt: skip
+                rows["rigs"][name].append(row)
     return rows
 
 
@@ -134,8 +134,11 @@ def main() -> None:
               f"{c['penetration_mm_before']['mean']:.1f} -> {c['penetration_mm_after']['mean']:.1f} mm, Physical "
               f"{c['physical_before']['mean']:.3f} -> {c['physical_after']['mean']:.3f}, moved {c['moved_mm']['mean']:.1f} mm")
         for r, v in doc["sets"][name]["rigs"].items():
-            print(f"  {r:18s} effector {v['effector_deg']['mean']:.2f} deg (worst effector of any clip {v['effector_max_deg']['max']:.2f}), "
-                  f"planted slide {v['slide']['mean']:.3f} m/s, skate {v['skate']['mean']:.3f}")  # fmt: skip
+            tag = "_rig_clean" if r != "ours" else ""
+            print(f"  {r:18s} effector {v['effector_deg' + tag]['mean']:.2f} deg (worst effector of any clip "
+                  f"{v['effector_max_deg' + tag]['max']:.2f}), planted slide {v['slide']['mean']:.3f} -> "
+                  f"{v['slide' + tag]['mean']:.3f} m/s with on-rig cleaning, skate {v['skate' + tag]['mean']:.3f}, "
+                  f"penetration {v['penetration_mm' + tag]['mean']:.1f} mm")  # fmt: skip
     Path(args.out).write_text(json.dumps(doc, indent=1) + "\n")
     print(f"wrote {args.out}")
 

@@ -7,7 +7,7 @@ import pytest
 from conftest import HERE
 
 from omnimogen.formats.bvh import parse_bvh, read_bvh, save_bvh, write_bvh
-from omnimogen.formats.retarget import effector_errors, load_rig, retarget
+from omnimogen.formats.retarget import effector_errors, load_rig, on_rig, retarget
 
 RIGS = HERE / "fixtures" / "rigs"
 
@@ -55,3 +55,21 @@ def test_the_retarget_command_writes_on_the_rig_and_keeps_the_rig_file(tmp_path,
         assert main(["retarget", str(take), *args]) == 2
         assert message in capsys.readouterr().err
     assert rig.read_bytes() == before and not (tmp_path / "x.npy").exists()
+
+
+def test_feet_are_held_on_the_characters_own_proportions():
+    from omnimogen.motion.contacts import clean_contacts, contacts
+
+    joints = clean_contacts(np.load(HERE / "fixtures" / "dataset-2_walk-turn-left_normal_004.joints.npy"), 20)
+    rig = load_rig(RIGS / "mixamo.bvh")
+
+    def heel_slide(bvh) -> float:  # m/s of the ankles where they are planted, at the character's scale
+        feet = on_rig(bvh, rig)[:, [7, 8]]
+        planted = contacts(on_rig(bvh, rig), 20)[:, [0, 2]]
+        speed = np.linalg.norm(np.diff(feet[..., [0, 2]], axis=0), axis=-1) * 20
+        return float(speed[planted[:-1] & planted[1:]].mean())
+
+    plain, held = retarget(joints, rig), retarget(joints, rig, clean_contacts=True)
+    assert heel_slide(held) < 1e-3 < heel_slide(plain)  # the proportions differ: a held foot slides unless re-held
+    assert held.joint_names == rig.bvh.joint_names
+    assert max(effector_errors(joints, on_rig(held, rig)).values()) < 3.0  # the pose is kept

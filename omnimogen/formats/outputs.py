@@ -21,10 +21,12 @@ VIDEO = (".gif", ".mp4")
 class OutputPlan:
     """The files of ``samples`` answers to one request, checked before any work."""
 
-    def __init__(self, paths: list[str | Path], samples: int = 1, preview: bool = True, rig=None):
+    def __init__(self, paths: list[str | Path], samples: int = 1, preview: bool = True, rig=None,
+                 clean_contacts: bool = False):  # fmt: skip
         for path in paths:
             saveable_kind(path)  # an unknown format fails now, not after generating
         self.rig = rig  # a TargetRig: the BVH and glTF outputs are written on that character
+        self.clean_contacts = clean_contacts  # and their feet cleaned on its proportions
         if rig is not None and not any(file_kind(p) in RIGGED for p in paths):
             raise FormatError(f"a character rig was given but no output is one of {', '.join(RIGGED)}.")
         self.paths = [Path(p) for p in paths]
@@ -61,7 +63,8 @@ class OutputPlan:
 
     def write(self) -> list[Path]:
         """Write every planned file, all or none."""
-        write_all({path: partial(m.save, rig=self.rig if file_kind(path) in RIGGED else None)
+        rigged = {"rig": self.rig, "clean_contacts": self.clean_contacts}
+        write_all({path: partial(m.save, **(rigged if file_kind(path) in RIGGED and self.rig else {}))
                    for path, m in self.files.items()}, self.seen)  # fmt: skip
         return list(self.files)
 

@@ -42,7 +42,7 @@ from .bvh import (
     parse_bvh,
     rest_pose,
 )
-from .rigs import load_joint_map, match_rig
+from .rigs import load_joint_map, match_rig, place_missing
 
 LEG = ("hip", "knee", "ankle")
 FEET = tuple(SMPL22.index(f"{s}_{j}") for s in ("left", "right") for j in ("ankle", "foot"))
@@ -125,8 +125,16 @@ def _first_tied(j: int, children: list[list[int]], tied: Mapping[int, int]) -> l
     return out
 
 
-def retarget(joints: np.ndarray, rig: TargetRig, fps: float = FPS) -> BvhFile:
-    """(T, 22, 3) SMPL22 joint positions (metres, Y up) -> the motion on ``rig``'s skeleton."""
+def retarget(joints: np.ndarray, rig: TargetRig, fps: float = FPS, *, clean_contacts: bool = False) -> BvhFile:
+    """(T, 22, 3) SMPL22 joint positions (metres, Y up) -> the motion on ``rig``'s skeleton.
+
+    ``clean_contacts`` holds planted feet still and above the floor *on the character*: a foot held on
+    our skeleton slides on one of other proportions (another thigh-to-shin ratio), so the motion is put
+    on the rig, its feet cleaned there (:mod:`omnimogen.motion.contacts`), and put on the rig again."""
+    if clean_contacts:
+        from ..motion.contacts import clean_contacts as clean
+
+        return retarget(clean(on_rig(retarget(joints, rig, fps), rig), fps), rig, fps)
     joints = _check_joints(joints, SMPL22, Path(rig.bvh.name))
     frames, parents = len(joints), rig.bvh.parents
     num = len(parents)
@@ -178,6 +186,16 @@ def retarget(joints: np.ndarray, rig: TargetRig, fps: float = FPS) -> BvhFile:
                           "rest pose.", stacklevel=2)  # fmt: skip
         columns.append(values)
     return replace(rig.bvh, frame_time=1 / fps, motion=np.concatenate(columns, axis=1))
+
+
+def on_rig(bvh: BvhFile, rig: TargetRig) -> np.ndarray:
+    """(T, 22, 3) where ``rig``'s skeleton (moving as ``bvh``) puts the SMPL22 joints, metres, Y up;
+    joints the rig lacks (a CMU rig's toes) placed from their neighbours."""
+    positions = bvh.global_positions()
+    joints = np.full((len(positions), SMPL22.num_joints, 3), np.nan)
+    joints[:, list(rig.found)] = positions[:, list(rig.found.values())]
+    joints = rig.to_y_up.apply(joints.reshape(-1, 3)).reshape(joints.shape) * rig.scale
+    return place_missing(joints, ~np.isnan(joints[0, :, 0]))
 
 
 def _ancestors(j: int, parents) -> list[int]:

@@ -1,6 +1,7 @@
 """Clean foot contacts: planted feet that do not slide, and feet that do not sink into the floor.
 
-A post-process on SMPL22 joint positions (metres, Y up, the floor at height 0), for exports:
+A post-process on SMPL22 joint positions (metres, Y up, the floor at height 0), for exports. The
+bones first get their median lengths (:func:`steady_bones`, as a BVH or glTF export does), then:
 
 1. **Contacts.** A foot joint (ankle, toe) is planted on the frames where it is near the floor
    (less than ``height`` above the height it stands at, its lowest over the clip) and slow (horizontal speed below ``speed``); planted runs shorter than
@@ -85,9 +86,9 @@ def _correction(p: np.ndarray, planted: np.ndarray, blend: int) -> tuple[np.ndar
 
 def clean_contacts(joints: np.ndarray, fps: float, settings: ContactSettings = ContactSettings()) -> np.ndarray:
     """(T, 22, 3) SMPL22 joints -> the same motion with planted feet held still and above the floor."""
-    joints = np.asarray(joints, dtype=np.float64)
+    joints = steady_bones(np.asarray(joints, dtype=np.float64))
     if len(joints) < 2:
-        return joints.copy()
+        return joints
     planted = contacts(joints, fps, settings)
     out = joints.copy()
     targets = {}
@@ -138,6 +139,20 @@ def clean_contacts(joints: np.ndarray, fps: float, settings: ContactSettings = C
         turned = np.concatenate([flat[:, :1], down, flat[:, 1:]], axis=-1)
         turned[:, [0, 2]] *= np.sqrt(1 - down**2)
         out[:, toe] = out[:, ankle] + foot * np.where(sink, turned, way)
+    return out
+
+
+def steady_bones(joints: np.ndarray) -> np.ndarray:
+    """(T, 22, 3) the same pose directions with every bone at its median length over the clip, placed
+    from the pelvis outwards: what a BVH or glTF export (one rest skeleton) makes of the motion anyway.
+    Generated motions' bones vary by a few millimetres from frame to frame; held feet must survive that."""
+    out = joints.copy()
+    for j, p in enumerate(SMPL22.parents):
+        if p < 0:
+            continue
+        bone = joints[:, j] - joints[:, p]
+        length = np.linalg.norm(bone, axis=-1, keepdims=True)
+        out[:, j] = out[:, p] + bone / np.maximum(length, 1e-9) * np.median(length)
     return out
 
 

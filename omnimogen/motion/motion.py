@@ -274,12 +274,14 @@ class Motion:
             raise FormatError(f"{path}: field 'joints' or 'fps' is missing or malformed ({e}).") from None
         return cls.from_joints(joints, fps, doc.get("caption"), skeleton, name=path.stem)
 
-    def save(self, path: str | Path, *, npy: str | None = None, rig=None, **render_options) -> Path:
+    def save(self, path: str | Path, *, npy: str | None = None, rig=None, clean_contacts: bool = False,
+             **render_options) -> Path:  # fmt: skip
         """Write the motion; the format follows the extension. Nothing is left behind on failure.
 
         ``npy`` picks what a ``.npy`` holds: ``"features"`` or ``"joints"`` (default: the
         representation the motion was made from). ``rig`` (a :class:`~omnimogen.formats.retarget.TargetRig`
-        or the path of a character's BVH) writes a BVH on that character's skeleton instead of ours.
+        or the path of a character's BVH) writes a BVH or glTF on that character's skeleton instead of
+        ours; ``clean_contacts`` then holds its planted feet still on the character's own proportions.
         """
         if not isinstance(path, (str, os.PathLike)):
             raise FormatError(f"the path to save to must be a str or Path, not {type(path).__name__}.")
@@ -301,7 +303,7 @@ class Motion:
                 bvh, up, unit = motion_bvh(self.joints, fps=self.fps, skeleton=self.skeleton, name=path.name), "y", "m"
             else:
                 rig = rig if isinstance(rig, TargetRig) else load_rig(rig)
-                bvh, up, unit = retarget(self.joints, rig, self.fps), rig.up, rig.unit
+                bvh, up, unit = retarget(self.joints, rig, self.fps, clean_contacts=clean_contacts), rig.up, rig.unit
             return save_bvh(path, bvh) if kind in (".bvh", ".bvh.gz") else save_gltf(path, bvh, up=up, unit=unit)
         with atomic_path(path) as tmp:
             if kind == ".npy":
