@@ -31,8 +31,9 @@ from pathlib import Path
 import numpy as np
 
 from omnimogen.evaluation.metrics import foot_skating_ratio, mpjpe
-from omnimogen.formats.bvh import motion_bvh, read_bvh, save_bvh
+from omnimogen.formats.bvh import read_bvh, save_bvh
 from omnimogen.formats.retarget import _leg_length, effector_errors, load_rig, retarget
+from omnimogen.motion import Motion
 from omnimogen.motion.contacts import clean_contacts, contact_report, contacts
 
 HERE = Path(__file__).resolve().parent
@@ -75,10 +76,12 @@ def measure(motions: list[np.ndarray], rigs: dict) -> dict:
             })  # fmt: skip
             for name, rig in rigs.items():
                 row = {}
-                for on_rig in (False, True) if rig is not None else (False,):
+                for on_rig in (False, True):
                     path = Path(tmp) / f"{name}.bvh"
-                    save_bvh(path, motion_bvh(clean, fps=20) if rig is None else
-                             retarget(clean, rig, 20, clean_contacts=on_rig))  # fmt: skip
+                    if rig is None:
+                        Motion.from_joints(clean, 20).save(path, clean_contacts=on_rig)
+                    else:
+                        save_bvh(path, retarget(clean, rig, 20, clean_contacts=on_rig))
                     with warnings.catch_warnings():
                         warnings.simplefilter("ignore")  # a rig without toes: placed on reading back
                         axes = {"up": "y", "unit": "m"} if rig is None else {"up": rig.up, "unit": rig.unit}
@@ -134,7 +137,7 @@ def main() -> None:
               f"{c['penetration_mm_before']['mean']:.1f} -> {c['penetration_mm_after']['mean']:.1f} mm, Physical "
               f"{c['physical_before']['mean']:.3f} -> {c['physical_after']['mean']:.3f}, moved {c['moved_mm']['mean']:.1f} mm")
         for r, v in doc["sets"][name]["rigs"].items():
-            tag = "_rig_clean" if r != "ours" else ""
+            tag = "_rig_clean"
             print(f"  {r:18s} effector {v['effector_deg' + tag]['mean']:.2f} deg (worst effector of any clip "
                   f"{v['effector_max_deg' + tag]['max']:.2f}), planted slide {v['slide']['mean']:.3f} -> "
                   f"{v['slide' + tag]['mean']:.3f} m/s with on-rig cleaning, skate {v['skate' + tag]['mean']:.3f}, "

@@ -26,7 +26,7 @@ class OutputPlan:
         for path in paths:
             saveable_kind(path)  # an unknown format fails now, not after generating
         self.rig = rig  # a TargetRig: the BVH and glTF outputs are written on that character
-        self.clean_contacts = clean_contacts  # and their feet cleaned on its proportions
+        self.clean_contacts = clean_contacts  # BVH and glTF feet held on the skeleton they carry
         if rig is not None and not any(file_kind(p) in RIGGED for p in paths):
             raise FormatError(f"a character rig was given but no output is one of {', '.join(RIGGED)}.")
         self.paths = [Path(p) for p in paths]
@@ -64,7 +64,7 @@ class OutputPlan:
     def write(self) -> list[Path]:
         """Write every planned file, all or none."""
         rigged = {"rig": self.rig, "clean_contacts": self.clean_contacts}
-        write_all({path: partial(m.save, **(rigged if file_kind(path) in RIGGED and self.rig else {}))
+        write_all({path: partial(m.save, **(rigged if file_kind(path) in RIGGED else {}))
                    for path, m in self.files.items()}, self.seen)  # fmt: skip
         return list(self.files)
 

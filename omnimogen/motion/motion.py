@@ -281,7 +281,8 @@ class Motion:
         ``npy`` picks what a ``.npy`` holds: ``"features"`` or ``"joints"`` (default: the
         representation the motion was made from). ``rig`` (a :class:`~omnimogen.formats.retarget.TargetRig`
         or the path of a character's BVH) writes a BVH or glTF on that character's skeleton instead of
-        ours; ``clean_contacts`` then holds its planted feet still on the character's own proportions.
+        ours; ``clean_contacts`` holds the planted feet of a BVH or glTF still on the skeleton it carries
+        (ours, or the character's own proportions).
         """
         if not isinstance(path, (str, os.PathLike)):
             raise FormatError(f"the path to save to must be a str or Path, not {type(path).__name__}.")
@@ -300,7 +301,14 @@ class Motion:
             from ..formats.retarget import TargetRig, load_rig, retarget
 
             if rig is None:
-                bvh, up, unit = motion_bvh(self.joints, fps=self.fps, skeleton=self.skeleton, name=path.name), "y", "m"
+                joints = self.joints
+                if clean_contacts:  # held on the skeleton the file carries (one length per bone, a rigid pelvis)
+                    from .contacts import clean_contacts as clean
+
+                    first = motion_bvh(joints, fps=self.fps, skeleton=self.skeleton, name=path.name)
+                    order = [first.joint_names.index(n) for n in self.skeleton.joint_names]
+                    joints = clean(first.global_positions()[:, order], self.fps)
+                bvh, up, unit = motion_bvh(joints, fps=self.fps, skeleton=self.skeleton, name=path.name), "y", "m"
             else:
                 rig = rig if isinstance(rig, TargetRig) else load_rig(rig)
                 bvh, up, unit = retarget(self.joints, rig, self.fps, clean_contacts=clean_contacts), rig.up, rig.unit
