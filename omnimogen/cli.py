@@ -41,8 +41,8 @@ def _add_bvh_flags(p: argparse.ArgumentParser) -> None:
 
 def _add_export_flags(p: argparse.ArgumentParser, clean_by_default: bool) -> None:
     g = p.add_argument_group("export")
-    g.add_argument("--rig", metavar="CHARACTER.bvh", help="write BVH and glTF outputs on this character's skeleton "
-                   "(its joint names, proportions, rest pose and channel orders) instead of ours")  # fmt: skip
+    g.add_argument("--rig", metavar="CHARACTER", help="write BVH and glTF outputs on this character's skeleton (a .bvh, "
+                   "or a .glb/.gltf's skin: its joint names, proportions, rest pose, channel orders) instead of ours")  # fmt: skip
     g.add_argument("--rig-map", metavar="JSON", help="map of SMPL joint names to the --rig's names, for unknown rigs")
     g.add_argument("--clean-contacts", action=argparse.BooleanOptionalAction, default=clean_by_default,
                    help="hold planted feet still and above the floor (leg IK) before writing (default: "
@@ -106,7 +106,7 @@ def cmd_convert(args) -> None:
 
 def cmd_retarget(args) -> None:
     if not args.rig:
-        raise OmnimogenError("retarget needs --rig CHARACTER.bvh, the skeleton to put the motion on.")
+        raise OmnimogenError("retarget needs --rig CHARACTER (.bvh, .glb or .gltf), the skeleton to put the motion on.")
     cmd_convert(args)
 
 

@@ -7,7 +7,8 @@
    ratio, the slide of planted feet (mean horizontal speed of foot joints on the frames the cleanup
    plants), floor penetration, floating, OmniMoGen's Physical score, and how far the cleanup moved the
    joints (on real takes: the damage it does).
-2. **Retargeting** of the cleaned motions onto our skeleton and the three test rigs (tests/fixtures/rigs),
+2. **Retargeting** of the cleaned motions onto our skeleton, the three test rigs (tests/fixtures/rigs) and a
+   Bandai take's own rig,
    read back from the written BVH by our importer: end-effector direction error (head, wrists,
    ankles from their limb's first joint, degrees), and the planted-foot slide (over the foot joints the
    character has: the CMU rig has no toes) and skate ratio on the character (speeds divided by the
@@ -114,7 +115,9 @@ def main() -> None:
     ap.add_argument("--out", default="benchmarks/retarget.json")
     args = ap.parse_args()
 
-    rigs = {"ours": None, **{p.stem: load_rig(p) for p in sorted((HERE.parent / "tests/fixtures/rigs").glob("*.bvh"))}}
+    fixtures = HERE.parent / "tests" / "fixtures"
+    rigs = {"ours": None, **{p.stem: load_rig(p) for p in sorted((fixtures / "rigs").glob("*.bvh"))},
+            "bandai": load_rig(fixtures / "bandai" / "dataset-1_walk_normal_001.bvh.gz")}  # fmt: skip
     sets = {"bandai_test": clips(args.data, "test", args.clips)}
     if args.extra:
         sets["extra_heldout"] = clips(args.extra, "test", args.clips)

@@ -132,3 +132,27 @@ def test_motion_save_and_the_cli_write_gltf(tmp_path, capsys):
     names, positions, _ = world_positions(tmp_path / "c.gltf")
     back = read_bvh(take).joints
     assert len(positions) == len(back)
+
+
+def test_a_gltf_character_is_a_rig_target(tmp_path, capsys):
+    """A glTF skin is read as a target skeleton (here one of our own exports, on a Mixamo-named rig with
+    centimetre-scaled nodes folded into metres), and a file without a skin says so."""
+    from omnimogen.cli import main
+    from omnimogen.formats.retarget import effector_errors, on_rig
+
+    joints = np.load(WALK).astype(np.float64)
+    character = tmp_path / "character.glb"
+    Motion.from_joints(joints, 20).save(character, rig=HERE / "fixtures" / "rigs" / "mixamo.bvh")
+    rig = load_rig(character)
+    assert rig.family == "mixamo" and rig.unit == "m"
+    mixamo = load_rig(HERE / "fixtures" / "rigs" / "mixamo.bvh")
+    np.testing.assert_allclose(rig.leg_length(), mixamo.leg_length(), rtol=1e-4)  # the same proportions
+    out = retarget(joints, rig)
+    assert max(effector_errors(joints, on_rig(out, rig)).values()) < 2.0
+    assert main(["retarget", str(WALK), "--rig", str(character), "-o", str(tmp_path / "again.glb")]) == 0
+    bare = tmp_path / "bare.gltf"
+    doc = pygltflib.GLTF2.load(str(character))
+    doc.skins = []
+    doc.save_json(str(bare))
+    assert main(["retarget", str(WALK), "--rig", str(bare), "-o", str(tmp_path / "x.bvh")]) == 2
+    assert "has no skin" in capsys.readouterr().err

@@ -23,6 +23,7 @@ import numpy as np
 import pygltflib as gl
 from scipy.spatial.transform import Rotation
 
+from ..errors import FormatError
 from ..fileio import atomic_path
 from .bvh import _UP_TO_Y, UNITS, BvhFile
 
@@ -129,3 +130,55 @@ def save_gltf(path: str | os.PathLike, bvh: BvhFile, *, up: str = "y", unit: str
             doc.buffers[0].uri = "data:application/octet-stream;base64," + base64.b64encode(bytes(blob)).decode()
             doc.save_json(str(tmp))
     return path
+
+
+def read_gltf_skeleton(path: str | os.PathLike) -> BvhFile:
+    """The skeleton of a glTF file's first skin, as a BVH hierarchy with no motion: joint names, parents
+    and, as offsets, the joints' rest places in the scene (every node transform above them applied,
+    metres, Y up). Its rest rotations are folded into those places, so the pose with every rotation
+    zero is the file's rest pose, as BVH defines it."""
+    path = Path(path)
+    try:
+        doc = gl.GLTF2.load(str(path))
+    except Exception as e:  # pygltflib raises whatever its JSON or binary parsing hits
+        raise FormatError(f"{path}: not a readable glTF file ({type(e).__name__}: {e}).") from None
+    if doc is None or not doc.skins:
+        raise FormatError(f"{path}: the glTF file has no skin, so no skeleton to put a motion on.")
+    joints = list(doc.skins[0].joints)
+    parent = {c: n for n, node in enumerate(doc.nodes) for c in (node.children or [])}
+
+    def world(n: int) -> np.ndarray:
+        node = doc.nodes[n]
+        if node.matrix:
+            m = np.asarray(node.matrix, float).reshape(4, 4).T
+        else:
+            m = np.eye(4)
+            m[:3, :3] = Rotation.from_quat(node.rotation or [0, 0, 0, 1]).as_matrix() * np.asarray(node.scale or [1, 1, 1])
+            m[:3, 3] = node.translation or [0, 0, 0]
+        return world(parent[n]) @ m if n in parent else m
+
+    places = np.array([world(n)[:3, 3] for n in joints])
+    index = {n: k for k, n in enumerate(joints)}
+    parents = []
+    for n in joints:  # the nearest ancestor that is a joint of the skin
+        up = parent.get(n)
+        while up is not None and up not in index:
+            up = parent.get(up)
+        parents.append(index[up] if up is not None else -1)
+    if sum(p < 0 for p in parents) != 1:
+        raise FormatError(f"{path}: the skin's joints do not form one tree ({sum(p < 0 for p in parents)} roots).")
+    order = sorted(range(len(joints)), key=lambda k: _depth(k, parents))  # parents before children, as BVH has
+    joints, places = [joints[k] for k in order], places[order]
+    parents = [order.index(parents[k]) if parents[k] >= 0 else -1 for k in order]
+    offsets = np.array([places[k] - (places[p] if p >= 0 else 0.0) for k, p in enumerate(parents)])
+    names = tuple(doc.nodes[n].name or f"joint{k}" for k, n in enumerate(joints))
+    channels = tuple(("Xposition", "Yposition", "Zposition", "Zrotation", "Xrotation", "Yrotation") if p < 0
+                     else ("Zrotation", "Xrotation", "Yrotation") for p in parents)  # fmt: skip
+    return BvhFile(path.name, names, tuple(parents), offsets, channels, 1 / 30, np.zeros((1, 3 + 3 * len(names))))
+
+
+def _depth(k: int, parents: list[int]) -> int:
+    depth = 0
+    while parents[k] >= 0:
+        k, depth = parents[k], depth + 1
+    return depth

@@ -97,10 +97,16 @@ def _rest_positions(parents, offsets: np.ndarray) -> np.ndarray:
 
 def load_rig(path: str | os.PathLike, *, joint_map: Mapping[str, str] | str | os.PathLike | None = None,
              up: str | None = None, unit: str | None = None) -> TargetRig:  # fmt: skip
-    """The target skeleton of a BVH file (its motion, if any, is not used). The rig is recognised by
+    """The target skeleton of a BVH file (its motion, if any, is not used) or of a glTF file's first skin
+    (its rest places; see :func:`~omnimogen.formats.gltf.read_gltf_skeleton`). The rig is recognised by
     its joint names, or tied by ``joint_map`` ({smpl22 name: rig joint name}); ``up`` and ``unit`` are
     detected from its rest pose unless given."""
-    bvh = parse_bvh(path)
+    if str(path).lower().endswith((".glb", ".gltf")):
+        from .gltf import read_gltf_skeleton
+
+        bvh = read_gltf_skeleton(path)
+    else:
+        bvh = parse_bvh(path)
     if isinstance(joint_map, str | os.PathLike):
         joint_map = load_joint_map(joint_map)
     family, found = match_rig(bvh.joint_names, joint_map, where=bvh.name)
