@@ -4,10 +4,10 @@
     python scripts/blender_check.py --blender /path/to/python-with-bpy  # or a Python with `pip install bpy`
         [--out benchmarks/blender.json] [--generated N]
 
-The driver (this file, in the omnimogen environment) writes test files to a temporary folder: real
-takes (the fixtures) and a generated motion of the shipped model, each on our skeleton and retargeted
-onto the three test rigs (tests/fixtures/rigs), as BVH and as glTF (.glb), with the joint positions
-our own forward kinematics give. Blender then imports every file with its stock importers (the same
+The driver (this file, in the omnimogen environment) writes test files to a temporary folder as the
+command line exports them (feet cleaned): real takes (the fixtures) and generated motions of the
+shipped model, each on our skeleton and retargeted onto the three test rigs (tests/fixtures/rigs), as
+BVH and as glTF (.glb), with the joint positions our own BVH reader's forward kinematics give. Blender then imports every file with its stock importers (the same
 file run inside Blender: ``--inside``), steps through the frames and records each bone's head in world
 space. The figure is the largest distance between Blender's joint and ours, per file, in millimetres
 (at the character's own scale). Debian's Blender 3.4 opens BVH files with mode 'rU', which Python
@@ -70,8 +70,8 @@ def inside(jobs_path: str, out_path: str) -> None:
 def _jobs(folder: Path, generated: int) -> list[dict]:
     """Write the test files; return what Blender should import and what it should find."""
     from omnimogen import load_model
-    from omnimogen.formats.bvh import motion_bvh
-    from omnimogen.formats.retarget import load_rig, retarget
+    from omnimogen.formats.bvh import parse_bvh
+    from omnimogen.formats.retarget import load_rig
     from omnimogen.motion import Motion
 
     fixtures = HERE.parent / "tests" / "fixtures"
@@ -84,11 +84,13 @@ def _jobs(folder: Path, generated: int) -> list[dict]:
     jobs = []
     for name, motion in motions.items():
         for rig_name, rig in rigs.items():
-            bvh = motion_bvh(motion.joints, fps=motion.fps) if rig is None else retarget(motion.joints, rig, motion.fps)
+            for kind in (".bvh", ".glb"):  # as the command line exports them: feet cleaned on the skeleton
+                path = folder / f"{name}_{rig_name}{kind}"
+                motion.save(path, rig=rig, clean_contacts=True)
+            bvh = parse_bvh(folder / f"{name}_{rig_name}.bvh")  # the glTF is written from the same skeleton
             expected = bvh.global_positions()  # file units and axes, which Blender's BVH importer keeps (Y up)
             for kind in (".bvh", ".glb"):
                 path = folder / f"{name}_{rig_name}{kind}"
-                motion.save(path, rig=rig)
                 if kind == ".glb" and rig is not None:  # glTF is metres, Y up
                     want = rig.to_y_up.apply(expected.reshape(-1, 3)).reshape(expected.shape) * rig.scale
                 else:
