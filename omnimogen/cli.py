@@ -261,6 +261,12 @@ def cmd_chat(args) -> None:
             print(result.text)
 
 
+def cmd_serve(args) -> None:
+    from .serving import serve
+
+    serve(args.model, host=args.host, port=args.port)
+
+
 def cmd_data_bandai(args) -> None:
     from .data.bandai import build_bandai
 
@@ -502,6 +508,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--levels", type=int, help="decode with the first K levels only (default: all)")
     p.add_argument("--tokenizer", help="tokenizer directory (default: the one shipped with the package)")
     p.set_defaults(func=cmd_decode)
+
+    p = sub.add_parser("serve", help="the studio: direct motion by conversation in the browser (and a JSON API)")
+    p.add_argument("--model", help="model directory (default: the one shipped with the package)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: this machine only)")
+    p.add_argument("--port", type=int, default=8000)
+    p.set_defaults(func=cmd_serve)
 
     data = sub.add_parser("data", help="build datasets").add_subparsers(dest="dataset", required=True)
     p = data.add_parser("bandai", help="build a HumanML3D-layout dataset from the Bandai Namco motion datasets")

@@ -1,0 +1,272 @@
+"""The studio's server: a JSON API (OpenAPI at ``/openapi.json``) and the page that uses it.
+
+``omnimogen serve`` runs it with uvicorn on 127.0.0.1. Motions live in memory under short random ids
+(uploads, and every answer), at most ``Limits.motions`` of them, the oldest dropped first. Uploads
+are read by the same loaders as the command line (no pickle), within size and length limits.
+Generation runs one request at a time on a worker thread; at most ``Limits.queue`` requests wait, and
+more get 429 with Retry-After; a client that goes away while waiting frees its place.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import tempfile
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Literal
+
+from fastapi import FastAPI, File, HTTPException, Query, Request, UploadFile
+from fastapi.responses import FileResponse, JSONResponse, Response
+from pydantic import BaseModel, Field
+
+from ..errors import OmnimogenError
+from ..model.understand import asks_for_words
+from ..motion import Motion
+from ..motion.motion import LOADABLE, file_kind
+
+STATIC = Path(__file__).parent / "static"
+PLACEHOLDER_NAME = r"^[A-Za-z][A-Za-z0-9_]{0,39}$"
+
+
+@dataclass(frozen=True)
+class Limits:
+    upload_bytes: int = 16 * 2**20  # a 30-minute 22-joint take at 30 fps is about 30 MB of BVH text
+    seconds: float = 60.0  # longest motion accepted or asked for
+    motions: int = 256  # motions kept in memory
+    conversations: int = 64
+    queue: int = 4  # generation requests waiting beyond the one running
+    retry_after: int = 5  # seconds a busy client is told to wait
+
+
+class MotionInfo(BaseModel):
+    id: str
+    frames: int
+    fps: float
+    caption: str | None = None
+
+
+class GenerateRequest(BaseModel):
+    instruction: str = Field(min_length=1, max_length=2000)
+    motions: dict[Annotated[str, Field(pattern=PLACEHOLDER_NAME)], str] = Field(
+        default_factory=dict, description="placeholder name (without <>) -> motion id")
+    seconds: float | None = Field(default=None, gt=0)
+    seed: int | None = Field(default=None, ge=0, le=2**31 - 1)
+    samples: int = Field(default=1, ge=1, le=4)
+    think: bool = False
+
+
+class Answer(BaseModel):
+    text: str
+    reasoning: str | None = None
+    warnings: list[str] = []
+    motions: list[MotionInfo] = []
+
+
+class Turn(Answer):
+    instruction: str
+
+
+class Conversation(BaseModel):
+    id: str
+    turns: list[Turn] = []
+
+
+class _Store:
+    """Up to ``size`` items under fresh random ids, the least recently used dropped first."""
+
+    def __init__(self, size: int):
+        self.size, self.items, self.lock = size, OrderedDict(), threading.Lock()
+
+    def add(self, item) -> str:
+        key = secrets.token_hex(6)
+        with self.lock:
+            self.items[key] = item
+            while len(self.items) > self.size:
+                self.items.popitem(last=False)
+        return key
+
+    def get(self, key: str, what: str):
+        with self.lock:
+            if key not in self.items:
+                raise HTTPException(404, f"no {what} with id {key!r} (ids last while the server runs; old ones "
+                                         "are dropped when many are made).")  # fmt: skip
+            self.items.move_to_end(key)
+            return self.items[key]
+
+
+class _Queue:
+    """One job at a time on a worker thread, at most ``waiting`` more waiting; the rest are refused."""
+
+    def __init__(self, waiting: int):
+        self.waiting, self.pending, self.running = waiting, 0, asyncio.Lock()
+
+    async def run(self, request: Request, job, retry_after: int):
+        if self.pending > self.waiting:
+            raise HTTPException(429, "busy: other requests are being generated; try again shortly.",
+                                headers={"Retry-After": str(retry_after)})  # fmt: skip
+        self.pending += 1
+        try:
+            while True:  # wait for the worker, leaving if the client does
+                try:
+                    await asyncio.wait_for(self.running.acquire(), timeout=0.5)
+                    break
+                except TimeoutError:
+                    if await request.is_disconnected():
+                        raise HTTPException(499, "the client went away.") from None
+            try:
+                return await asyncio.to_thread(job)
+            finally:
+                self.running.release()
+        finally:
+            self.pending -= 1
+
+
+def create_app(model_path: str | None = None, limits: Limits = Limits(), model=None) -> FastAPI:
+    """The studio app; ``model`` (an OmniMoGen) is used as given, else loaded from ``model_path`` (the
+    shipped one by default) on first use."""
+    app = FastAPI(title="omnimogen studio", version=__import__("omnimogen").__version__,
+                  description="Direct motion by conversation: upload motions, generate and edit them, download them.")  # fmt: skip
+    motions, conversations, queue = _Store(limits.motions), _Store(limits.conversations), _Queue(limits.queue)
+    state = {"model": model}
+    loading = threading.Lock()
+
+    def get_model():
+        with loading:
+            if state["model"] is None:
+                from ..model.pipeline import load_model
+
+                state["model"] = load_model(model_path)
+            return state["model"]
+
+    def keep(motion: Motion) -> MotionInfo:
+        return MotionInfo(id=motions.add(motion), frames=motion.num_frames, fps=motion.fps, caption=motion.caption)
+
+    def bound(ids: dict[str, str]) -> dict[str, Motion]:
+        return {name: motions.get(key, "motion") for name, key in ids.items()}
+
+    def answer(result) -> Answer:
+        return Answer(text=result.text, reasoning=result.reasoning, warnings=list(result.warnings),
+                      motions=[keep(m) for m in result.motions])  # fmt: skip
+
+    @app.exception_handler(OmnimogenError)
+    async def _bad_input(request: Request, error: OmnimogenError):
+        return JSONResponse({"detail": str(error)}, status_code=400)
+
+    @app.get("/", include_in_schema=False)
+    async def page():
+        return FileResponse(STATIC / "index.html", media_type="text/html")
+
+    @app.get("/static/{name}", include_in_schema=False)
+    async def static(name: str):
+        files = {p.name: p for p in STATIC.iterdir() if p.is_file()}  # only the package's own files
+        if name not in files:
+            raise HTTPException(404, f"no file {name!r}.")
+        return FileResponse(files[name])
+
+    @app.get("/api/health")
+    async def health() -> dict:
+        return {"status": "ok", "model": "loaded" if state["model"] is not None else "loads on first use",
+                "waiting": queue.pending, "motions": len(motions.items)}  # fmt: skip
+
+    @app.post("/api/motions")
+    async def upload(file: Annotated[UploadFile, File(description="a .bvh, .bvh.gz, .npy or .json motion")]) -> MotionInfo:
+        kind = file_kind(file.filename or "")
+        if kind not in LOADABLE:
+            raise HTTPException(400, f"{file.filename!r}: not a motion file; upload one of {', '.join(LOADABLE)}.")
+        data = await file.read(limits.upload_bytes + 1)
+        if len(data) > limits.upload_bytes:
+            raise HTTPException(413, f"{file.filename!r} is larger than {limits.upload_bytes // 2**20} MB.")
+
+        def load() -> Motion:
+            with tempfile.TemporaryDirectory() as tmp:  # the name is ours; only the suffix is the client's
+                path = Path(tmp) / f"upload{kind}"
+                path.write_bytes(data)
+                try:
+                    return Motion.load(path)
+                except OmnimogenError as e:  # say it of the client's file, not of our temporary one
+                    raise HTTPException(400, str(e).replace(str(path), file.filename or "upload")) from None
+
+        motion = await asyncio.to_thread(load)
+        if motion.duration > limits.seconds:
+            raise HTTPException(413, f"{file.filename!r} lasts {motion.duration:.0f} s; the studio takes at most "
+                                     f"{limits.seconds:.0f} s.")  # fmt: skip
+        return keep(motion.with_caption(motion.caption or Path(file.filename or "upload").name))
+
+    @app.get("/api/motions/{motion_id}", response_model=None)
+    async def download(motion_id: str, format: Literal["bvh", "npy", "json", "gif"] = Query("json")) -> Response:
+        motion: Motion = motions.get(motion_id, "motion")
+        if format == "json":
+            return JSONResponse({"id": motion_id, "fps": motion.fps, "caption": motion.caption,
+                                 "joint_names": list(motion.skeleton.joint_names),
+                                 "parents": list(motion.skeleton.parents),
+                                 "joints": [[[round(float(v), 4) for v in p] for p in f] for f in motion.joints]})  # fmt: skip
+
+        def render() -> bytes:
+            with tempfile.TemporaryDirectory() as tmp:
+                path = Path(tmp) / f"motion.{format}"
+                motion.save(path, **({"npy": "joints"} if format == "npy" else {}))
+                return path.read_bytes()
+
+        media = {"bvh": "text/plain", "npy": "application/octet-stream", "gif": "image/gif"}[format]
+        return Response(await asyncio.to_thread(render), media_type=media,
+                        headers={"Content-Disposition": f'attachment; filename="{motion_id}.{format}"'})  # fmt: skip
+
+    def _options(req: GenerateRequest) -> dict:
+        if req.seconds is not None and req.seconds > limits.seconds:
+            raise HTTPException(400, f"seconds must be at most {limits.seconds:.0f}.")
+        return {"seconds": req.seconds, "seed": req.seed, "think": req.think}
+
+    @app.post("/api/generate")
+    async def generate(req: GenerateRequest, request: Request) -> Answer:
+        opts, given = _options(req), bound(req.motions)
+
+        opts["motion_only"] = not asks_for_words(req.instruction)  # as a conversation turn: a motion unless asked
+
+        def job() -> Answer:
+            model = get_model()
+            results = [model(req.instruction, given, **{**opts, "seed": None if req.seed is None else req.seed + k})
+                       for k in range(req.samples)]  # fmt: skip
+            first = answer(results[0])
+            first.motions += [info for r in results[1:] for info in answer(r).motions]
+            return first
+
+        return await queue.run(request, job, limits.retry_after)
+
+    @app.post("/api/conversations")
+    async def new_conversation() -> Conversation:
+        conv = {"session": None, "turns": []}
+        return Conversation(id=conversations.add(conv))
+
+    @app.get("/api/conversations/{conversation_id}")
+    async def get_conversation(conversation_id: str) -> Conversation:
+        return Conversation(id=conversation_id, turns=conversations.get(conversation_id, "conversation")["turns"])
+
+    @app.post("/api/conversations/{conversation_id}/turns")
+    async def turn(conversation_id: str, req: GenerateRequest, request: Request) -> Turn:
+        conv = conversations.get(conversation_id, "conversation")
+        opts, given = _options(req), bound(req.motions)
+
+        def job() -> Turn:
+            if conv["session"] is None:
+                conv["session"] = get_model().chat()
+            result = conv["session"](req.instruction, given, **opts)
+            done = Turn(instruction=req.instruction, **answer(result).model_dump())
+            conv["turns"].append(done)
+            return done
+
+        return await queue.run(request, job, limits.retry_after)
+
+    return app
+
+
+def serve(model: str | None = None, host: str = "127.0.0.1", port: int = 8000) -> None:
+    import uvicorn
+
+    print(f"omnimogen studio on http://{host}:{port} (API: http://{host}:{port}/docs); Ctrl+C stops it.")
+    uvicorn.run(create_app(model), host=host, port=port, log_level="warning")
+
+
+__all__ = ["Limits", "create_app", "serve"]

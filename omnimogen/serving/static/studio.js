@@ -1,0 +1,102 @@
+// The studio page: a conversation whose answers are motion cards; motions bound to placeholders as chips.
+"use strict";
+
+const $ = id => document.getElementById(id);
+const bound = {};  // placeholder name -> {id, label}
+let conversation = null;
+
+async function api(path, options) {
+  const r = await fetch(path, options);
+  const body = r.headers.get("content-type")?.includes("json") ? await r.json() : null;
+  if (!r.ok) throw new Error(body?.detail ? (typeof body.detail === "string" ? body.detail : JSON.stringify(body.detail)) : `${r.status} ${r.statusText}`);
+  return body;
+}
+
+function status(text, error = false) { $("status").textContent = text; $("status").className = error ? "error" : ""; }
+
+function chips() {
+  const box = $("chips"); box.innerHTML = "";
+  for (const [name, m] of Object.entries(bound)) {
+    const chip = document.createElement("span"); chip.className = "chip";
+    chip.textContent = `<${name}> = ${m.label}`;
+    const x = document.createElement("button"); x.textContent = "×"; x.title = "unbind";
+    x.onclick = () => { delete bound[name]; chips(); };
+    chip.append(x); box.append(chip);
+  }
+}
+
+function bind(info) {
+  const used = Object.keys(bound);
+  const suggestion = used.includes("SourceMotion") ? (used.includes("RefMotion") ? "Motion" + (used.length + 1) : "RefMotion") : "SourceMotion";
+  const name = prompt("Name this motion in your instruction as <Name>:", suggestion);
+  if (!name) return;
+  if (!/^[A-Za-z][A-Za-z0-9_]{0,39}$/.test(name)) { status("a placeholder name is letters, digits and _", true); return; }
+  bound[name] = { id: info.id, label: info.caption || info.id };
+  chips();
+  if (!$("instruction").value.includes(`<${name}>`)) $("instruction").value += ` <${name}>`;
+}
+
+async function card(info, into) {
+  const node = $("card").content.firstElementChild.cloneNode(true);
+  node.dataset.motion = info.id;
+  node.querySelector(".meta").textContent = `${info.caption || ""} · ${info.frames} frames at ${info.fps} fps (${((info.frames - 1) / info.fps).toFixed(1)} s) · id ${info.id}`;
+  for (const a of node.querySelectorAll(".dl")) { a.href = `/api/motions/${info.id}?format=${a.dataset.format}`; a.download = `${info.id}.${a.dataset.format}`; }
+  node.querySelector(".bind").onclick = () => bind(info);
+  into.append(node);
+  const motion = await api(`/api/motions/${info.id}?format=json`);
+  node.viewer = new MotionViewer(node.querySelector("canvas"), motion, {
+    play: node.querySelector(".play"), scrub: node.querySelector(".scrub"), speed: node.querySelector(".speed"), loop: node.querySelector(".loop"),
+  });
+}
+
+function turnBox(instruction) {
+  const box = document.createElement("div"); box.className = "turn";
+  const you = document.createElement("div"); you.className = "you"; you.textContent = instruction;
+  box.append(you); $("turns").append(box); box.scrollIntoView({ block: "end" });
+  return box;
+}
+
+async function show(box, answer) {
+  if (answer.reasoning) { const r = document.createElement("div"); r.className = "reasoning"; r.textContent = answer.reasoning; box.append(r); }
+  for (const w of answer.warnings) { const d = document.createElement("div"); d.className = "warning"; d.textContent = "⚠ " + w; box.append(d); }
+  if (answer.text && answer.text !== "<Motion>") { const t = document.createElement("div"); t.textContent = answer.text; box.append(t); }
+  const cards = document.createElement("div"); cards.className = "cards"; box.append(cards);
+  for (const m of answer.motions) await card(m, cards);
+}
+
+$("ask").onsubmit = async e => {
+  e.preventDefault();
+  const instruction = $("instruction").value.trim();
+  if (!instruction) return;
+  const motions = {};
+  for (const [name, m] of Object.entries(bound)) if (instruction.includes(`<${name}>`)) motions[name] = m.id;
+  const body = { instruction, motions, samples: +$("samples").value || 1, think: $("think").checked };
+  if ($("seconds").value) body.seconds = +$("seconds").value;
+  if ($("seed").value) body.seed = +$("seed").value;
+  $("send").disabled = true; status("generating…");
+  const box = turnBox(instruction);
+  try {
+    if (!conversation) conversation = (await api("/api/conversations", { method: "POST" })).id;
+    const answer = await api(`/api/conversations/${conversation}/turns`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+    await show(box, answer);
+    $("instruction").value = ""; status("");
+  } catch (err) {
+    const d = document.createElement("div"); d.className = "warning"; d.textContent = err.message; box.append(d);
+    status(err.message, true);
+  } finally { $("send").disabled = false; }
+};
+
+$("upload").onchange = async e => {
+  const file = e.target.files[0]; if (!file) return;
+  const form = new FormData(); form.append("file", file);
+  status(`reading ${file.name}…`);
+  try {
+    const info = await api("/api/motions", { method: "POST", body: form });
+    const box = turnBox(`uploaded ${file.name}`);
+    const cards = document.createElement("div"); cards.className = "cards"; box.append(cards);
+    await card(info, cards); status("");
+  } catch (err) { status(err.message, true); }
+  e.target.value = "";
+};
+
+api("/api/health").then(h => { $("health").textContent = `model ${h.model}`; }).catch(() => { $("health").textContent = "server unreachable"; });

@@ -1,0 +1,137 @@
+"""The studio's server (omnimogen serve): its JSON API and page, on a tiny untrained model."""
+
+import asyncio
+import io
+
+import numpy as np
+import pytest
+import torch
+from conftest import FIXTURES, TAKES
+from fastapi import HTTPException
+from fastapi.testclient import TestClient
+
+from omnimogen.model.pipeline import OmniMoGen
+from omnimogen.model.transformer import ModelConfig, OmniMoGenLM
+from omnimogen.model.vocab import Vocab
+from omnimogen.motion import Normalizer
+from omnimogen.serving import Limits, create_app
+from omnimogen.serving.app import _Queue
+from omnimogen.tokenizer import PRESETS, MotionTokenizer
+
+TAKE = TAKES / "dataset-1_walk_normal_001.bvh.gz"
+
+
+@pytest.fixture(scope="module")
+def model():
+    torch.manual_seed(0)
+    tok = MotionTokenizer(PRESETS["tiny"], Normalizer.load(FIXTURES)).eval()
+    L, K = tok.config.num_levels, tok.config.codebook_size
+    vocab = Vocab.train_bpe(["a person walks", "make <SourceMotion> look happy"] * 10, 300, L, K, "grouped")
+    return OmniMoGen(OmniMoGenLM(ModelConfig(hidden_size=32, layers=1, heads=2, intermediate_size=64), vocab), tok)
+
+
+@pytest.fixture
+def client(model):
+    return TestClient(create_app(model=model, limits=Limits(upload_bytes=2 * 2**20, seconds=30)))
+
+
+def test_health_page_and_openapi(client):
+    assert client.get("/api/health").json()["status"] == "ok"
+    page = client.get("/")
+    assert page.status_code == 200 and "omnimogen studio" in page.text
+    for name in ("studio.js", "viewer.js", "studio.css"):  # every asset ships with the package
+        assert client.get(f"/static/{name}").status_code == 200
+    assert client.get("/static/..%2Fapp.py").status_code == 404 and client.get("/static/app.py").status_code == 404
+    paths = client.get("/openapi.json").json()["paths"]
+    assert {"/api/health", "/api/motions", "/api/motions/{motion_id}", "/api/generate", "/api/conversations",
+            "/api/conversations/{conversation_id}/turns"} <= set(paths)  # fmt: skip
+
+
+def test_upload_and_download_in_every_format(client, tmp_path):
+    info = client.post("/api/motions", files={"file": (TAKE.name, TAKE.read_bytes())}).json()
+    assert info["fps"] == 20 and info["frames"] > 100 and info["caption"] == TAKE.name
+    doc = client.get(f"/api/motions/{info['id']}?format=json").json()
+    joints = np.asarray(doc["joints"])
+    assert joints.shape == (info["frames"], 22, 3) and doc["parents"][0] == -1
+    bvh = client.get(f"/api/motions/{info['id']}?format=bvh")
+    assert bvh.status_code == 200 and bvh.text.startswith("HIERARCHY")
+    (tmp_path / "back.bvh").write_text(bvh.text)
+    from omnimogen import Motion
+
+    np.testing.assert_allclose(Motion.load(tmp_path / "back.bvh").joints, joints, atol=0.03)
+    npy = np.load(io.BytesIO(client.get(f"/api/motions/{info['id']}?format=npy").content))
+    np.testing.assert_allclose(npy, joints, atol=1e-3)
+    assert client.get(f"/api/motions/{info['id']}?format=gif").content[:3] == b"GIF"
+    assert client.get(f"/api/motions/{info['id']}?format=exe").status_code == 422
+    assert client.get("/api/motions/nope").status_code == 404
+
+
+@pytest.mark.parametrize("name,content,code,words", [
+    ("walk.bvh", b"HIERARCHY\nROOT Hips\n{", 400, "walk.bvh"),  # broken: the message names the client's file
+    ("walk.exe", b"MZ", 400, "not a motion file"),
+    ("big.npy", b"\0" * (2 * 2**20 + 1), 413, "larger than"),
+    ("nan.npy", None, 400, "nan.npy"),
+])  # fmt: skip
+def test_bad_uploads_get_a_message_not_a_500(client, name, content, code, words):
+    if content is None:
+        buf = io.BytesIO()
+        np.save(buf, np.full((10, 22, 3), np.nan, np.float32))
+        content = buf.getvalue()
+    r = client.post("/api/motions", files={"file": (name, content)})
+    assert r.status_code == code and words in r.json()["detail"]
+    assert "/tmp" not in r.json()["detail"]
+
+
+def test_generate_and_a_conversation_that_keeps_its_history(client):
+    r = client.post("/api/generate", json={"instruction": "a person walks", "seconds": 2, "seed": 1, "samples": 2})
+    assert r.status_code == 200, r.text
+    answer = r.json()
+    assert len(answer["motions"]) == 2 and all(m["frames"] == 41 for m in answer["motions"])
+    conv = client.post("/api/conversations").json()["id"]
+    first = client.post(f"/api/conversations/{conv}/turns", json={"instruction": "a person walks", "seconds": 3}).json()
+    source = first["motions"][0]["id"]
+    second = client.post(f"/api/conversations/{conv}/turns",
+                         json={"instruction": "make <SourceMotion> look happy", "motions": {"SourceMotion": source}})
+    assert second.status_code == 200, second.text
+    assert second.json()["motions"][0]["frames"] == first["motions"][0]["frames"]  # an edit keeps the length
+    turns = client.get(f"/api/conversations/{conv}").json()["turns"]
+    assert [t["instruction"] for t in turns] == ["a person walks", "make <SourceMotion> look happy"]
+    for bad, code in (({"instruction": "make <SourceMotion> happy", "motions": {"SourceMotion": "gone"}}, 404),
+                      ({"instruction": "a walk", "seconds": 600}, 400), ({"instruction": ""}, 422),
+                      ({"instruction": "a walk", "motions": {"../x": source}}, 422)):  # fmt: skip
+        assert client.post("/api/generate", json=bad).status_code == code
+
+
+def test_the_queue_refuses_when_full_and_frees_a_place_when_a_client_leaves():
+    class Client:
+        def __init__(self, gone=False):
+            self.gone = gone
+
+        async def is_disconnected(self):
+            return self.gone
+
+    async def scenario():
+        queue = _Queue(waiting=1)
+        slow = asyncio.Event()
+
+        def job():
+            import time
+
+            while not slow.is_set():
+                time.sleep(0.01)
+            return "done"
+
+        first = asyncio.create_task(queue.run(Client(), job, 5))
+        await asyncio.sleep(0.05)
+        leaver = asyncio.create_task(queue.run(Client(gone=True), lambda: "never", 5))
+        await asyncio.sleep(0.05)
+        with pytest.raises(HTTPException) as busy:  # one running, one waiting: full
+            await queue.run(Client(), lambda: "x", 5)
+        assert busy.value.status_code == 429 and busy.value.headers["Retry-After"] == "5"
+        with pytest.raises(HTTPException) as left:
+            await leaver
+        assert left.value.status_code == 499 and queue.pending == 1  # its place is free again
+        slow.set()
+        assert await first == "done" and queue.pending == 0
+
+    asyncio.run(scenario())
