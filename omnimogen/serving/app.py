@@ -60,6 +60,7 @@ class GenerateRequest(BaseModel):
 
 class Answer(BaseModel):
     text: str
+    read_as: str | None = Field(default=None, description="the words the model was asked, when it read the request")
     reasoning: str | None = None
     warnings: list[str] = []
     motions: list[MotionInfo] = []
@@ -147,9 +148,10 @@ def create_app(model_path: str | None = None, limits: Limits = Limits(), model=N
     def bound(ids: dict[str, str]) -> dict[str, Motion]:
         return {name: motions.get(key, "motion") for name, key in ids.items()}
 
-    def answer(result) -> Answer:
-        return Answer(text=result.text, reasoning=result.reasoning, warnings=list(result.warnings),
-                      motions=[keep(m) for m in result.motions])  # fmt: skip
+    def answer(result, instruction: str) -> Answer:
+        read = result.reading.caption if result.reading is not None and result.reading.known else None
+        return Answer(text=result.text, read_as=read, reasoning=result.reasoning, warnings=list(result.warnings),
+                      motions=[keep(m.with_caption(m.caption or instruction)) for m in result.motions])  # fmt: skip
 
     @app.exception_handler(OmnimogenError)
     async def _bad_input(request: Request, error: OmnimogenError):
@@ -229,8 +231,8 @@ def create_app(model_path: str | None = None, limits: Limits = Limits(), model=N
             model = get_model()
             results = [model(req.instruction, given, **{**opts, "seed": None if req.seed is None else req.seed + k})
                        for k in range(req.samples)]  # fmt: skip
-            first = answer(results[0])
-            first.motions += [info for r in results[1:] for info in answer(r).motions]
+            first = answer(results[0], req.instruction)
+            first.motions += [info for r in results[1:] for info in answer(r, req.instruction).motions]
             return first
 
         return await queue.run(request, job, limits.retry_after)
@@ -253,7 +255,7 @@ def create_app(model_path: str | None = None, limits: Limits = Limits(), model=N
             if conv["session"] is None:
                 conv["session"] = get_model().chat()
             result = conv["session"](req.instruction, given, **opts)
-            done = Turn(instruction=req.instruction, **answer(result).model_dump())
+            done = Turn(instruction=req.instruction, **answer(result, req.instruction).model_dump())
             conv["turns"].append(done)
             return done
 

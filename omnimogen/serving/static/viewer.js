@@ -1,4 +1,4 @@
-// A skeleton viewer on a 2D canvas: perspective camera orbiting the motion, ground grid, root path,
+// A skeleton viewer on a 2D canvas: perspective camera orbiting the body and following it, ground grid, root path,
 // play / pause / scrub / loop / speed, drag to orbit, wheel to zoom. Own code (no three.js): a
 // skeleton needs lines and dots only, and the page must work with no network.
 "use strict";
@@ -9,10 +9,8 @@ class MotionViewer {
     this.m = motion; this.frame = 0; this.playing = true; this.speed = 1; this.loop = true;
     this.yaw = 0.6; this.pitch = 0.35; this.zoom = 1;
     const J = motion.joints;
-    let lo = [Infinity, Infinity], hi = [-Infinity, -Infinity];
-    for (const f of J) for (const p of f) { lo = [Math.min(lo[0], p[0]), Math.min(lo[1], p[2])]; hi = [Math.max(hi[0], p[0]), Math.max(hi[1], p[2])]; }
-    this.center = [(lo[0] + hi[0]) / 2, 0.9, (lo[1] + hi[1]) / 2];
-    this.radius = Math.max(2.5, Math.hypot(hi[0] - lo[0], hi[1] - lo[1]) * 0.9 + 2);
+    this.center = [J[0][0][0], 0.9, J[0][0][2]];  // the camera follows the body (see draw)
+    this.radius = 4;
     this.controls = controls || {};
     this._drag(); this.last = null;
     if (this.controls.scrub) { this.controls.scrub.max = J.length - 1; this.controls.scrub.oninput = e => { this.frame = +e.target.value; this.draw(); }; }
@@ -54,14 +52,15 @@ class MotionViewer {
   }
   draw() {
     const g = this.ctx, W = this.canvas.width, H = this.canvas.height, J = this.m.joints;
+    const k = Math.min(J.length - 1, Math.floor(this.frame)), root = J[k][0];
+    this.center = [this.center[0] + (root[0] - this.center[0]) * 0.2, 0.9, this.center[2] + (root[2] - this.center[2]) * 0.2];
     g.clearRect(0, 0, W, H);
     g.strokeStyle = "#ddd"; g.lineWidth = 1;
-    const c = this.center, n = Math.ceil(this.radius);
+    const n = 8, gx = Math.round(this.center[0] * 2) / 2, gz = Math.round(this.center[2] * 2) / 2;  // a grid under the body
     for (let i = -n; i <= n; i++) {
-      this._line([c[0] + i * 0.5, 0, c[2] - n * 0.5], [c[0] + i * 0.5, 0, c[2] + n * 0.5]);
-      this._line([c[0] - n * 0.5, 0, c[2] + i * 0.5], [c[0] + n * 0.5, 0, c[2] + i * 0.5]);
+      this._line([gx + i * 0.5, 0, gz - n * 0.5], [gx + i * 0.5, 0, gz + n * 0.5]);
+      this._line([gx - n * 0.5, 0, gz + i * 0.5], [gx + n * 0.5, 0, gz + i * 0.5]);
     }
-    const k = Math.min(J.length - 1, Math.floor(this.frame));
     g.strokeStyle = "#2a9d5c"; g.lineWidth = 2; g.beginPath();
     for (let t = 0; t <= k; t++) { const q = this.project([J[t][0][0], 0, J[t][0][2]]); t ? g.lineTo(q[0], q[1]) : g.moveTo(q[0], q[1]); }
     g.stroke();
