@@ -80,7 +80,7 @@ $("ask").onsubmit = async e => {
     if (!conversation) conversation = (await api("/api/conversations", { method: "POST" })).id;
     const answer = await api(`/api/conversations/${conversation}/turns`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
     await show(box, answer);
-    $("instruction").value = ""; status("");
+    $("instruction").value = ""; status(""); health();
   } catch (err) {
     const d = document.createElement("div"); d.className = "warning"; d.textContent = err.message; box.append(d);
     status(err.message, true);
@@ -100,4 +100,5 @@ $("upload").onchange = async e => {
   e.target.value = "";
 };
 
-api("/api/health").then(h => { $("health").textContent = `model ${h.model}`; }).catch(() => { $("health").textContent = "server unreachable"; });
+function health() { api("/api/health").then(h => { $("health").textContent = `model ${h.model}`; }).catch(() => { $("health").textContent = "server unreachable"; }); }
+health();
