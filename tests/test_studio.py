@@ -50,6 +50,7 @@ def test_health_page_and_openapi(client):
 def test_upload_and_download_in_every_format(client, tmp_path):
     info = client.post("/api/motions", files={"file": (TAKE.name, TAKE.read_bytes())}).json()
     assert info["fps"] == 20 and info["frames"] > 100 and info["caption"] == TAKE.name
+    assert any("spine2" in w and TAKE.name in w and "/tmp" not in w for w in info["warnings"])  # what it guessed
     doc = client.get(f"/api/motions/{info['id']}?format=json").json()
     joints = np.asarray(doc["joints"])
     assert joints.shape == (info["frames"], 22, 3) and doc["parents"][0] == -1
@@ -135,3 +136,29 @@ def test_the_queue_refuses_when_full_and_frees_a_place_when_a_client_leaves():
         assert await first == "done" and queue.pending == 0
 
     asyncio.run(scenario())
+
+
+def test_a_conversation_saves_and_loads_again_and_goes_on(client):
+    conv = client.post("/api/conversations").json()["id"]
+    take = client.post("/api/motions", files={"file": (TAKE.name, TAKE.read_bytes())}).json()
+    client.post(f"/api/conversations/{conv}/turns", json={"instruction": "a person walks", "seconds": 2})
+    client.post(f"/api/conversations/{conv}/turns",
+                json={"instruction": "make <SourceMotion> look happy", "motions": {"SourceMotion": take["id"]}})
+    saved = client.get(f"/api/conversations/{conv}/export").json()
+    assert saved["format"] == "omnimogen-conversation" and len(saved["turns"]) == 2
+    assert take["id"] in saved["motions"]  # the uploaded take it named travels with it
+    loaded = client.post("/api/conversations/import", json=saved)
+    assert loaded.status_code == 200, loaded.text
+    again = loaded.json()
+    assert [t["instruction"] for t in again["turns"]] == ["a person walks", "make <SourceMotion> look happy"]
+    first = again["turns"][0]["motions"][0]
+    a = np.asarray(client.get(f"/api/motions/{first['id']}?format=json").json()["joints"])
+    b = np.asarray(client.get(f"/api/motions/{saved['turns'][0]['motions'][0]['id']}?format=json").json()["joints"])
+    np.testing.assert_allclose(a, b, atol=1e-4)
+    # the loaded conversation goes on: its turns are the model's history, and a follow-up keeps the length
+    more = client.post(f"/api/conversations/{again['id']}/turns", json={"instruction": "make it look sad"})
+    assert more.status_code == 200, more.text
+    assert more.json()["motions"][0]["frames"] == again["turns"][1]["motions"][0]["frames"]
+    broken = {**saved, "motions": {}}
+    r = client.post("/api/conversations/import", json=broken)
+    assert r.status_code == 400 and "does not hold" in r.json()["detail"]

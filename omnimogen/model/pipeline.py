@@ -349,6 +349,15 @@ class ChatSession:
         self.history += [result.prompt, Message("assistant", result.parts)]
         return result
 
+    def replay(self, instruction: str, motions: Mapping[str, Motion] | None, answers: list[Motion]) -> None:
+        """Add a turn answered earlier (a saved conversation loaded again) to the history, without
+        generating: the instruction with its motions, and the answer's motions."""
+        prompt = self.model._user_turn(instruction, _motions(motions))
+        parts = tuple(MotionCodes(self.model.tokenizer.encode(m)) for m in answers)
+        self.history += [prompt, Message("assistant", parts)]
+        if answers:
+            self.last_frames = answers[-1].num_frames
+
 
 def load_model(path: str | Path | None = None) -> OmniMoGen:
     """The model shipped with the package, or one saved with ``save_pretrained`` at ``path``."""

@@ -13,11 +13,13 @@ import asyncio
 import secrets
 import tempfile
 import threading
+import warnings
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
 
+import numpy as np
 from fastapi import FastAPI, File, HTTPException, Query, Request, UploadFile
 from fastapi.responses import FileResponse, JSONResponse, Response
 from pydantic import BaseModel, Field
@@ -46,6 +48,7 @@ class MotionInfo(BaseModel):
     frames: int
     fps: float
     caption: str | None = None
+    warnings: list[str] = Field(default_factory=list, description="what reading an upload had to guess")
 
 
 class GenerateRequest(BaseModel):
@@ -68,11 +71,27 @@ class Answer(BaseModel):
 
 class Turn(Answer):
     instruction: str
+    bound: dict[str, str] = Field(default_factory=dict, description="the motions it named: placeholder -> id")
 
 
 class Conversation(BaseModel):
     id: str
     turns: list[Turn] = []
+
+
+class MotionDoc(BaseModel):
+    fps: float = Field(gt=0, le=1000)
+    caption: str | None = None
+    joints: list[list[list[float]]] = Field(description="(frames, 22, 3) metres, Y up")
+
+
+class ConversationFile(BaseModel):
+    """A whole conversation with its motions, as the page downloads it and loads it again."""
+
+    format: Literal["omnimogen-conversation"] = "omnimogen-conversation"
+    version: Literal[1] = 1
+    turns: list[Turn]
+    motions: dict[str, MotionDoc]
 
 
 class _Store:
@@ -182,20 +201,24 @@ def create_app(model_path: str | None = None, limits: Limits = Limits(), model=N
         if len(data) > limits.upload_bytes:
             raise HTTPException(413, f"{file.filename!r} is larger than {limits.upload_bytes // 2**20} MB.")
 
-        def load() -> Motion:
+        def load() -> tuple[Motion, list[str]]:
             with tempfile.TemporaryDirectory() as tmp:  # the name is ours; only the suffix is the client's
                 path = Path(tmp) / f"upload{kind}"
                 path.write_bytes(data)
+                name = file.filename or "upload"
                 try:
-                    return Motion.load(path)
+                    with warnings.catch_warnings(record=True) as said:
+                        warnings.simplefilter("always")
+                        return Motion.load(path), [str(w.message).replace(str(path), name) for w in said]
                 except OmnimogenError as e:  # say it of the client's file, not of our temporary one
-                    raise HTTPException(400, str(e).replace(str(path), file.filename or "upload")) from None
+                    raise HTTPException(400, str(e).replace(str(path), name)) from None
 
-        motion = await asyncio.to_thread(load)
+        motion, said = await asyncio.to_thread(load)
         if motion.duration > limits.seconds:
             raise HTTPException(413, f"{file.filename!r} lasts {motion.duration:.0f} s; the studio takes at most "
                                      f"{limits.seconds:.0f} s.")  # fmt: skip
-        return keep(motion.with_caption(motion.caption or Path(file.filename or "upload").name))
+        info = keep(motion.with_caption(motion.caption or Path(file.filename or "upload").name))
+        return info.model_copy(update={"warnings": said})
 
     @app.get("/api/motions/{motion_id}", response_model=None)
     async def download(motion_id: str, format: Literal["bvh", "npy", "json", "gif"] = Query("json")) -> Response:
@@ -254,12 +277,38 @@ def create_app(model_path: str | None = None, limits: Limits = Limits(), model=N
         def job() -> Turn:
             if conv["session"] is None:
                 conv["session"] = get_model().chat()
+                for t in conv["turns"]:  # a conversation loaded again: its turns become the history
+                    conv["session"].replay(t.instruction, bound(t.bound), [motions.get(m.id, "motion") for m in t.motions])
             result = conv["session"](req.instruction, given, **opts)
-            done = Turn(instruction=req.instruction, **answer(result, req.instruction).model_dump())
+            done = Turn(instruction=req.instruction, bound=req.motions, **answer(result, req.instruction).model_dump())
             conv["turns"].append(done)
             return done
 
         return await queue.run(request, job, limits.retry_after)
+
+    @app.get("/api/conversations/{conversation_id}/export")
+    async def export_conversation(conversation_id: str) -> ConversationFile:
+        turns: list[Turn] = conversations.get(conversation_id, "conversation")["turns"]
+        ids = {i for t in turns for i in [*t.bound.values(), *(m.id for m in t.motions)]}
+        docs = {}
+        for i in sorted(ids):
+            m: Motion = motions.get(i, "motion")
+            docs[i] = MotionDoc(fps=m.fps, caption=m.caption, joints=m.joints.round(5).tolist())
+        return ConversationFile(turns=turns, motions=docs)
+
+    @app.post("/api/conversations/import")
+    async def import_conversation(doc: ConversationFile) -> Conversation:
+        new = {}
+        for old_id, m in doc.motions.items():
+            new[old_id] = keep(Motion.from_joints(np.asarray(m.joints, dtype=np.float32), m.fps, m.caption)).id
+        missing = {i for t in doc.turns for i in [*t.bound.values(), *(m.id for m in t.motions)]} - set(new)
+        if missing:
+            raise HTTPException(400, f"the conversation names motions it does not hold: {', '.join(sorted(missing))}.")
+        turns = [t.model_copy(update={"bound": {k: new[v] for k, v in t.bound.items()},
+                                      "motions": [m.model_copy(update={"id": new[m.id]}) for m in t.motions]})
+                 for t in doc.turns]  # fmt: skip
+        conv = {"session": None, "turns": turns}
+        return Conversation(id=conversations.add(conv), turns=turns)
 
     return app
 

@@ -94,8 +94,26 @@ $("upload").onchange = async e => {
   try {
     const info = await api("/api/motions", { method: "POST", body: form });
     const box = turnBox(`uploaded ${file.name}`);
-    const cards = document.createElement("div"); cards.className = "cards"; box.append(cards);
-    await card(info, cards); status("");
+    await show(box, { text: "", warnings: info.warnings, motions: [info] }); status("");
+  } catch (err) { status(err.message, true); }
+  e.target.value = "";
+};
+
+$("save").onclick = async () => {
+  if (!conversation) { status("nothing to save yet"); return; }
+  const doc = await api(`/api/conversations/${conversation}/export`);
+  const a = document.createElement("a");
+  a.href = URL.createObjectURL(new Blob([JSON.stringify(doc)], { type: "application/json" }));
+  a.download = "conversation.json"; a.click();
+};
+
+$("open").onchange = async e => {
+  const file = e.target.files[0]; if (!file) return;
+  try {
+    const conv = await api("/api/conversations/import", { method: "POST", headers: { "content-type": "application/json" }, body: await file.text() });
+    conversation = conv.id; $("turns").innerHTML = "";
+    for (const t of conv.turns) await show(turnBox(t.instruction), t);
+    status(`opened ${file.name}: ${conv.turns.length} turns`);
   } catch (err) { status(err.message, true); }
   e.target.value = "";
 };
