@@ -80,6 +80,9 @@ def test_a_session_in_the_browser(server, tmp_path):
         page.fill("#instruction", "make <SourceMotion> look happy")
         page.click("#send")
         page.wait_for_selector(".turn:has-text('make <SourceMotion> look happy') .card", timeout=60_000)
+        edited = page.locator(".turn:has-text('make <SourceMotion> look happy') .card").first
+        edited.locator(".overlay").click()  # the source drawn in grey under the edit
+        page.wait_for_selector(".overlay:has-text('hide')")
         page.screenshot(path=str(ARTIFACTS / "2_edit.png"), full_page=True)
 
         # A bad upload is a message on the page, not a broken page.

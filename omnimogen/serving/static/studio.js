@@ -63,6 +63,16 @@ async function show(box, answer) {
   if (answer.text && answer.text !== "<Motion>") { const t = document.createElement("div"); t.textContent = answer.text; box.append(t); }
   const cards = document.createElement("div"); cards.className = "cards"; box.append(cards);
   for (const m of answer.motions) await card(m, cards);
+  for (const [name, id] of Object.entries(answer.bound || {})) {  // compare an edit with what it was made from
+    for (const node of cards.querySelectorAll(".card")) {
+      const b = document.createElement("button"); b.className = "overlay"; b.textContent = `overlay <${name}>`;
+      b.onclick = async () => {
+        node.viewer.other = node.viewer.other ? null : await api(`/api/motions/${id}?format=json`);
+        b.textContent = node.viewer.other ? `hide <${name}>` : `overlay <${name}>`;
+      };
+      node.querySelector(".actions").append(b);
+    }
+  }
 }
 
 $("ask").onsubmit = async e => {

@@ -1,5 +1,5 @@
 // A skeleton viewer on a 2D canvas: perspective camera orbiting the body and following it, ground grid, root path,
-// play / pause / scrub / loop / speed, drag to orbit, wheel to zoom. Own code (no three.js): a
+// play / pause / scrub / loop / speed, drag to orbit, wheel to zoom, a second motion overlaid (viewer.other). Own code (no three.js): a
 // skeleton needs lines and dots only, and the page must work with no network.
 "use strict";
 
@@ -64,6 +64,12 @@ class MotionViewer {
     g.strokeStyle = "#2a9d5c"; g.lineWidth = 2; g.beginPath();
     for (let t = 0; t <= k; t++) { const q = this.project([J[t][0][0], 0, J[t][0][2]]); t ? g.lineTo(q[0], q[1]) : g.moveTo(q[0], q[1]); }
     g.stroke();
+    if (this.other) {  // a second motion overlaid in grey (the source of an edit), frame by frame
+      const O = this.other.joints, dx = J[0][0][0] - O[0][0][0], dz = J[0][0][2] - O[0][0][2];  // both start at one place
+      const o = O[Math.min(O.length - 1, k)].map(p => [p[0] + dx, p[1], p[2] + dz]);
+      g.strokeStyle = "#b8b8b8"; g.lineWidth = 3;
+      this.other.parents.forEach((p, j) => { if (p >= 0) this._line(o[p], o[j]); });
+    }
     const pose = J[k], names = this.m.joint_names;
     g.lineWidth = 3;
     this.m.parents.forEach((p, j) => {
