@@ -162,3 +162,33 @@ def test_a_conversation_saves_and_loads_again_and_goes_on(client):
     broken = {**saved, "motions": {}}
     r = client.post("/api/conversations/import", json=broken)
     assert r.status_code == 400 and "does not hold" in r.json()["detail"]
+
+
+def test_a_timeline_is_one_motion_and_a_segment_regenerates_alone(client, model):
+    segments = [{"instruction": "a person walks", "seconds": 2}, {"instruction": "make a happy motion", "seconds": 2}]
+    first = client.post("/api/timeline", json={"segments": segments})
+    assert first.status_code == 200, first.text
+    tl = first.json()
+    assert len(tl["seeds"]) == 2 and tl["starts"][0] == 0 and 0 < tl["starts"][1] < tl["motion"]["frames"]
+    # the same seeds give the same motion; a new seed for the second segment keeps the first segment
+    keep = [{**s, "seed": seed} for s, seed in zip(segments, tl["seeds"], strict=True)]
+    again = client.post("/api/timeline", json={"segments": keep}).json()
+    other = client.post("/api/timeline", json={"segments": [keep[0], {**keep[1], "seed": tl["seeds"][1] + 1}]}).json()
+    joints = {k: np.asarray(client.get(f"/api/motions/{v['motion']['id']}?format=json").json()["joints"])
+              for k, v in (("a", tl), ("b", again), ("c", other))}  # fmt: skip
+    np.testing.assert_allclose(joints["a"], joints["b"], atol=1e-4)
+    cut = tl["starts"][1] - 13 - 4  # before the transition into the second segment (0.6 s and half of 0.4 s)
+    np.testing.assert_allclose(joints["a"][:cut], joints["c"][:cut], atol=1e-4)
+    assert client.post("/api/timeline", json={"segments": [{"instruction": "walk", "seconds": 50}] * 2}).status_code == 400
+
+
+def test_the_model_in_betweens_the_joins(model):
+    from omnimogen.model.stitch import speed_jumps
+
+    tl = model.timeline([("a person walks", 2), ("a person walks", 2), ("a person walks", 2)], seed=0)
+    assert tl.starts[0] == 0 and len(tl.starts) == 3 and [m.num_frames for m in tl.segments] == [41] * 3
+    assert tl.motion.num_frames == 3 * 41 + 2 * 8  # every join adds its 0.4 s transition
+    # the measure of a join: a body gliding at 1 m/s that jumps to 3 m/s at frame 50
+    glide = np.cumsum(np.where(np.arange(100) < 50, 0.05, 0.15))[:, None, None] * np.array([1.0, 0, 0]) + np.zeros((1, 22, 3))
+    at_join, inside = speed_jumps(glide, [50])
+    assert at_join == pytest.approx(2.0) and inside == pytest.approx(0.0)

@@ -92,6 +92,20 @@ def test_a_session_in_the_browser(server, tmp_path):
         page.wait_for_selector("#status.error")
         assert "broken.bvh" in page.inner_text("#status")
 
+        # A two-segment timeline (the page starts with two rows), then one segment regenerated alone.
+        page.locator("#rows .row .secs").nth(0).fill("2")
+        page.locator("#rows .row .secs").nth(1).fill("2")
+        page.click("#make-timeline")
+        page.wait_for_selector("#timeline-out .card", timeout=60_000)
+        seeds = page.eval_on_selector_all("#rows .row", "rows => rows.map(r => r.dataset.seed)")
+        assert all(seeds)
+        first_id = page.get_attribute("#timeline-out .card", "data-motion")
+        page.locator("#rows .row .again").nth(1).click()
+        page.wait_for_function(f"() => document.querySelector('#timeline-out .card')?.dataset.motion !== '{first_id}'")
+        again = page.eval_on_selector_all("#rows .row", "rows => rows.map(r => r.dataset.seed)")
+        assert again[0] == seeds[0] and again[1] != seeds[1]
+        page.locator("#timeline").screenshot(path=str(ARTIFACTS / "4_timeline.png"))
+
         # Download the edit's BVH and load it back.
         edit = page.locator(".turn:has-text('make <SourceMotion> look happy') .card").first
         with page.expect_download() as download:

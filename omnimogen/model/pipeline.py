@@ -25,7 +25,7 @@ from ..instructions.schema import PLACEHOLDER
 from ..motion import FPS, WINDOW_ROWS, Motion
 from ..tokenizer import MotionTokenizer, load_tokenizer
 from .generate import SamplingOptions, generate
-from .stitch import long_motion
+from .stitch import BLEND_FRAMES, join, long_motion, place_after
 from .transformer import OmniMoGenLM, load_lm, save_lm
 from .understand import (
     Reading,
@@ -102,6 +102,16 @@ class Result:
     warnings: list[str] = field(default_factory=list)  # e.g. a request the model does not know (see understand.py)
     reading: Reading | None = None  # how a text-to-motion request was read (interpret_words=True)
     prompt: Message | None = field(default=None, repr=False)  # the user turn as the model was asked it
+
+
+TRANSITION_SECONDS = 0.4  # added at each join of a timeline, between the two segments' 0.6 s ends
+
+
+@dataclass(frozen=True)
+class Timeline:
+    motion: Motion  # every segment and transition, one motion
+    starts: list[int]  # frame where each segment's part begins (a transition's middle for all but the first)
+    segments: list[Motion]  # each segment as generated on its own
 
 
 class OmniMoGen:
@@ -211,6 +221,36 @@ class OmniMoGen:
         last = Motion.from_joints(end.joints[:k], end.fps) if end.num_frames > k else end
         kwargs.setdefault("motion_only", True)
         return self(instruction, {"StartPose": first, "EndPose": last}, **kwargs)
+
+    def timeline(self, segments: list[tuple[str, float]], *, seed: int | None = None, seeds: list[int | None] | None = None,
+                 transition: float = TRANSITION_SECONDS, **kwargs) -> Timeline:  # fmt: skip
+        """Several prompts in a row, each for its seconds, as one motion. Each segment is made from its
+        words (segment k with ``seeds[k]``, else ``seed + k``), and the model in-betweens every join:
+        the last 0.6 s of one segment and the first 0.6 s of the next are replaced by a transition of
+        those 1.2 s plus ``transition`` seconds, so a join is the model's motion, not a cross-fade.
+        Regenerating one segment is the same call with another seed for it."""
+        if not segments:
+            raise InstructionError("a timeline needs at least one segment (text, seconds).")
+        if seeds is not None and len(seeds) != len(segments):
+            raise InstructionError(f"{len(seeds)} seeds for {len(segments)} segments.")
+        seeds = seeds or [None if seed is None else seed + k for k in range(len(segments))]
+        parts = [self.generate(text, seconds=sec, seed=s, **kwargs).motions[0]
+                 for (text, sec), s in zip(segments, seeds, strict=True)]  # fmt: skip
+        joints, bounds, k = parts[0].joints, [0], POSE_FRAMES
+        extra = int(round(transition * FPS))
+        for n, nxt in enumerate(parts[1:], start=1):
+            if len(joints) <= k or nxt.num_frames <= k:  # too short to in-between: placed and cross-faded
+                bounds.append(len(joints) - 1)
+                joints = join(joints, place_after(nxt.joints, joints), BLEND_FRAMES)
+                continue
+            s = None if seeds[n] is None else seeds[n] + 10_000
+            bridge = self.inbetween(Motion.from_joints(joints[-k:]), Motion.from_joints(nxt.joints[:k]),
+                                    frames=2 * k + extra, seed=s, **kwargs).motions[0].joints  # fmt: skip
+            head = joints[: len(joints) - k + 1]
+            joints = join(head, place_after(bridge, head), BLEND_FRAMES)
+            bounds.append(len(head) - 1 + k + extra // 2)  # the middle of the transition
+            joints = join(joints, place_after(nxt.joints[k - 1 :], joints), BLEND_FRAMES)
+        return Timeline(Motion.from_joints(joints, caption=" / ".join(t for t, _ in segments)), bounds, parts)
 
     def describe(self, motion: Motion, **kwargs) -> Result:
         """Motion to text; the answer is words only, so ``temperature`` sets theirs."""

@@ -61,3 +61,14 @@ def join(a: np.ndarray, b: np.ndarray, blend: int) -> np.ndarray:
     b = b.copy()
     b[:k] = (1 - w) * extrapolated + w * b[:k]
     return np.concatenate([a, b])
+
+
+def speed_jumps(joints: np.ndarray, joins: list[int], fps: float = FPS, reach: int = 3) -> tuple[float, float]:
+    """How visible joins are: the largest frame-to-frame change of the mean joint speed (m/s) within
+    ``reach`` frames of a join, and the median change everywhere else."""
+    speed = np.linalg.norm(np.diff(joints, axis=0), axis=-1).mean(-1) * fps  # (T - 1,)
+    change = np.abs(np.diff(speed))  # (T - 2,): between speed t -> t+1 and t+1 -> t+2
+    near = np.zeros(len(change), bool)
+    for j in joins:
+        near[max(0, j - reach - 1) : j + reach] = True
+    return float(change[near].max()) if near.any() else 0.0, float(np.median(change[~near])) if (~near).any() else 0.0

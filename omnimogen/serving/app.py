@@ -79,6 +79,22 @@ class Conversation(BaseModel):
     turns: list[Turn] = []
 
 
+class Segment(BaseModel):
+    instruction: str = Field(min_length=1, max_length=2000)
+    seconds: float = Field(gt=0)
+    seed: int | None = Field(default=None, ge=0, le=2**31 - 1, description="keep it to keep the segment")
+
+
+class TimelineRequest(BaseModel):
+    segments: list[Segment] = Field(min_length=1, max_length=12)
+
+
+class TimelineAnswer(BaseModel):
+    motion: MotionInfo
+    starts: list[int] = Field(description="the frame where each segment's part begins")
+    seeds: list[int] = Field(description="each segment's seed: send them back to regenerate one segment alone")
+
+
 class MotionDoc(BaseModel):
     fps: float = Field(gt=0, le=1000)
     caption: str | None = None
@@ -257,6 +273,20 @@ def create_app(model_path: str | None = None, limits: Limits = Limits(), model=N
             first = answer(results[0], req.instruction)
             first.motions += [info for r in results[1:] for info in answer(r, req.instruction).motions]
             return first
+
+        return await queue.run(request, job, limits.retry_after)
+
+    @app.post("/api/timeline")
+    async def timeline(req: TimelineRequest, request: Request) -> TimelineAnswer:
+        total = sum(seg.seconds for seg in req.segments)
+        if total > limits.seconds:
+            raise HTTPException(400, f"the segments last {total:.0f} s together; the studio makes at most "
+                                     f"{limits.seconds:.0f} s.")  # fmt: skip
+        seeds = [seg.seed if seg.seed is not None else secrets.randbelow(2**31) for seg in req.segments]
+
+        def job() -> TimelineAnswer:
+            tl = get_model().timeline([(seg.instruction, seg.seconds) for seg in req.segments], seeds=seeds)
+            return TimelineAnswer(motion=keep(tl.motion), starts=tl.starts, seeds=seeds)
 
         return await queue.run(request, job, limits.retry_after)
 

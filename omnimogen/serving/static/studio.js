@@ -128,5 +128,39 @@ $("open").onchange = async e => {
   e.target.value = "";
 };
 
+// ---- the timeline: rows of (instruction, seconds); each row keeps its seed until regenerated
+function addRow(text = "", seconds = 3) {
+  const row = document.createElement("div"); row.className = "row";
+  row.innerHTML = `<input class="text" placeholder="what happens in this segment"><input class="secs" type="number" min="0.5" max="20" step="0.5">
+    <button class="again" type="button" title="regenerate this segment alone">↻</button><button class="drop" type="button" title="remove">×</button>`;
+  row.querySelector(".text").value = text; row.querySelector(".secs").value = seconds;
+  row.querySelector(".again").onclick = () => { row.dataset.seed = ""; makeTimeline(); };
+  row.querySelector(".drop").onclick = () => row.remove();
+  $("rows").append(row);
+}
+
+async function makeTimeline() {
+  const rows = [...document.querySelectorAll("#rows .row")];
+  const segments = rows.map(r => ({ instruction: r.querySelector(".text").value.trim(), seconds: +r.querySelector(".secs").value,
+    ...(r.dataset.seed ? { seed: +r.dataset.seed } : {}) }));
+  if (!segments.length || segments.some(s => !s.instruction || !(s.seconds > 0))) { status("every segment needs words and seconds", true); return; }
+  $("make-timeline").disabled = true; status("generating the timeline…");
+  try {
+    const tl = await api("/api/timeline", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ segments }) });
+    rows.forEach((r, k) => { r.dataset.seed = tl.seeds[k]; });
+    $("timeline-out").innerHTML = "";
+    const box = document.createElement("div"); box.className = "turn"; $("timeline-out").append(box);
+    const marks = document.createElement("div"); marks.className = "meta";
+    marks.textContent = segments.map((s, k) => `${s.instruction} from ${(tl.starts[k] / tl.motion.fps).toFixed(1)} s`).join(" · ");
+    box.append(marks);
+    await show(box, { text: "", warnings: [], motions: [tl.motion] });
+    status("");
+  } catch (err) { status(err.message, true); } finally { $("make-timeline").disabled = false; }
+}
+
+$("add-row").onclick = () => addRow();
+$("make-timeline").onclick = makeTimeline;
+addRow("a person walks forward", 4); addRow("a person waves with the right hand", 3);
+
 function health() { api("/api/health").then(h => { $("health").textContent = `model ${h.model}`; }).catch(() => { $("health").textContent = "server unreachable"; }); }
 health();
