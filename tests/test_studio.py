@@ -190,5 +190,5 @@ def test_the_model_in_betweens_the_joins(model):
     assert tl.motion.num_frames == 3 * 41 + 2 * 8  # every join adds its 0.4 s transition
     # the measure of a join: a body gliding at 1 m/s that jumps to 3 m/s at frame 50
     glide = np.cumsum(np.where(np.arange(100) < 50, 0.05, 0.15))[:, None, None] * np.array([1.0, 0, 0]) + np.zeros((1, 22, 3))
-    at_join, inside = speed_jumps(glide, [50])
-    assert at_join == pytest.approx(2.0) and inside == pytest.approx(0.0)
+    seen = speed_jumps(glide, [50])
+    assert seen["join_max"] == pytest.approx(2.0) and seen["inside_median"] == seen["inside_window_max"] == pytest.approx(0)

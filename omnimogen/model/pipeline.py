@@ -25,7 +25,7 @@ from ..instructions.schema import PLACEHOLDER
 from ..motion import FPS, WINDOW_ROWS, Motion
 from ..tokenizer import MotionTokenizer, load_tokenizer
 from .generate import SamplingOptions, generate
-from .stitch import BLEND_FRAMES, join, long_motion, place_after
+from .stitch import INBETWEEN, POSE_FRAMES, bridged, long_motion
 from .transformer import OmniMoGenLM, load_lm, save_lm
 from .understand import (
     Reading,
@@ -42,7 +42,6 @@ MAX_SECONDS = 60.0  # longer requests are refused; beyond the training length mo
 WINDOW_FRAMES = WINDOW_ROWS + 1  # the longest motion of the training data (9.8 s)
 MAX_ROUNDS = 5  # self-reflection rounds (the paper measures 1 to 5)
 MAX_SAMPLES = 64  # answers to one request on the command line; more is a loop in a script
-POSE_FRAMES = 13  # in-betweening shows 12 feature rows (0.6 s) of each end, the longest pose of training
 DEFAULT_DIR = Path(__file__).resolve().parent.parent / "assets" / "model"
 
 
@@ -215,7 +214,7 @@ class OmniMoGen:
         ``end`` (shorter motions are used whole); the answer is the whole motion between them.
         """
         what = f" while {text.strip().rstrip('.')}" if text else ""
-        instruction = f"Make a motion that starts at <StartPose> and finishes at <EndPose>{what}."
+        instruction = INBETWEEN[:-1] + what + "."
         k = POSE_FRAMES
         first = Motion.from_joints(start.joints[-k:], start.fps) if start.num_frames > k else start
         last = Motion.from_joints(end.joints[:k], end.fps) if end.num_frames > k else end
@@ -225,10 +224,10 @@ class OmniMoGen:
     def timeline(self, segments: list[tuple[str, float]], *, seed: int | None = None, seeds: list[int | None] | None = None,
                  transition: float = TRANSITION_SECONDS, **kwargs) -> Timeline:  # fmt: skip
         """Several prompts in a row, each for its seconds, as one motion. Each segment is made from its
-        words (segment k with ``seeds[k]``, else ``seed + k``), and the model in-betweens every join:
-        the last 0.6 s of one segment and the first 0.6 s of the next are replaced by a transition of
-        those 1.2 s plus ``transition`` seconds, so a join is the model's motion, not a cross-fade.
-        Regenerating one segment is the same call with another seed for it."""
+        words (segment k with ``seeds[k]``, else ``seed + k``), and the model in-betweens every join
+        (:func:`~omnimogen.model.stitch.bridged`): the last 0.6 s of one segment and the first 0.6 s of
+        the next are replaced by a transition of those 1.2 s plus ``transition`` seconds. Regenerating
+        one segment is the same call with another seed for it."""
         if not segments:
             raise InstructionError("a timeline needs at least one segment (text, seconds).")
         if seeds is not None and len(seeds) != len(segments):
@@ -236,21 +235,14 @@ class OmniMoGen:
         seeds = seeds or [None if seed is None else seed + k for k in range(len(segments))]
         parts = [self.generate(text, seconds=sec, seed=s, **kwargs).motions[0]
                  for (text, sec), s in zip(segments, seeds, strict=True)]  # fmt: skip
-        joints, bounds, k = parts[0].joints, [0], POSE_FRAMES
-        extra = int(round(transition * FPS))
-        for n, nxt in enumerate(parts[1:], start=1):
-            if len(joints) <= k or nxt.num_frames <= k:  # too short to in-between: placed and cross-faded
-                bounds.append(len(joints) - 1)
-                joints = join(joints, place_after(nxt.joints, joints), BLEND_FRAMES)
-                continue
-            s = None if seeds[n] is None else seeds[n] + 10_000
-            bridge = self.inbetween(Motion.from_joints(joints[-k:]), Motion.from_joints(nxt.joints[:k]),
-                                    frames=2 * k + extra, seed=s, **kwargs).motions[0].joints  # fmt: skip
-            head = joints[: len(joints) - k + 1]
-            joints = join(head, place_after(bridge, head), BLEND_FRAMES)
-            bounds.append(len(head) - 1 + k + extra // 2)  # the middle of the transition
-            joints = join(joints, place_after(nxt.joints[k - 1 :], joints), BLEND_FRAMES)
-        return Timeline(Motion.from_joints(joints, caption=" / ".join(t for t, _ in segments)), bounds, parts)
+        opts = _options({k: v for k, v in kwargs.items() if k != "motion_only"})
+        joints, starts = parts[0].joints, [0]
+        for n, nxt in enumerate(parts[1:], start=1):  # the bridge into segment n has a seed of its own
+            gen = torch.Generator().manual_seed(seeds[n] + 10_000) if seeds[n] is not None else None
+            joints, middle = bridged(lambda text, k, bound, gen=gen: self._window(text, k, gen, opts, bound), joints,
+                                     nxt.joints, int(round(transition * FPS)))  # fmt: skip
+            starts.append(middle)
+        return Timeline(Motion.from_joints(joints, caption=" / ".join(t for t, _ in segments)), starts, parts)
 
     def describe(self, motion: Motion, **kwargs) -> Result:
         """Motion to text; the answer is words only, so ``temperature`` sets theirs."""

@@ -1,6 +1,7 @@
-"""Motions longer than the training window, stitched from windows: each next window continues the last
-seconds of the motion so far (the model's ``continue`` task), is placed where and as the previous one
-ends, and is cross-faded into it over a few frames."""
+"""Motions longer than the training window, and timelines of several prompts, stitched from windows:
+each next window continues the last seconds of the motion so far (the model's ``continue`` task) or
+is made from its own words, is placed where and as the previous one ends, and the join is made by the
+model's in-betweening (its ``inbetween`` task) between the two ends."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from ..motion import FPS, SMPL22, Motion
 
 CONTEXT_FRAMES = 81  # the last 4 s of a long motion are shown when asking for what comes next
 BLEND_FRAMES = 5  # frames cross-faded where two windows meet
+POSE_FRAMES = 13  # in-betweening shows 12 feature rows (0.6 s) of each end, the longest pose of training
+INBETWEEN = "Make a motion that starts at <StartPose> and finishes at <EndPose>."  # the in-between task's words
 
 # (instruction, frames, motions) -> one window's motion of exactly ``frames`` frames
 Window = Callable[[str, int, dict[str, Motion]], Motion]
@@ -20,15 +23,32 @@ Window = Callable[[str, int, dict[str, Motion]], Motion]
 def long_motion(window: Window, instruction: str, motions: dict[str, Motion], frames: int, window_frames: int,
                 min_frames: int) -> np.ndarray:  # fmt: skip
     """Joints (frames, J, 3): the first window follows the instruction (with its motions), the next ones
-    continue it; ``min_frames`` is the shortest window the model can be asked for."""
+    continue it, each join in-betweened by the model (:func:`bridged`); ``min_frames`` is the shortest
+    window the model can be asked for."""
     joints = window(instruction, window_frames, motions).joints
     while len(joints) < frames:
         context = Motion.from_joints(joints[-CONTEXT_FRAMES:])
         need = max(min(window_frames, frames - len(joints) + BLEND_FRAMES + 1), min_frames)
         prompt = f"Continue <Motion> for about {(need - 1) / FPS:.1f} more seconds."
         nxt = window(prompt, need, {"Motion": context}).joints
-        joints = join(joints, place_after(nxt, joints), BLEND_FRAMES)
+        joints, _ = bridged(window, joints, nxt, 0)
     return joints[:frames]
+
+
+def bridged(window: Window, a: np.ndarray, b: np.ndarray, extra: int) -> tuple[np.ndarray, int]:
+    """a then b (joints), the last ``POSE_FRAMES`` of a and the first of b replaced by the model's
+    in-between of them, ``extra`` frames longer, so the join is a motion the model made rather than a
+    cross-fade (the in-between's own ends are cross-faded onto a and b over a few frames). Returns the
+    joints (len(a) + len(b) - 1 + extra frames) and the frame in the middle of the bridge."""
+    k = POSE_FRAMES
+    if len(a) <= k or len(b) <= k:  # too short to in-between: placed and cross-faded
+        return join(a, place_after(b, a), BLEND_FRAMES), len(a) - 1
+    ends = {"StartPose": Motion.from_joints(a[-k:]), "EndPose": Motion.from_joints(b[:k])}
+    bridge = window(INBETWEEN, 2 * k + extra, ends).joints
+    head = a[: len(a) - k + 1]
+    out = join(head, place_after(bridge, head), BLEND_FRAMES)
+    middle = len(head) - 1 + k + extra // 2
+    return join(out, place_after(b[k - 1 :], out), BLEND_FRAMES), middle
 
 
 def heading(joints: np.ndarray) -> float:
@@ -63,12 +83,18 @@ def join(a: np.ndarray, b: np.ndarray, blend: int) -> np.ndarray:
     return np.concatenate([a, b])
 
 
-def speed_jumps(joints: np.ndarray, joins: list[int], fps: float = FPS, reach: int = 3) -> tuple[float, float]:
-    """How visible joins are: the largest frame-to-frame change of the mean joint speed (m/s) within
-    ``reach`` frames of a join, and the median change everywhere else."""
+def speed_jumps(joints: np.ndarray, joins: list[int], fps: float = FPS, reach: int = 3) -> dict[str, float]:
+    """How visible joins are, from the frame-to-frame change of the mean joint speed (m/s): its largest
+    value within ``reach`` frames of a join (``join_max``), its median everywhere else (``inside_median``),
+    and, for the same width of window away from the joins, the median of each window's largest change
+    (``inside_window_max``: what a join would be if it were invisible)."""
     speed = np.linalg.norm(np.diff(joints, axis=0), axis=-1).mean(-1) * fps  # (T - 1,)
     change = np.abs(np.diff(speed))  # (T - 2,): between speed t -> t+1 and t+1 -> t+2
     near = np.zeros(len(change), bool)
     for j in joins:
         near[max(0, j - reach - 1) : j + reach] = True
-    return float(change[near].max()) if near.any() else 0.0, float(np.median(change[~near])) if (~near).any() else 0.0
+    width = 2 * reach + 1
+    windows = [change[i : i + width].max() for i in range(len(change) - width + 1) if not near[i : i + width].any()]
+    return {"join_max": float(change[near].max()) if near.any() else 0.0,
+            "inside_median": float(np.median(change[~near])) if (~near).any() else 0.0,
+            "inside_window_max": float(np.median(windows)) if windows else 0.0}  # fmt: skip
