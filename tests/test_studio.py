@@ -192,3 +192,12 @@ def test_the_model_in_betweens_the_joins(model):
     glide = np.cumsum(np.where(np.arange(100) < 50, 0.05, 0.15))[:, None, None] * np.array([1.0, 0, 0]) + np.zeros((1, 22, 3))
     seen = speed_jumps(glide, [50])
     assert seen["join_max"] == pytest.approx(2.0) and seen["inside_median"] == seen["inside_window_max"] == pytest.approx(0)
+
+
+def test_the_library_offers_real_takes_to_start_from(client):
+    items = client.get("/api/library").json()
+    assert len(items) == 4 and all("real take" in m["caption"] for m in items)
+    again = client.get("/api/library").json()
+    assert [m["id"] for m in again] == [m["id"] for m in items]  # loaded once
+    doc = client.get(f"/api/motions/{items[0]['id']}?format=json").json()
+    assert np.asarray(doc["joints"]).shape[1:] == (22, 3)

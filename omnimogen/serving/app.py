@@ -30,6 +30,7 @@ from ..motion import Motion
 from ..motion.motion import LOADABLE, file_kind
 
 STATIC = Path(__file__).parent / "static"
+LIBRARY = Path(__file__).parent / "library"  # sample clips of real takes (see its NOTICE.md)
 PLACEHOLDER_NAME = r"^[A-Za-z][A-Za-z0-9_]{0,39}$"
 
 
@@ -202,6 +203,24 @@ def create_app(model_path: str | None = None, limits: Limits = Limits(), model=N
         if name not in files:
             raise HTTPException(404, f"no file {name!r}.")
         return FileResponse(files[name])
+
+    shelf: dict[str, str] = {}  # library clip -> its id in the store
+
+    @app.get("/api/library")
+    async def library() -> list[MotionInfo]:
+        """Sample clips of real motion capture to start from (Bandai Namco, CC BY-NC 4.0)."""
+        out = []
+        for path in sorted(LIBRARY.glob("*.joints.npy")):
+            name = path.name.removesuffix(".joints.npy")
+            try:
+                m = motions.get(shelf.get(name, ""), "motion")
+                out.append(MotionInfo(id=shelf[name], frames=m.num_frames, fps=m.fps, caption=m.caption))
+            except HTTPException:  # not loaded yet, or dropped from the store since
+                caption = name.split("_", 1)[1].rsplit("_", 1)[0].replace("_", " ").replace("-", " ")
+                info = keep(Motion.from_joints(np.load(path), 20, f"{caption} (real take)"))
+                shelf[name] = info.id
+                out.append(info)
+        return out
 
     @app.get("/api/health")
     async def health() -> dict:

@@ -162,5 +162,16 @@ $("add-row").onclick = () => addRow();
 $("make-timeline").onclick = makeTimeline;
 addRow("a person walks forward", 4); addRow("a person waves with the right hand", 3);
 
+let shelf = [];
+api("/api/library").then(items => {
+  shelf = items;
+  for (const m of items) { const o = document.createElement("option"); o.value = m.id; o.textContent = m.caption; $("library").append(o); }
+}).catch(() => {});
+$("library").onchange = async e => {
+  const info = shelf.find(m => m.id === e.target.value); e.target.value = "";
+  if (!info) return;
+  await show(turnBox(`from the library: ${info.caption}`), { text: "", warnings: [], motions: [info] });
+};
+
 function health() { api("/api/health").then(h => { $("health").textContent = `model ${h.model}`; }).catch(() => { $("health").textContent = "server unreachable"; }); }
 health();
