@@ -95,7 +95,9 @@ def test_generate_and_a_conversation_that_keeps_its_history(client):
                          json={"instruction": "make <SourceMotion> look happy", "motions": {"SourceMotion": source}})
     assert second.status_code == 200, second.text
     assert second.json()["motions"][0]["frames"] == first["motions"][0]["frames"]  # an edit keeps the length
-    turns = client.get(f"/api/conversations/{conv}").json()["turns"]
+    three = client.post(f"/api/conversations/{conv}/turns", json={"instruction": "make it look sad", "samples": 3})
+    assert len(three.json()["motions"]) == 3  # alternatives to one turn; the first goes on in the history
+    turns = client.get(f"/api/conversations/{conv}").json()["turns"][:2]
     assert [t["instruction"] for t in turns] == ["a person walks", "make <SourceMotion> look happy"]
     for bad, code in (({"instruction": "make <SourceMotion> happy", "motions": {"SourceMotion": "gone"}}, 404),
                       ({"instruction": "a walk", "seconds": 600}, 400), ({"instruction": ""}, 422),

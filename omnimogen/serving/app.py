@@ -328,8 +328,15 @@ def create_app(model_path: str | None = None, limits: Limits = Limits(), model=N
                 conv["session"] = get_model().chat()
                 for t in conv["turns"]:  # a conversation loaded again: its turns become the history
                     conv["session"].replay(t.instruction, bound(t.bound), [motions.get(m.id, "motion") for m in t.motions])
-            result = conv["session"](req.instruction, given, **opts)
+            session = conv["session"]
+            before = list(session.history)
+            result = session(req.instruction, given, **opts)
             done = Turn(instruction=req.instruction, bound=req.motions, **answer(result, req.instruction).model_dump())
+            for k in range(1, req.samples):  # alternatives to the same turn; the first answer is the one kept
+                seed = None if req.seed is None else req.seed + k
+                alt = session.model(req.instruction, given, history=before, **{**opts, "seed": seed,
+                                    "motion_only": not asks_for_words(req.instruction)})  # fmt: skip
+                done.motions += answer(alt, req.instruction).motions
             conv["turns"].append(done)
             return done
 
