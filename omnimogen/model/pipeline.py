@@ -111,6 +111,7 @@ class Timeline:
     motion: Motion  # every segment and transition, one motion
     starts: list[int]  # frame where each segment's part begins (a transition's middle for all but the first)
     segments: list[Motion]  # each segment as generated on its own
+    seams: list[int]  # frames where generated pieces meet (a segment and a transition)
 
 
 class OmniMoGen:
@@ -236,13 +237,14 @@ class OmniMoGen:
         parts = [self.generate(text, seconds=sec, seed=s, **kwargs).motions[0]
                  for (text, sec), s in zip(segments, seeds, strict=True)]  # fmt: skip
         opts = _options({k: v for k, v in kwargs.items() if k != "motion_only"})
-        joints, starts = parts[0].joints, [0]
+        joints, starts, seams = parts[0].joints, [0], []
         for n, nxt in enumerate(parts[1:], start=1):  # the bridge into segment n has a seed of its own
             gen = torch.Generator().manual_seed(seeds[n] + 10_000) if seeds[n] is not None else None
-            joints, middle = bridged(lambda text, k, bound, gen=gen: self._window(text, k, gen, opts, bound), joints,
-                                     nxt.joints, int(round(transition * FPS)))  # fmt: skip
-            starts.append(middle)
-        return Timeline(Motion.from_joints(joints, caption=" / ".join(t for t, _ in segments)), starts, parts)
+            joints, at = bridged(lambda text, k, bound, gen=gen: self._window(text, k, gen, opts, bound), joints,
+                                 nxt.joints, int(round(transition * FPS)))  # fmt: skip
+            starts.append((at[0] + at[-1]) // 2)
+            seams += at
+        return Timeline(Motion.from_joints(joints, caption=" / ".join(t for t, _ in segments)), starts, parts, seams)
 
     def describe(self, motion: Motion, **kwargs) -> Result:
         """Motion to text; the answer is words only, so ``temperature`` sets theirs."""

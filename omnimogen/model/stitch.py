@@ -35,20 +35,19 @@ def long_motion(window: Window, instruction: str, motions: dict[str, Motion], fr
     return joints[:frames]
 
 
-def bridged(window: Window, a: np.ndarray, b: np.ndarray, extra: int) -> tuple[np.ndarray, int]:
+def bridged(window: Window, a: np.ndarray, b: np.ndarray, extra: int) -> tuple[np.ndarray, list[int]]:
     """a then b (joints), the last ``POSE_FRAMES`` of a and the first of b replaced by the model's
-    in-between of them, ``extra`` frames longer, so the join is a motion the model made rather than a
-    cross-fade (the in-between's own ends are cross-faded onto a and b over a few frames). Returns the
-    joints (len(a) + len(b) - 1 + extra frames) and the frame in the middle of the bridge."""
+    in-between of them, ``extra`` frames longer: the join is a motion the model made, whose own ends are
+    cross-faded onto a and b over ``BLEND_FRAMES``. Returns the joints (len(a) + len(b) - 1 + extra
+    frames) and the seams where pieces meet (a's last frame alone when either is too short)."""
     k = POSE_FRAMES
     if len(a) <= k or len(b) <= k:  # too short to in-between: placed and cross-faded
-        return join(a, place_after(b, a), BLEND_FRAMES), len(a) - 1
+        return join(a, place_after(b, a), BLEND_FRAMES), [len(a) - 1]
     ends = {"StartPose": Motion.from_joints(a[-k:]), "EndPose": Motion.from_joints(b[:k])}
     bridge = window(INBETWEEN, 2 * k + extra, ends).joints
     head = a[: len(a) - k + 1]
     out = join(head, place_after(bridge, head), BLEND_FRAMES)
-    middle = len(head) - 1 + k + extra // 2
-    return join(out, place_after(b[k - 1 :], out), BLEND_FRAMES), middle
+    return join(out, place_after(b[k - 1 :], out), BLEND_FRAMES), [len(head) - 1, len(out) - 1]
 
 
 def heading(joints: np.ndarray) -> float:
