@@ -256,7 +256,7 @@ def create_app(model_path: str | None = None, limits: Limits = Limits(), model=N
         return info.model_copy(update={"warnings": said})
 
     @app.get("/api/motions/{motion_id}", response_model=None)
-    async def download(motion_id: str, format: Literal["bvh", "npy", "json", "gif"] = Query("json")) -> Response:
+    async def download(motion_id: str, format: Literal["bvh", "glb", "npy", "json", "gif"] = Query("json")) -> Response:
         motion: Motion = motions.get(motion_id, "motion")
         if format == "json":
             return JSONResponse({"id": motion_id, "fps": motion.fps, "caption": motion.caption,
@@ -267,10 +267,11 @@ def create_app(model_path: str | None = None, limits: Limits = Limits(), model=N
         def render() -> bytes:
             with tempfile.TemporaryDirectory() as tmp:
                 path = Path(tmp) / f"motion.{format}"
-                motion.save(path, **({"npy": "joints"} if format == "npy" else {}))
+                options = {"npy": {"npy": "joints"}, "bvh": {"clean_contacts": True}, "glb": {"clean_contacts": True}}
+                motion.save(path, **options.get(format, {}))  # exports hold planted feet, as the command line's do
                 return path.read_bytes()
 
-        media = {"bvh": "text/plain", "npy": "application/octet-stream", "gif": "image/gif"}[format]
+        media = {"bvh": "text/plain", "glb": "model/gltf-binary", "npy": "application/octet-stream", "gif": "image/gif"}[format]
         return Response(await asyncio.to_thread(render), media_type=media,
                         headers={"Content-Disposition": f'attachment; filename="{motion_id}.{format}"'})  # fmt: skip
 
