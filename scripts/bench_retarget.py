@@ -31,11 +31,11 @@ from pathlib import Path
 
 import numpy as np
 
-from omnimogen.evaluation.metrics import foot_skating_ratio, mpjpe
+from omnimogen.evaluation.metrics import contact_report, foot_skating_ratio, mpjpe
 from omnimogen.formats.bvh import read_bvh, save_bvh
 from omnimogen.formats.retarget import _leg_length, effector_errors, load_rig, retarget
 from omnimogen.motion import Motion
-from omnimogen.motion.contacts import clean_contacts, contact_report, contacts
+from omnimogen.motion.contacts import clean_contacts, contacts
 
 HERE = Path(__file__).resolve().parent
 PROMPTS = ["a person walks forward", "someone walks in a circle", "a person jogs forward and stops",

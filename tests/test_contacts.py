@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 from conftest import HERE
 
-from omnimogen.evaluation.metrics import mpjpe
+from omnimogen.evaluation.metrics import contact_report, mpjpe
 from omnimogen.motion import SMPL22, Motion
-from omnimogen.motion.contacts import clean_contacts, contact_report, contacts, steady_bones
+from omnimogen.motion.contacts import clean_contacts, contacts, steady_bones
 
 WALKS = ["dataset-2_walk-turn-left_normal_004", "dataset-1_walk-back_normal_001", "dataset-2_walk-turn-right_normal_005"]
 LEGS = [(SMPL22.index(f"{s}_hip"), SMPL22.index(f"{s}_knee"), SMPL22.index(f"{s}_ankle"), SMPL22.index(f"{s}_foot"))

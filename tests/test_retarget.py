@@ -54,7 +54,9 @@ def test_the_retarget_command_writes_on_the_rig_and_keeps_the_rig_file(tmp_path,
                           (["--rig", str(rig), "-o", str(tmp_path / "x.npy")], "is saved as .bvh")):  # fmt: skip
         assert main(["retarget", str(take), *args]) == 2
         assert message in capsys.readouterr().err
-    assert rig.read_bytes() == before and not (tmp_path / "x.npy").exists()
+    assert main(["convert", str(take), str(tmp_path / "x.bvh"), "--rig-map", str(rig)]) == 2  # a map of no rig
+    assert "--rig-map needs --rig" in capsys.readouterr().err
+    assert rig.read_bytes() == before and not (tmp_path / "x.npy").exists() and not (tmp_path / "x.bvh").exists()
 
 
 def test_feet_are_held_on_the_characters_own_proportions():

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from scipy import linalg
@@ -302,6 +303,25 @@ def foot_skating_ratio(
     contact = low[:-1] & low[1:]  # (T - 1, F)
     skating = contact & (v > speed) & (v_avg > speed)
     return float(skating.any(1).mean())
+
+
+@dataclass(frozen=True)
+class ContactReport:
+    """Foot contact quality of a motion: lower is better for all but ``physical``."""
+
+    skate: float  # fraction of steps in which a planted toe slides (GMD's foot-skating ratio)
+    penetration: float  # metres: mean over frames of the depth of the lowest foot joint below the floor
+    floating: float  # metres: mean over frames of the lowest foot joint's height above 5 cm
+    physical: float  # OmniMoGen's Physical score (1 is best)
+
+
+def contact_report(joints: np.ndarray, fps: float) -> ContactReport:
+    """Foot-skate ratio, floor penetration, floating and Physical of (T, 22, 3) joints."""
+    low = np.asarray(joints)[:, list(ANKLES_AND_TOES), 1].min(1)
+    return ContactReport(
+        skate=foot_skating_ratio(joints, fps), penetration=float(np.maximum(-low, 0).mean()),
+        floating=float(np.maximum(low - 0.05, 0).mean()), physical=physical_score(joints, fps),
+    )  # fmt: skip
 
 
 def jitter(joints, fps: float = FPS) -> float:

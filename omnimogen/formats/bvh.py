@@ -87,7 +87,6 @@ class BvhFile:
                 rotations.append(rotations[p] * rot)
         return positions
 
-
     def local_pose(self) -> list[tuple[np.ndarray, Rotation]]:
         """Per joint, its (F, 3) translation from its parent (file units) and its (F) local rotation:
         the offset with position channels replacing it on their axes, and the Euler angles turned into
@@ -407,15 +406,12 @@ def _detect_up(joints: np.ndarray) -> str:
     return axis if rise["xyz".index(axis)] > 0 else f"-{axis}"
 
 
-def rest_pose(bvh: BvhFile, found: Mapping[int, int]) -> np.ndarray:
-    """(1, 22, 3) the SMPL22 joints of ``bvh``'s rest pose (every rotation zero; file units and axes),
-    joints the rig lacks placed from their neighbours."""
-    positions = np.zeros_like(bvh.offsets)
-    for j, p in enumerate(bvh.parents):
-        positions[j] = bvh.offsets[j] + (positions[p] if p >= 0 else 0.0)
-    rest = np.full((1, SMPL22.num_joints, 3), np.nan)
-    rest[0, list(found)] = positions[list(found.values())]
-    return place_missing(rest, ~np.isnan(rest[0, :, 0]))
+def rest_positions(parents, offsets: np.ndarray) -> np.ndarray:
+    """(J, 3) joint positions of the rest pose (every rotation zero) from rest offsets, in their units."""
+    rest = np.zeros_like(offsets)
+    for j, p in enumerate(parents):
+        rest[j] = offsets[j] + (rest[p] if p >= 0 else 0.0)
+    return rest
 
 
 def _detect_unit(joints: np.ndarray, where: str) -> str:

@@ -25,7 +25,7 @@ from scipy.spatial.transform import Rotation
 
 from ..errors import FormatError
 from ..fileio import atomic_path
-from .bvh import _UP_TO_Y, UNITS, BvhFile
+from .bvh import _UP_TO_Y, UNITS, BvhFile, rest_positions
 
 BONE_WIDTH = 0.03  # metres: the side of the box drawn along each bone
 # A box from z = 0 to 1 along a bone, before scaling: 8 corners, 12 triangles facing out.
@@ -42,9 +42,7 @@ def save_gltf(path: str | os.PathLike, bvh: BvhFile, *, up: str = "y", unit: str
     scale = UNITS[unit]
     frames, joints = len(bvh.motion), len(bvh.joint_names)
     offsets = to_y.apply(bvh.offsets) * scale  # (J, 3)
-    rest = np.zeros((joints, 3))
-    for j, p in enumerate(bvh.parents):
-        rest[j] = offsets[j] + (rest[p] if p >= 0 else 0.0)
+    rest = rest_positions(bvh.parents, offsets)
 
     pose = bvh.local_pose()
     quats = np.stack([(to_y * r * to_y.inv()).as_quat() for _, r in pose], axis=1)  # (F, J, 4) x y z w

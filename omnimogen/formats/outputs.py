@@ -2,8 +2,8 @@
 
 ``OUT.bvh`` for one sample, ``OUT_1.bvh``, ``OUT_2.bvh`` ... for several; a second, third ... motion of
 one answer gets ``_m2``, ``_m3``; a preview GIF beside the first output unless a GIF or MP4 is asked
-anyway; with a character rig, the BVH and glTF outputs are on that character. Every output is checked before any work, and written all or none: a file another process wrote
-meanwhile is kept.
+anyway; with a character rig, the BVH and glTF outputs are on that character. Every output is
+checked before any work, and written all or none: a file another process wrote meanwhile is kept.
 """
 
 from __future__ import annotations

@@ -40,7 +40,7 @@ from .bvh import (
     _option,
     _swing,
     parse_bvh,
-    rest_pose,
+    rest_positions,
 )
 from .rigs import load_joint_map, match_rig, place_missing
 
@@ -78,7 +78,7 @@ class TargetRig:
     @property
     def rest(self) -> np.ndarray:
         """(J, 3) joint positions of the rest pose (every rotation zero), metres, Y up."""
-        return _rest_positions(self.bvh.parents, self.offsets)
+        return rest_positions(self.bvh.parents, self.offsets)
 
     def leg_length(self) -> float:
         """Hip to knee to ankle, metres, the mean of both sides."""
@@ -88,11 +88,12 @@ class TargetRig:
                                   for a, b in zip(LEG[:-1], LEG[1:], strict=True)) for s in ("left", "right")]))  # fmt: skip
 
 
-def _rest_positions(parents, offsets: np.ndarray) -> np.ndarray:
-    rest = np.zeros_like(offsets)
-    for j, p in enumerate(parents):
-        rest[j] = offsets[j] + (rest[p] if p >= 0 else 0.0)
-    return rest
+def _rest_smpl(bvh: BvhFile, found: Mapping[int, int]) -> np.ndarray:
+    """(1, 22, 3) the SMPL22 joints of ``bvh``'s rest pose (file units and axes), joints the rig lacks
+    placed from their neighbours: what up axis and unit are detected from."""
+    rest = np.full((1, SMPL22.num_joints, 3), np.nan)
+    rest[0, list(found)] = rest_positions(bvh.parents, bvh.offsets)[list(found.values())]
+    return place_missing(rest, ~np.isnan(rest[0, :, 0]))
 
 
 def load_rig(path: str | os.PathLike, *, joint_map: Mapping[str, str] | str | os.PathLike | None = None,
@@ -110,7 +111,7 @@ def load_rig(path: str | os.PathLike, *, joint_map: Mapping[str, str] | str | os
     if isinstance(joint_map, str | os.PathLike):
         joint_map = load_joint_map(joint_map)
     family, found = match_rig(bvh.joint_names, joint_map, where=bvh.name)
-    rest = rest_pose(bvh, found)
+    rest = _rest_smpl(bvh, found)
     up = _option(up, _UP_TO_Y, "up", bvh.name) or _detect_up(rest)
     unit = _option(unit, UNITS, "unit", bvh.name) or _detect_unit(rest, bvh.name)
     rig = TargetRig(bvh, family, dict(found), up, unit)

@@ -162,23 +162,3 @@ def _reach(joints: np.ndarray, hip: int, knee: int, ankle: int) -> np.ndarray:
     shin = np.linalg.norm(joints[:, ankle] - joints[:, knee], axis=-1)
     was = np.linalg.norm(joints[:, ankle] - joints[:, hip], axis=-1)
     return np.maximum(_REACH * (thigh + shin), np.minimum(was, thigh + shin))[:, None]
-
-
-@dataclass(frozen=True)
-class ContactReport:
-    """Foot contact quality of a motion: lower is better for all but ``physical``."""
-
-    skate: float  # fraction of steps in which a planted toe slides (GMD's foot-skating ratio)
-    penetration: float  # metres: mean over frames of the depth of the lowest foot joint below the floor
-    floating: float  # metres: mean over frames of the lowest foot joint's height above 5 cm
-    physical: float  # OmniMoGen's Physical score (1 is best)
-
-
-def contact_report(joints: np.ndarray, fps: float) -> ContactReport:
-    from ..evaluation.metrics import ANKLES_AND_TOES, foot_skating_ratio, physical_score
-
-    low = np.asarray(joints)[:, list(ANKLES_AND_TOES), 1].min(1)
-    return ContactReport(
-        skate=foot_skating_ratio(joints, fps), penetration=float(np.maximum(-low, 0).mean()),
-        floating=float(np.maximum(low - 0.05, 0).mean()), physical=physical_score(joints, fps),
-    )  # fmt: skip
