@@ -24,11 +24,12 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'omnimogen' has no attribute {name!r}")
 
 
-def load_model(path=None):
-    """The model shipped with the package, or one saved at ``path`` (see ``omnimogen.model.pipeline``)."""
+def load_model(path=None, device=None, dtype=None):
+    """The model shipped with the package, or one saved at ``path``, on ``device`` (None: CUDA when
+    there is one) in ``dtype`` (see ``omnimogen.model.pipeline.load_model``)."""
     from .model.pipeline import load_model as _load
 
-    return _load(path)
+    return _load(path, device, dtype)
 
 
 __all__ = ["SMPL22", "Motion", "OmnimogenError", "Skeleton", "features_to_joints", "joints_to_features",

@@ -15,6 +15,13 @@ from pathlib import Path
 from .errors import FormatError, OmnimogenError
 
 
+def _add_device_flags(p: argparse.ArgumentParser, dtype: bool = True) -> None:
+    p.add_argument("--device", default="auto", help="auto (CUDA when there is one), cpu, cuda or cuda:N")
+    if dtype:
+        p.add_argument("--dtype", choices=("float32", "bfloat16", "float16"),
+                       help="the model's weight type (default float32; bfloat16 halves its memory on a GPU)")  # fmt: skip
+
+
 def _bvh_options(args) -> dict:
     opts = {}
     if getattr(args, "joint_map", None):
@@ -175,7 +182,7 @@ def cmd_generate(args) -> None:
                       clean_contacts=args.clean_contacts)  # checked before any work
     _keep_inputs(plan.seen, [*files.values(), *([args.rig] if args.rig else [])])
     motions = {name: _load(path, args) for name, path in files.items()}
-    model = load_model(args.model)
+    model = load_model(args.model, args.device, args.dtype)
     for k in range(args.samples):
         seed = None if args.seed is None else args.seed + k
         result = model(args.text, motions, seconds=args.seconds, frames=args.frames, seed=seed, think=args.think,
@@ -214,7 +221,7 @@ def cmd_describe(args) -> None:
     from .model.pipeline import load_model
 
     _check_samples(args)
-    model = load_model(args.model)
+    model = load_model(args.model, args.device, args.dtype)
     motion = _load(args.input, args)
     for k in range(args.samples):
         seed = None if args.seed is None else args.seed + k
@@ -224,7 +231,7 @@ def cmd_describe(args) -> None:
 def cmd_chat(args) -> None:
     from .model.pipeline import load_model
 
-    model = load_model(args.model)
+    model = load_model(args.model, args.device, args.dtype)
     session = model.chat()
     print("omnimogen chat: type an instruction; ':save PATH' saves the last motion, ':quit' ends.")
     last = None
@@ -264,7 +271,7 @@ def cmd_chat(args) -> None:
 def cmd_serve(args) -> None:
     from .serving import serve
 
-    serve(args.model, host=args.host, port=args.port)
+    serve(args.model, host=args.host, port=args.port, device=args.device, dtype=args.dtype)
 
 
 def cmd_data_bandai(args) -> None:
@@ -368,28 +375,46 @@ def cmd_data_preview(args) -> None:
         print(f"  -> {render_sample(sample, corpus, Path(args.out) / f'{sample.id}.png')}")
 
 
-def cmd_train_tokenizer(args) -> None:
+def _train_config(cls, args):
+    """The training config: defaults, then --config, then --set, then --device."""
     from .training.common import resolve_config
+
+    device = [f"device={args.device}"] if args.device else []
+    return resolve_config(cls, args.config, [*(args.set or []), *device])
+
+
+def cmd_train_tokenizer(args) -> None:
     from .training.tokenizer import TokenizerTrainConfig, train_tokenizer
 
-    cfg = resolve_config(TokenizerTrainConfig, args.config, args.set or [])
-    train_tokenizer(args.data, args.out, cfg)
+    train_tokenizer(args.data, args.out, _train_config(TokenizerTrainConfig, args))
 
 
 def cmd_train_evaluator(args) -> None:
-    from .training.common import resolve_config
     from .training.evaluator import EvaluatorTrainConfig, train_evaluator
 
-    cfg = resolve_config(EvaluatorTrainConfig, args.config, args.set or [])
-    train_evaluator(args.data, args.out, cfg)
+    train_evaluator(args.data, args.out, _train_config(EvaluatorTrainConfig, args))
 
 
 def cmd_train_lm(args) -> None:
-    from .training.common import resolve_config
-    from .training.lm import LMTrainConfig, train_lm
+    from .training.lm import LMTrainConfig, prepare_run, train_lm
 
-    cfg = resolve_config(LMTrainConfig, args.config, args.set or [])
+    cfg = _train_config(LMTrainConfig, args)
+    if (args.data is None) != (args.corpus is None):
+        raise OmnimogenError("--data and --corpus go together (or neither: train from RUN/prepared).")
+    if args.prepare_only:
+        if args.data is None:
+            raise OmnimogenError("--prepare-only needs --data and --corpus: the set to prepare.")
+        done = prepare_run(args.data, args.corpus, args.tokenizer, args.out, cfg)
+        print(f"prepared {done['samples']} samples in {done['folder']} ({done['bytes'] / 1e6:.1f} MB); "
+              f"train them anywhere with: omnimogen train lm --out {args.out} (same --set and --tokenizer)")  # fmt: skip
+        return
     train_lm(args.data, args.corpus, args.tokenizer, args.out, cfg)
+
+
+def cmd_train_rl(args) -> None:
+    from .training.rl import RLTrainConfig, train_rl
+
+    train_rl(args.model_dir, args.data, args.corpus, args.out, _train_config(RLTrainConfig, args), evaluator=args.evaluator)
 
 
 def cmd_bench(args) -> None:
@@ -403,7 +428,7 @@ def cmd_bench(args) -> None:
             raise OmnimogenError("the follow suite takes its cases from --prompts, not --cases.")
         run_follow(args.out, data=args.data, model=args.model, evaluator=args.evaluator, prompts=args.prompts,
                    split=args.split, repeats=args.repeats or (1 if args.quick else 3), seed=args.seed,
-                   baselines_only=args.baselines_only)  # fmt: skip
+                   baselines_only=args.baselines_only, device=args.device)  # fmt: skip
         print((Path(args.out) / "report.md").read_text(encoding="utf-8"))
         print(f"wrote {Path(args.out) / 'results.json'}, report.md, answers.jsonl and results.png")
         return
@@ -411,7 +436,7 @@ def cmd_bench(args) -> None:
     results = run_bench(args.suite, args.out, data=args.data, cases=args.cases, model=args.model,
                         evaluator=args.evaluator, seed=args.seed, repeats=args.repeats, quick=args.quick,
                         baselines_only=args.baselines_only, overwrite=args.overwrite,
-                        paraphrase=args.split if args.paraphrase else None)  # fmt: skip
+                        paraphrase=args.split if args.paraphrase else None, device=args.device)  # fmt: skip
     print("\n".join(summary(results)))
     print(f"wrote {Path(args.out) / 'results.json'}, report.md and results.png")
 
@@ -474,6 +499,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--top-k", type=int)
     p.add_argument("--top-p", type=float, default=0.95)
     p.add_argument("--model", help="model directory (default: the one shipped with the package)")
+    _add_device_flags(p)
     _add_bvh_flags(p)
     _add_export_flags(p, clean_by_default=True)
     p.set_defaults(func=cmd_generate)
@@ -485,6 +511,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--samples", type=int, default=1, help="how many captions")
     p.add_argument("--text-temperature", "--temperature", dest="text_temperature", type=float,
                    help="temperature of the words (default: the model's); --temperature is the same")  # fmt: skip
+    _add_device_flags(p)
     _add_bvh_flags(p)
     p.set_defaults(func=cmd_describe)
 
@@ -493,6 +520,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int)
     p.add_argument("--temperature", type=float, default=1.0, help="temperature of the motion")
     p.add_argument("--text-temperature", type=float, help="temperature of the words (default: the model's)")
+    _add_device_flags(p)
     p.set_defaults(func=cmd_chat)
 
     p = sub.add_parser("encode", help="turn a motion into tokenizer codes (JSON)")
@@ -513,6 +541,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", help="model directory (default: the one shipped with the package)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: this machine only)")
     p.add_argument("--port", type=int, default=8000)
+    _add_device_flags(p)
     p.set_defaults(func=cmd_serve)
 
     data = sub.add_parser("data", help="build datasets").add_subparsers(dest="dataset", required=True)
@@ -581,37 +610,50 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", default="dev", choices=("dev", "test", "all"),
                    help="follow, --paraphrase: which half of the paraphrase set (score test only for a final model)")
     p.add_argument("--prompts", help="follow: a prompts file like omnimogen/evaluation/follow_prompts.json")
+    _add_device_flags(p, dtype=False)  # scores are reported in float32
     p.set_defaults(func=cmd_bench)
 
     train = sub.add_parser("train", help="train models").add_subparsers(dest="model", required=True)
     p = train.add_parser("tokenizer", help="train the motion tokenizer (resumes RUN if it has checkpoints)")
     p.add_argument("--data", required=True, action="append",
                    help="HumanML3D-layout dataset folder; repeat for several corpora (--set data_weights=[2,1])")
-    p.add_argument("--out", required=True, help="run folder (checkpoints, logs, best/ and final/ tokenizers)")
-    p.add_argument("--config", help="JSON file of training settings")
-    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a setting, e.g. --set model.width=128")
-    p.set_defaults(func=cmd_train_tokenizer)
+    _add_run_flags(p, "tokenizers", "model.width=128", cmd_train_tokenizer)
 
     p = train.add_parser("evaluator", help="train the text-motion evaluator (resumes RUN if it has checkpoints)")
     p.add_argument("--data", required=True, action="append",
                    help="HumanML3D-layout dataset folder with captions (labels.json: label-aware); repeat for several")
-    p.add_argument("--out", required=True, help="run folder (checkpoints, logs, best/ and final/ evaluators)")
-    p.add_argument("--config", help="JSON file of training settings")
-    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a setting, e.g. --set batch_size=128")
-    p.set_defaults(func=cmd_train_evaluator)
+    _add_run_flags(p, "evaluators", "batch_size=128", cmd_train_evaluator)
 
     p = train.add_parser("lm", help="train the model on an X2Mo-style instruction set (resumes RUN)")
-    p.add_argument("--data", required=True, help="instruction set folder (omnimogen data x2mo)")
+    p.add_argument("--data", help="instruction set folder (omnimogen data x2mo); leave out with --corpus to train "
+                   "from RUN/prepared (--prepare-only)")  # fmt: skip
+    p.add_argument("--corpus", action="append",
+                   help="the HumanML3D-layout dataset(s) the instructions reference, in the order they were built from")
+    p.add_argument("--prepare-only", action="store_true",
+                   help="only render the training set into RUN/prepared (no corpus needed to train from it later)")
+    p.add_argument("--tokenizer", help="tokenizer directory (default: the one shipped with the package)")
+    _add_run_flags(p, "models", "model.layout=flat", cmd_train_lm)
+
+    p = train.add_parser("rl", help="reinforcement learning (GRPO) of a trained model with semantic, physical and "
+                         "verifiable rewards (resumes RUN)")  # fmt: skip
+    p.add_argument("--model", dest="model_dir", help="the supervised model to start from (default: the shipped one)")
+    p.add_argument("--data", required=True, help="instruction set folder (omnimogen data x2mo): the prompts")
     p.add_argument("--corpus", required=True, action="append",
                    help="the HumanML3D-layout dataset(s) the instructions reference, in the order they were built from")
-    p.add_argument("--tokenizer", help="tokenizer directory (default: the one shipped with the package)")
-    p.add_argument("--out", required=True, help="run folder (checkpoints, logs, best/ and final/ models)")
-    p.add_argument("--config", help="JSON file of training settings")
-    p.add_argument(
-        "--set", action="append", metavar="KEY=VALUE", help="override a setting, e.g. --set model.layout=flat"
-    )
-    p.set_defaults(func=cmd_train_lm)
+    p.add_argument("--evaluator", help="the evaluator of the semantic reward (default: the shipped one); judge the "
+                   "result with another (omnimogen train evaluator --set train_share=0.5)")  # fmt: skip
+    _add_run_flags(p, "models", "kl=0.02", cmd_train_rl)
     return parser
+
+
+def _add_run_flags(p: argparse.ArgumentParser, what: str, example: str, func) -> None:
+    """The flags every training command shares: the run folder, settings and device."""
+    p.add_argument("--out", required=True, help=f"run folder (checkpoints, logs, best/ and final/ {what})")
+    p.add_argument("--config", help="JSON file of training settings")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help=f"override a setting, e.g. --set {example}")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"),
+                   help="auto (default: CUDA when there is one, one GPU per process under accelerate/torchrun) or cpu")
+    p.set_defaults(func=func)
 
 
 def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:

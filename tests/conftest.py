@@ -38,6 +38,31 @@ def turning_features() -> np.ndarray:
     return np.load(FIXTURES / "momask_example_000612.npy")
 
 
+@pytest.fixture(scope="session")
+def inputs(tmp_path_factory):
+    """A small Bandai corpus (40 takes), an X2Mo set of 120 samples and a tiny tokenizer: what a
+    language-model or RL training run reads."""
+    import warnings
+
+    from omnimogen.data.bandai import build_bandai
+    from omnimogen.instructions.builder import build_x2mo
+    from omnimogen.motion import Normalizer
+    from omnimogen.tokenizer import PRESETS, MotionTokenizer
+
+    root = tmp_path_factory.mktemp("lm")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        build_bandai(bandai(), root / "corpus", limit=40, progress=False)
+        build_x2mo(root / "corpus", root / "x2mo", samples=120, seed=0, progress=False)
+    torch.manual_seed(0)
+    tok = MotionTokenizer(PRESETS["tiny"], Normalizer.load(FIXTURES))
+    tok.train()
+    for _ in range(2):
+        tok(torch.randn(4, 32, 263))
+    tok.save_pretrained(root / "tok")
+    return root
+
+
 # Fixtures that build a dataset from the whole Bandai corpus (seconds to a minute each), and the tests
 # that do so themselves: marked `slow` so that `pytest -m "not slow"` is a quick loop. CI runs all.
 CORPUS_FIXTURES = {"corpus", "small_corpus", "tiny_data", "inputs"}

@@ -8,34 +8,14 @@ import warnings
 
 import pytest
 import torch
-from conftest import FIXTURES, bandai
 
 from omnimogen.model.pipeline import OmniMoGen
-from omnimogen.motion import Motion, Normalizer
-from omnimogen.tokenizer import PRESETS, MotionTokenizer
+from omnimogen.motion import Motion
+from omnimogen.tokenizer import MotionTokenizer
 from omnimogen.training.common import ConfigError
 from omnimogen.training.lm import LMTrainConfig, model_from_run, train_lm
 
 SMALL = ["model.hidden_size=32", "model.layers=1", "model.heads=2", "model.intermediate_size=64", "text_vocab_size=400"]
-
-
-@pytest.fixture(scope="module")
-def inputs(tmp_path_factory):
-    from omnimogen.data.bandai import build_bandai
-    from omnimogen.instructions.builder import build_x2mo
-
-    root = tmp_path_factory.mktemp("lm")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        build_bandai(bandai(), root / "corpus", limit=40, progress=False)
-        build_x2mo(root / "corpus", root / "x2mo", samples=120, seed=0, progress=False)
-    torch.manual_seed(0)
-    tok = MotionTokenizer(PRESETS["tiny"], Normalizer.load(FIXTURES))
-    tok.train()
-    for _ in range(2):
-        tok(torch.randn(4, 32, 263))
-    tok.save_pretrained(root / "tok")
-    return root
 
 
 def _cfg(**kw) -> LMTrainConfig:
@@ -78,7 +58,7 @@ def test_two_processes_end_with_identical_weights(inputs, tmp_path):
             for a in ("--set", s)]  # fmt: skip
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "omnimogen.cli", "train", "lm",
            "--data", str(inputs / "x2mo"), "--corpus", str(inputs / "corpus"), "--tokenizer", str(inputs / "tok"),
-           "--out", str(run), *sets]  # fmt: skip
+           "--out", str(run), "--device", "cpu", *sets]  # gloo on the CPU, also on a one-GPU machine  # fmt: skip
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert done.returncode == 0, done.stderr[-2000:]
     log = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
@@ -135,3 +115,32 @@ def test_the_preparation_cache_holds_no_pickle_and_a_damaged_one_is_rebuilt(inpu
         with pytest.warns(UserWarning, match="unreadable preparation cache"):
             _, rebuilt = prepare(inputs / "x2mo", inputs / "corpus", tok, _cfg(augment_shifts=1), tmp_path, False)
         assert len(rebuilt["train"]) == len(first["train"]) and cache.stat().st_size > 1000
+
+
+def test_prepare_only_then_train_where_there_is_no_corpus(inputs, tmp_path):
+    """``train lm --prepare-only`` on the machine with the data; the run folder alone trains elsewhere,
+    to the same weights as a run that prepared itself."""
+    import shutil
+
+    from omnimogen.training.lm import prepare_run
+
+    cfg = _cfg()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        done = prepare_run(inputs / "x2mo", inputs / "corpus", inputs / "tok", tmp_path / "prep", cfg, progress=False)
+    assert done["samples"]["train"] > 0 and done["bytes"] > 0
+    assert not (tmp_path / "prep" / "checkpoints").exists()  # nothing trained yet
+    for name in ("travelled", "other"):
+        shutil.copytree(tmp_path / "prep", tmp_path / name)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        train_lm(None, None, inputs / "tok", tmp_path / "travelled", cfg, progress=False)
+        train_lm(inputs / "x2mo", inputs / "corpus", inputs / "tok", tmp_path / "direct", cfg, progress=False)
+    travelled, direct = (OmniMoGen.from_pretrained(tmp_path / n / "final").lm for n in ("travelled", "direct"))
+    assert travelled.known_captions == direct.known_captions
+    for (name, a), b in zip(travelled.state_dict().items(), direct.state_dict().values(), strict=True):
+        torch.testing.assert_close(a, b, msg=name)
+    with pytest.raises(ConfigError, match="prepared with other settings .*text_vocab_size"):
+        train_lm(None, None, inputs / "tok", tmp_path / "other", _cfg(text_vocab_size=500), progress=False)
+    with pytest.raises(ConfigError, match="no prepared training set"):
+        train_lm(None, None, inputs / "tok", tmp_path / "empty", cfg, progress=False)

@@ -237,10 +237,10 @@ def test_edits_keep_the_source_length_unless_the_words_ask_otherwise(model, hml_
     assert model.edit(source, "make it look happy", seed=0).motions[0].num_frames == source.num_frames
     assert model.edit(source, "make it a 2 second clip", seed=0).motions[0].num_frames == 41
     ref = Motion.from_features(hml_features[:60])
-    assert model._implied_frames("make <SourceMotion> happy", {"SourceMotion": source}) == source.num_frames
-    assert model._implied_frames("make <SourceMotion> twice as fast", {"SourceMotion": source}) is None
+    assert model.implied_frames("make <SourceMotion> happy", {"SourceMotion": source}) == source.num_frames
+    assert model.implied_frames("make <SourceMotion> twice as fast", {"SourceMotion": source}) is None
     # In-context: the answer may follow a longer reference's path, so the model decides its length.
-    assert model._implied_frames("the path of <RefMotion>, the action of <SourceMotion>",
+    assert model.implied_frames("the path of <RefMotion>, the action of <SourceMotion>",
                                  {"SourceMotion": source, "RefMotion": ref}) is None  # fmt: skip
 
 
@@ -265,5 +265,5 @@ def test_everyday_words_are_asked_as_the_training_captions_and_unknown_requests_
 
 
 def test_a_duration_in_the_words_is_kept_within_what_a_call_may_ask(model):
-    assert model._implied_frames("a 0.1 s twitch", {}) == 2 * model.tokenizer.config.downsample + 1
-    assert model._implied_frames("walk on for 500 seconds", {}) == 60 * 20 + 1  # at most MAX_SECONDS
+    assert model.implied_frames("a 0.1 s twitch", {}) == 2 * model.tokenizer.config.downsample + 1
+    assert model.implied_frames("walk on for 500 seconds", {}) == 60 * 20 + 1  # at most MAX_SECONDS

@@ -389,7 +389,8 @@ def _t2m_metrics(cases, out, reference, text_emb, cfg, seed, repeat, with_mm: bo
 def run_bench(suite: str, out: str | Path, *, data: str | Path, cases: str | Path | None = None,
               model: str | Path | None = None, evaluator: str | Path | None = None, seed: int = 0,
               repeats: int | None = None, quick: bool = False, baselines_only: bool = False, overwrite: bool = False,
-              config: BenchConfig | None = None, progress: bool = True, paraphrase: str | None = None) -> SuiteResults:  # fmt: skip
+              config: BenchConfig | None = None, progress: bool = True, paraphrase: str | None = None,
+              device=None) -> SuiteResults:  # fmt: skip
     """Run ``suite`` and write ``results.json``, ``report.md`` and ``results.png`` into ``out``; returns the results.
 
     ``data`` is the labelled HumanML3D-layout corpus; ``cases`` the AnyContext folder (anycontext) or
@@ -432,8 +433,8 @@ def run_bench(suite: str, out: str | Path, *, data: str | Path, cases: str | Pat
         return SuiteResults.from_json(json.loads((out / RESULTS).read_text(encoding="utf-8")))
 
     methods = [m for m in METHODS if m != "model" or model_dir is not None]
-    loaded = None if model_dir is None else load_model(None if model is None else model_dir)
-    producer = Producer(corpus, load_evaluator(None if evaluator is None else eval_dir), loaded, seed, cfg)
+    loaded = None if model_dir is None else load_model(None if model is None else model_dir, device)
+    producer = Producer(corpus, load_evaluator(None if evaluator is None else eval_dir, device), loaded, seed, cfg)
     plan = {m: _items(m, suite, case_list, cfg) for m in methods}
     plan = {m: items for m, items in plan.items() if items}
     runs = {m: range(cfg.repeats) if _varies(m, suite) else range(1) for m in plan}

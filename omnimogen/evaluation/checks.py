@@ -39,6 +39,8 @@ SIDE_METRES = 0.25  # a path veers to a side when its end lies at least this far
 SIDE_SHARE = 0.15  # ... and at least this share of the distance walked
 HAND_UP = -0.15  # a hand is up when its wrist gets this high relative to its shoulder (metres)
 HAND_MARGIN = 0.15  # one hand leads when its wrist reaches this much higher than the other's
+FACING_SHARE = 0.9  # a bending path is walked facing along it when this share of its moving frames do
+SPEED_TOLERANCE = 0.25  # a speed within 25% of the one asked
 KEPT_METRES = 0.08  # kept body parts: mean distance of their joints to the source's, in the body's frame
 PATH_POINTS = 64  # root paths are compared at this many points evenly spaced in time
 # Whole-body skills, set on the Bandai clips and the imported extra clips (their captions give the answer):

@@ -297,8 +297,9 @@ def pad_batch(seqs: Sequence[np.ndarray | torch.Tensor]) -> tuple[torch.Tensor, 
 DEFAULT_DIR = Path(__file__).resolve().parent.parent / "assets" / "evaluator"
 
 
-def load_evaluator(path: str | Path | None = None) -> TextMotionEvaluator:
-    """The evaluator shipped with the package, or one saved with ``save_pretrained`` at ``path``."""
+def load_evaluator(path: str | Path | None = None, device=None) -> TextMotionEvaluator:
+    """The evaluator shipped with the package, or one saved with ``save_pretrained`` at ``path``, on
+    ``device`` (None: CUDA when there is one; its sentence encoder stays on the CPU)."""
     if path is None:
         if not (DEFAULT_DIR / "config.json").is_file():
             raise FormatError(
@@ -306,7 +307,9 @@ def load_evaluator(path: str | Path | None = None) -> TextMotionEvaluator:
                 "and pass its folder."
             )
         path = DEFAULT_DIR
-    return TextMotionEvaluator.from_pretrained(path)
+    from ..device import resolve_device
+
+    return TextMotionEvaluator.from_pretrained(path).to(resolve_device(device))
 
 
 # ---------------------------------------------------------------------------------------------

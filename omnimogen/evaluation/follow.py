@@ -74,8 +74,6 @@ ACTION_GROUPS = {"walk-left": "walk", "walk-right": "walk", "walk-turn-left": "w
                  "byebye": "bye", "dance-long": "dance", "dance-short": "dance"}  # fmt: skip
 STAND_INS = {"dance-long": "dance-short"}  # an action with no clip in the corpus -> the nearest one that has
 STYLE_GROUPS = {"masculinity": "masculine", "elderly": "old", "exhausted": "tired", "youthful": "young"}
-SPEED_TOLERANCE = 0.25
-FACING_SHARE = 0.9
 NEIGHBOURS = 5
 CHECK_OF = {"trajectory_from": "trajectory", "unknown": "warned"}  # expectation -> the check that tests it
 # Bound motions are cut to WINDOW_ROWS (the training window, 9.8 s), as the X2Mo samples are.
@@ -322,7 +320,7 @@ def check_turn(expect: dict, answer: Motion, edited: Motion | None, motions: dic
     bends = m.side != "straight" or m.turn != "none"
     if (expect.get("turn") or expect.get("curve")) and expect.get("locomotion", "forward") == "forward" and bends:
         share = m.facing_along_path  # asked only of paths that do bend: a straight walk faces its path trivially
-        out["facing"] = share is not None and share >= FACING_SHARE
+        out["facing"] = share is not None and share >= checks.FACING_SHARE
     shown = [(expect.get("hand"), m.hand), (expect.get("turn"), m.turn), (expect.get("curve"), m.side)]
     sided = [(want, got) for want, got in shown if want in ("left", "right") and got in ("left", "right")]
     if sided:  # left and right: of the sides the answer shows, are they the ones asked?
@@ -334,7 +332,7 @@ def check_turn(expect: dict, answer: Motion, edited: Motion | None, motions: dic
     if edited is not None:
         if expect.get("speed_ratio"):
             r = checks.speed_ratio(j, edited.joints)
-            out["speed_ratio"] = abs(r / float(expect["speed_ratio"]) - 1) <= SPEED_TOLERANCE
+            out["speed_ratio"] = abs(r / float(expect["speed_ratio"]) - 1) <= checks.SPEED_TOLERANCE
         if expect.get("speed") in ("faster", "slower"):
             r = checks.speed_ratio(j, edited.joints)
             out["speed"] = r >= 1.15 if expect["speed"] == "faster" else r <= 1 / 1.15
@@ -349,7 +347,7 @@ def check_turn(expect: dict, answer: Motion, edited: Motion | None, motions: dic
         out["trajectory"] = checks.path_error(j, ref.joints) <= 0.5 * checks.path_error(src.joints, ref.joints)
     ref = motions.get(expect.get("speed_from") or "")
     if ref is not None:
-        out["speed_from"] = abs(checks.mean_speed(j) / max(checks.mean_speed(ref.joints), 1e-6) - 1) <= SPEED_TOLERANCE
+        out["speed_from"] = abs(checks.mean_speed(j) / max(checks.mean_speed(ref.joints), 1e-6) - 1) <= checks.SPEED_TOLERANCE
     return out
 
 
@@ -392,7 +390,7 @@ def _ask(model, case: FollowCase, motions: dict[str, Motion], seed: int) -> list
 def run_follow(out: str | Path, *, data: str | Path, model: str | Path | None = None,
                evaluator: str | Path | None = None, prompts: str | Path | None = None, split: str = "dev",
                repeats: int = 3, seed: int = 0, baselines_only: bool = False, families: tuple[str, ...] = (),
-               progress: bool = True) -> dict:  # fmt: skip
+               progress: bool = True, device=None) -> dict:  # fmt: skip
     """Ask every case of ``split`` and write ``results.json``, ``report.md`` and ``results.png`` to ``out``."""
     import torch
     from tqdm import tqdm
@@ -410,9 +408,9 @@ def run_follow(out: str | Path, *, data: str | Path, model: str | Path | None = 
     cases = [c for c in load_prompts(prompts, split) if not families or c.family in families]
     binder = Binder(corpus)
     bound = {c.id: bind(c, binder) for c in cases}
-    labeller = Labeller(load_evaluator(evaluator), corpus)
+    labeller = Labeller(load_evaluator(evaluator, device), corpus)
     model_dir = None if baselines_only else Path(model) if model else None
-    lm = None if baselines_only else load_model(model_dir)
+    lm = None if baselines_only else load_model(model_dir, device)
     outcomes: list[Outcome] = []
     total = len(cases) * ((0 if baselines_only else repeats) + 2)
     with tqdm(total=total, disable=not progress, desc="follow", unit="case") as bar:

@@ -78,7 +78,11 @@ def _sample(logits: torch.Tensor, allowed: torch.Tensor | None, opt: SamplingOpt
         drop = probs.cumsum(-1) - probs > opt.top_p  # keep the smallest prefix reaching top_p
         sorted_logits = sorted_logits.masked_fill(drop, float("-inf"))
         logits = torch.full_like(logits, float("-inf")).scatter(-1, order, sorted_logits)
-    sampled = torch.multinomial(torch.softmax(logits, -1), 1, generator=gen).squeeze(-1)
+    probs = torch.softmax(logits, -1)
+    if gen is not None and gen.device != probs.device:  # a seeded CPU generator: the same draw on any device
+        sampled = torch.multinomial(probs.cpu(), 1, generator=gen).squeeze(-1).to(probs.device)
+    else:
+        sampled = torch.multinomial(probs, 1, generator=gen).squeeze(-1)
     # top-k and top-p keep each row's best token, so the argmax here is the greedy choice
     return sampled if greedy is None else torch.where(greedy, logits.argmax(-1), sampled)
 

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..device import module_device, resolve_device, resolve_dtype
 from ..errors import FormatError, OmnimogenError, check_number
 from ..instructions.schema import PLACEHOLDER
 from ..motion import FPS, WINDOW_ROWS, Motion
@@ -128,10 +129,10 @@ class OmniMoGen:
     # ---- files ---------------------------------------------------------------------------------
 
     @classmethod
-    def from_pretrained(cls, directory: str | Path) -> OmniMoGen:
+    def from_pretrained(cls, directory: str | Path, device=None, dtype=None) -> OmniMoGen:
         """A saved model: its own ``tokenizer/`` folder, or, when it has none, the shipped tokenizer
         (the shipped model uses it and does not carry a copy). Either way the tokenizer must be the
-        one the model was trained on."""
+        one the model was trained on. ``device`` and ``dtype`` as in :meth:`to`."""
         directory = Path(directory)
         if not directory.is_dir():
             raise FormatError(f"{directory}: model directory does not exist.")
@@ -145,7 +146,20 @@ class OmniMoGen:
                 f"{directory}: the model was trained on tokenizer {trained_on}, but {where} is "
                 f"{tokenizer.fingerprint()}; its codes would mean other motions. Use the tokenizer it was trained with."
             )
-        return cls(lm, tokenizer)
+        return cls(lm, tokenizer).to(device, dtype)
+
+    def to(self, device=None, dtype=None) -> OmniMoGen:
+        """Move the model to ``device`` ("auto"/None: CUDA when there is one, "cpu", "cuda", "cuda:N")
+        with the language model's weights in ``dtype`` (None: float32; "bfloat16" halves the memory on
+        a GPU). The tokenizer stays in float32: its codebooks decide which code a motion gets."""
+        where = resolve_device(device)
+        self.lm.to(device=where, dtype=resolve_dtype(dtype))
+        self.tokenizer.to(where)
+        return self
+
+    @property
+    def device(self):
+        return module_device(self.lm)
 
     def save_pretrained(self, directory: str | Path, tokenizer: bool = True, half: bool = False) -> None:
         """The model, and (unless ``tokenizer=False``: it is the shipped one) its tokenizer in
@@ -174,7 +188,7 @@ class OmniMoGen:
             raise InstructionError("history must be a list of Message turns, as a ChatSession keeps them.")
         frames = opts.frames
         if opts.seconds is None and frames is None:
-            frames = self._implied_frames(instruction, motions)
+            frames = self.implied_frames(instruction, motions)
         n = self._frames(opts.seconds, frames)
         gen = torch.Generator().manual_seed(opts.seed) if opts.seed is not None else None
         reading = None
@@ -188,7 +202,7 @@ class OmniMoGen:
                                  WINDOW_FRAMES, 2 * self.tokenizer.config.downsample + 1)  # fmt: skip
             result = Result("<Motion>", [Motion.from_joints(joints, caption=asked)])
         else:
-            opt = opts.sampling(motion_steps=self._steps(n))
+            opt = opts.sampling(motion_steps=self.latent_steps(n))
             messages = [*(history or []), prompt]
             result = self._answer(messages, opt, gen, frames=n)
             if opts.think:
@@ -267,7 +281,7 @@ class OmniMoGen:
             )
         return frames
 
-    def _implied_frames(self, instruction: str, motions: dict[str, Motion]) -> int | None:
+    def implied_frames(self, instruction: str, motions: dict[str, Motion]) -> int | None:
         """The length the words imply when no duration is given: a duration they name ("a 5 second
         clip"), else the length of the motion being edited (bound as ``<SourceMotion>``, the only motion)
         unless they ask for another speed or length. (A conversation's follow-ups keep the last answer's: ChatSession.)"""
@@ -279,13 +293,13 @@ class OmniMoGen:
             return None  # in-context answers take their length from the model: a path to follow may be longer
         return min(edited.num_frames, WINDOW_FRAMES)
 
-    def _steps(self, frames: int | None) -> int | None:
+    def latent_steps(self, frames: int | None) -> int | None:
         """The latent steps that decode to ``frames`` frames."""
         return None if frames is None else -(-(frames - 1) // self.tokenizer.config.downsample)
 
     def _window(self, instruction: str, frames: int, gen, opts: Options, motions: dict[str, Motion]) -> Motion:
         """One window of a long motion: exactly ``frames`` frames, motion only."""
-        opt = opts.sampling(motion_steps=self._steps(frames), motion_only=True)
+        opt = opts.sampling(motion_steps=self.latent_steps(frames), motion_only=True)
         return self._answer([self._user_turn(instruction, motions)], opt, gen, frames).motions[0]
 
     def _user_turn(self, instruction: str, motions: dict[str, Motion]) -> Message:
@@ -393,15 +407,16 @@ class ChatSession:
             self.last_frames = answers[-1].num_frames
 
 
-def load_model(path: str | Path | None = None) -> OmniMoGen:
-    """The model shipped with the package, or one saved with ``save_pretrained`` at ``path``."""
+def load_model(path: str | Path | None = None, device=None, dtype=None) -> OmniMoGen:
+    """The model shipped with the package, or one saved with ``save_pretrained`` at ``path``, on
+    ``device`` (None: CUDA when there is one, else the CPU) with its weights in ``dtype``."""
     if path is None:
         if not (DEFAULT_DIR / "config.json").is_file():
             raise FormatError(
                 f"{DEFAULT_DIR}: this install ships no default model yet; pass the path of a trained one."
             )
         path = DEFAULT_DIR
-    return OmniMoGen.from_pretrained(path)
+    return OmniMoGen.from_pretrained(path, device, dtype)
 
 
 def check_instruction(instruction) -> None:

@@ -41,6 +41,7 @@ class LMOutput:
     past_key_values: object | None = None
     loss: torch.Tensor | None = None  # when the forward pass was given a loss mask
     stats: dict | None = None
+    logprobs: torch.Tensor | None = None  # (B, T - 1) when given a logprob mask: log p of each next token
 
 
 class OmniMoGenLM(nn.Module):
@@ -79,9 +80,9 @@ class OmniMoGenLM(nn.Module):
         return x
 
     def forward(self, ids, codes=None, attention_mask=None, position_ids=None, past_key_values=None, use_cache=False,
-                loss_mask=None) -> LMOutput:  # fmt: skip
-        """With ``loss_mask`` the output carries the training loss (computed inside forward, so that
-        DDP sees it)."""
+                loss_mask=None, logprob_mask=None) -> LMOutput:  # fmt: skip
+        """With ``loss_mask`` the output carries the training loss, with ``logprob_mask`` the log
+        probability of each masked next token (both computed inside forward, so that DDP sees them)."""
         out = self.lm(
             inputs_embeds=self.embed(ids, codes),
             attention_mask=attention_mask,
@@ -93,7 +94,25 @@ class OmniMoGenLM(nn.Module):
         result = LMOutput(out.logits, out.hidden_states[-1], out.past_key_values if use_cache else None)
         if loss_mask is not None:
             result.loss, result.stats = self._loss(result, ids, loss_mask, codes)
+        if logprob_mask is not None:
+            result.logprobs = self._logprobs(result, ids, logprob_mask, codes)
         return result
+
+    def _logprobs(self, out: LMOutput, ids, mask, codes) -> torch.Tensor:
+        """(B, T - 1): log p(token t + 1 | tokens ..t) where ``mask[:, t + 1]``, else 0. A latent step
+        of the grouped layout counts its ``<step>`` token and every level of its codes."""
+        target, learn = ids[:, 1:], mask[:, 1:]
+        logits = out.logits[:, :-1].float()
+        lp = torch.log_softmax(logits, -1).gather(-1, target[..., None])[..., 0] * learn
+        if self.config.layout != "grouped":
+            return lp
+        step = learn & (target == self.vocab.special["<step>"])
+        if not step.any():
+            return lp
+        next_codes = codes[:, 1:][step]  # (N, L)
+        levels = torch.log_softmax(self.code_logits(out.hidden[:, :-1][step], next_codes).float(), -1)  # (N, L, K)
+        code_lp = levels.gather(-1, next_codes[..., None])[..., 0].sum(-1)  # (N,)
+        return lp.masked_scatter(step, lp[step] + code_lp)
 
     def code_logits(self, hidden: torch.Tensor, prev_codes: torch.Tensor) -> torch.Tensor:
         """Level logits (..., L, K) of the next step, from hidden (..., H) and that step's codes

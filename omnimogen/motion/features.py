@@ -61,7 +61,7 @@ def _check_finite(t: torch.Tensor, what: str) -> None:
 def _smooth_time(x: torch.Tensor, sigma: float) -> torch.Tensor:
     """scipy.ndimage.gaussian_filter1d(x, sigma, axis=-2, mode='nearest') for x (..., T, C)."""
     radius = int(4 * sigma + 0.5)
-    k = torch.arange(-radius, radius + 1, dtype=x.dtype)
+    k = torch.arange(-radius, radius + 1, dtype=x.dtype, device=x.device)
     kernel = torch.exp(-0.5 * (k / sigma) ** 2)
     kernel = (kernel / kernel.sum()).view(1, 1, -1)
     lead, (t, c) = x.shape[:-2], x.shape[-2:]

@@ -161,9 +161,10 @@ class _Queue:
             self.pending -= 1
 
 
-def create_app(model_path: str | None = None, limits: Limits = Limits(), model=None) -> FastAPI:
+def create_app(model_path: str | None = None, limits: Limits = Limits(), model=None, device=None,
+               dtype=None) -> FastAPI:  # fmt: skip
     """The studio app; ``model`` (an OmniMoGen) is used as given, else loaded from ``model_path`` (the
-    shipped one by default) on first use."""
+    shipped one by default) on first use, on ``device`` in ``dtype`` (``load_model``'s)."""
     app = FastAPI(title="omnimogen studio", version=__import__("omnimogen").__version__,
                   description="Direct motion by conversation: upload motions, generate and edit them, download them.")  # fmt: skip
     motions, conversations, queue = _Store(limits.motions), _Store(limits.conversations), _Queue(limits.queue)
@@ -175,7 +176,7 @@ def create_app(model_path: str | None = None, limits: Limits = Limits(), model=N
             if state["model"] is None:
                 from ..model.pipeline import load_model
 
-                state["model"] = load_model(model_path)
+                state["model"] = load_model(model_path, device, dtype)
             return state["model"]
 
     def keep(motion: Motion) -> MotionInfo:
@@ -370,11 +371,15 @@ def create_app(model_path: str | None = None, limits: Limits = Limits(), model=N
     return app
 
 
-def serve(model: str | None = None, host: str = "127.0.0.1", port: int = 8000) -> None:
+def serve(model: str | None = None, host: str = "127.0.0.1", port: int = 8000, device=None, dtype=None) -> None:
     import uvicorn
 
+    from ..device import resolve_device, resolve_dtype
+
+    resolve_device(device), resolve_dtype(dtype)  # a wrong --device fails now, not at the first request
+
     print(f"omnimogen studio on http://{host}:{port} (API: http://{host}:{port}/docs); Ctrl+C stops it.")
-    uvicorn.run(create_app(model), host=host, port=port, log_level="warning")
+    uvicorn.run(create_app(model, device=device, dtype=dtype), host=host, port=port, log_level="warning")
 
 
 __all__ = ["Limits", "create_app", "serve"]

@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from vector_quantize_pytorch import ResidualVQ
 
 from ..checkpoint import check_normalizer, config_from, load_weights, read_config, save_checkpoint
+from ..device import module_device
 from ..errors import FormatError, MotionError
 from ..motion import FPS, SMPL22, Motion, Normalizer, Skeleton
 
@@ -193,9 +194,9 @@ class MotionTokenizer(nn.Module):
             raise MotionError(
                 f"the motion has {f.shape[1]} features per frame; this tokenizer takes {self.config.input_dim}."
             )
-        x = torch.from_numpy(self.normalizer.normalize(f)).float()[None]
+        x = torch.from_numpy(self.normalizer.normalize(f)).float()[None].to(module_device(self))
         self.eval()
-        return self.encode_tensor(x)[0].numpy().astype(np.int64)
+        return self.encode_tensor(x)[0].cpu().numpy().astype(np.int64)
 
     def decode(self, codes, levels: int | None = None, length: int | None = None) -> Motion:
         """Codes (S, L) -> a motion of ``4 S + 1`` frames (or ``length`` frames when given, at most that).
@@ -207,8 +208,8 @@ class MotionTokenizer(nn.Module):
         if not 1 <= levels <= self.config.num_levels:
             raise MotionError(f"levels must be between 1 and {self.config.num_levels}, got {levels}.")
         self.eval()
-        x = self.decode_tensor(torch.from_numpy(codes)[None], levels)[0]
-        f = self.normalizer.denormalize(x.numpy())
+        x = self.decode_tensor(torch.from_numpy(codes)[None].to(module_device(self)), levels)[0]
+        f = self.normalizer.denormalize(x.float().cpu().numpy())
         if length is not None:
             if not 2 <= length <= len(f) + 1:
                 raise MotionError(

@@ -13,6 +13,7 @@ import shutil
 import typing
 from pathlib import Path
 
+from ..device import mixed_precision
 from ..errors import OmnimogenError, OptionError, check_number
 from ..fileio import atomic_path, lock_folder
 
@@ -158,8 +159,9 @@ class RunDir:
             tmp.write_text(json.dumps(doc, indent=1))
 
 
-# Settings a resumed run may change: how long it runs and how often it reports.
-RESUMABLE_KEYS = {"steps", "val_every", "ckpt_every", "log_every", "num_threads"}
+# Settings a resumed run may change: how long it runs, how often it reports, and where (a run
+# prepared or begun on a CPU machine continues on a GPU one).
+RESUMABLE_KEYS = {"steps", "val_every", "ckpt_every", "log_every", "num_threads", "device", "mixed_precision"}
 
 
 # The numeric settings the training configs share, by name: (low, high, whole number, low excluded).
@@ -172,6 +174,9 @@ SETTINGS = {
     "augment_shifts": (1, 64, True, False), "text_vocab_size": (64, 10**6, True, False),
     "val_per_task": (1, 10**6, True, False), "val_clips": (1, 10**7, True, False), "window": (8, 10**4, True, False),
     "joint_weight": (0, 10**3, False, False), "temperature": (0, 10, False, True), "crop_min": (0, 1, False, True),
+    "train_share": (0, 1, False, True), "group_size": (2, 1024, True, False), "clip": (0, 1, False, True),
+    "kl": (0, 100, False, False), "max_prompts": (1, 10**7, True, False), "val_prompts": (1, 10**6, True, False),
+    "semantic": (0, 100, False, False), "physical": (0, 100, False, False), "verifiable": (0, 100, False, False),
     "seed": (0, 2**63 - 1, True, False),
 }  # fmt: skip
 
@@ -196,7 +201,17 @@ def start_run(cfg, out: str | Path):
     check_settings(cfg)
     if getattr(cfg, "num_threads", None):
         torch.set_num_threads(cfg.num_threads)
-    acc = Accelerator(cpu=not torch.cuda.is_available())
+    device = getattr(cfg, "device", "auto")
+    if device not in ("auto", "cpu", "cuda"):
+        raise ConfigError(f"device={device!r} must be 'auto', 'cpu' or 'cuda' (accelerate gives each process its GPU).")
+    cpu = device == "cpu" or not torch.cuda.is_available()
+    if device == "cuda" and cpu:
+        raise ConfigError("device='cuda': this machine has no CUDA GPU (or this PyTorch is a CPU build); use 'auto' or 'cpu'.")
+    try:
+        precision = mixed_precision(getattr(cfg, "mixed_precision", "no"), cpu)
+    except OptionError as e:
+        raise ConfigError(str(e)) from None
+    acc = Accelerator(cpu=cpu, mixed_precision=precision)
     run = RunDir(out)
     if acc.is_main_process:
         lock_folder(run.root, "training run")  # two trainings into one folder would interleave everything

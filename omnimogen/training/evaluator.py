@@ -47,6 +47,13 @@ class EvaluatorTrainConfig:
     ckpt_every: int = 500
     log_every: int = 50
     num_threads: int | None = None  # torch threads per process
+    device: str = "auto"  # "auto": CUDA when there is one; "cpu" forces the CPU
+    mixed_precision: str = "auto"  # "auto": bfloat16 on a GPU, full precision on the CPU; "no", "bf16", "fp16"
+    # Train on this share of the train split's takes (a clip and its mirror stay together), picked by
+    # ``subset_seed``: a second evaluator that has seen other clips than the shipped one, to judge a
+    # model trained against the shipped one (RL rewards) without grading it by its own examiner.
+    train_share: float = 1.0
+    subset_seed: int = 0
 
     def model_config(self) -> EvaluatorConfig:
         if self.preset not in PRESETS:
@@ -94,6 +101,19 @@ def random_crops(clips: list[torch.Tensor], crop_min: float, max_rows: int, gen:
     return pad_batch(crops)
 
 
+def in_share(clip, share: float, seed: int) -> bool:
+    """Whether a clip falls in the ``share`` of clips that ``seed`` picks (a stable hash, the same on
+    every machine); a mirrored clip (``labels.json``: ``mirror``, id ``M`` + the original's) goes with
+    its original."""
+    if share >= 1:
+        return True
+    import hashlib
+
+    original = clip.id.removeprefix("M") if clip.label.get("mirror") else clip.id
+    digest = hashlib.sha256(f"{seed}/{original}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64 < share
+
+
 def _lr_lambda(cfg: EvaluatorTrainConfig):
     def f(step: int) -> float:
         if step < cfg.warmup_steps:
@@ -124,6 +144,8 @@ def train_evaluator(data: str | Path | list, out: str | Path, cfg: EvaluatorTrai
         normalizer = Normalizer.fit([c.features for t in train_sets for c in t])
     motions, captions, names = [], [], []  # one pass, so only the normalised copy of each clip stays in memory
     for folder, c in ((d, c) for d, t in zip(folders, train_sets, strict=True) for c in t):
+        if not in_share(c, cfg.train_share, cfg.subset_seed):
+            continue
         if not c.captions:
             raise ConfigError(
                 f"{folder}: train clip {c.id} has no caption in texts/; the evaluator learns from captions."

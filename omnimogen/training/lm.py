@@ -55,6 +55,8 @@ class LMTrainConfig:
     log_every: int = 50
     val_per_task: int = 40
     num_threads: int | None = None
+    device: str = "auto"  # "auto": CUDA when there is one; "cpu" forces the CPU
+    mixed_precision: str = "auto"  # "auto": bfloat16 on a GPU, full precision on the CPU; "no", "bf16", "fp16"
     prepare_workers: int = 1  # processes that encode the motions during preparation
 
     def model_config(self) -> ModelConfig:
@@ -87,11 +89,41 @@ def read_split(x2mo: Path, split: str) -> list[Sample]:
     return [s for f in files for s in read_samples(f)]
 
 
+PREPARED = "prepared.json"  # what a prepared folder was made with; training from it needs nothing else
+
+
+def _prepared_settings(cfg: LMTrainConfig, tokenizer: MotionTokenizer) -> dict:
+    """The settings a rendering depends on (besides the instruction set): a run trains from a prepared
+    folder only when these agree."""
+    return {"layout": cfg.model_config().layout, "text_vocab_size": cfg.text_vocab_size, "max_tokens": cfg.max_tokens,
+            "augment_shifts": cfg.augment_shifts, "tokenizer": tokenizer.fingerprint()}  # fmt: skip
+
+
+def load_prepared(cache: Path, tokenizer: MotionTokenizer, cfg: LMTrainConfig):
+    """``(vocab, rendered, captions)`` of the set the last preparation into ``cache`` wrote, for a run on
+    a machine without the instruction set or the corpus (``omnimogen train lm --prepare-only``, then
+    ``omnimogen train lm --out RUN`` elsewhere)."""
+    path = cache / PREPARED
+    if not path.is_file():
+        raise ConfigError(f"{cache}: no prepared training set ({PREPARED}); pass --data and --corpus, or prepare "
+                          "one with 'omnimogen train lm --prepare-only' where the corpus is.")  # fmt: skip
+    doc = json.loads(path.read_text())
+    want = _prepared_settings(cfg, tokenizer)
+    differ = sorted(k for k in want if doc["settings"].get(k) != want[k])
+    if differ:
+        raise ConfigError(f"{cache}: prepared with other settings ({', '.join(differ)}: "
+                          f"{', '.join(str(doc['settings'].get(k)) for k in differ)}); train with those, "
+                          "or prepare again.")  # fmt: skip
+    key = doc["key"]
+    return Vocab.load(cache / f"vocab-{key}"), load_rendered(cache / f"prepared-{key}.npz"), tuple(doc["captions"])
+
+
 def prepare(x2mo: Path, corpus_dir: Path | list[Path], tokenizer: MotionTokenizer, cfg: LMTrainConfig, cache: Path,
             progress: bool = True, tokenizer_dir: Path | None = None) -> tuple[Vocab, dict[str, list[tuple[str, Rendered]]]]:  # fmt: skip
     """Render every sample; reuse ``cache`` when it was made from the same inputs. With
     ``cfg.prepare_workers`` > 1 the motions are encoded in that many processes, which load the
-    tokenizer from ``tokenizer_dir``."""
+    tokenizer from ``tokenizer_dir``. ``cache/prepared.json`` records the last preparation (its
+    settings and the corpus's train captions), so that ``load_prepared`` can train from it alone."""
     mcfg = cfg.model_config()
     key = hashlib.sha256(
         json.dumps(
@@ -108,7 +140,9 @@ def prepare(x2mo: Path, corpus_dir: Path | list[Path], tokenizer: MotionTokenize
     done = cache / f"prepared-{key}.npz"
     if done.is_file():
         try:
-            return Vocab.load(cache / f"vocab-{key}"), load_rendered(done)
+            vocab, rendered = Vocab.load(cache / f"vocab-{key}"), load_rendered(done)
+            _record(cache, key, cfg, tokenizer, Corpus(corpus_dir), rendered)
+            return vocab, rendered
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, FormatError) as e:  # a crash, damage
             warnings.warn(f"{done}: unreadable preparation cache ({e}); preparing again.", stacklevel=2)
     splits = {s: read_split(x2mo, s) for s in ("train", "val")}
@@ -143,25 +177,37 @@ def prepare(x2mo: Path, corpus_dir: Path | list[Path], tokenizer: MotionTokenize
         warnings.warn(f"left out renderings longer than {cfg.max_tokens} tokens: {dict(dropped)}", stacklevel=2)
     cache.mkdir(parents=True, exist_ok=True)
     vocab.save(cache / f"vocab-{key}")
-    save_rendered(rendered, done)  # last: the cache counts as present only once this rename happened
+    save_rendered(rendered, done)  # the cache counts as present only once this rename happened
+    _record(cache, key, cfg, tokenizer, corpus, rendered)
     return vocab, rendered
 
 
+def _record(cache: Path, key: str, cfg: LMTrainConfig, tokenizer: MotionTokenizer, corpus: Corpus, rendered) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the clips it leaves out were counted when it was read
+        captions = corpus.train_captions()
+    record = {"key": key, "settings": _prepared_settings(cfg, tokenizer), "captions": list(captions),
+              "samples": {split: len(items) for split, items in rendered.items()}}  # fmt: skip
+    with atomic_path(cache / PREPARED) as tmp:
+        tmp.write_text(json.dumps(record))
+
+
 def save_rendered(rendered: dict[str, list[tuple[str, Rendered]]], path: Path) -> None:
-    """The rendered splits as one ``.npz`` of plain arrays (no pickle), written atomically: per split the
-    concatenated ids, loss masks and codes, the sample offsets and the task names (as JSON)."""
+    """The rendered splits as one compressed ``.npz`` of plain arrays (no pickle), written atomically:
+    per split the concatenated ids (int32), loss masks and codes (int16), the sample offsets and the
+    task names (as JSON). Small enough to carry to a training machine without the corpus."""
     arrays = {}
     for split, items in rendered.items():
         lengths = [len(r.ids) for _, r in items]
         arrays[f"{split}/offsets"] = np.concatenate([[0], np.cumsum(lengths, dtype=np.int64)]).astype(np.int64)
-        arrays[f"{split}/ids"] = np.concatenate([r.ids for _, r in items] or [np.zeros(0)]).astype(np.int64)
+        arrays[f"{split}/ids"] = np.concatenate([r.ids for _, r in items] or [np.zeros(0)]).astype(np.int32)
         arrays[f"{split}/loss_mask"] = np.concatenate([r.loss_mask for _, r in items] or [np.zeros(0)]).astype(bool)
         if items and items[0][1].codes is not None:
-            arrays[f"{split}/codes"] = np.concatenate([r.codes for _, r in items]).astype(np.int64)
+            arrays[f"{split}/codes"] = np.concatenate([r.codes for _, r in items]).astype(np.int16)
         arrays[f"{split}/tasks"] = np.frombuffer(json.dumps([t for t, _ in items]).encode(), dtype=np.uint8)
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as f:
-            np.savez(f, **arrays)
+            np.savez_compressed(f, **arrays)
 
 
 def load_rendered(path: Path) -> dict[str, list[tuple[str, Rendered]]]:
@@ -169,8 +215,8 @@ def load_rendered(path: Path) -> dict[str, list[tuple[str, Rendered]]]:
     out: dict[str, list[tuple[str, Rendered]]] = {}
     with np.load(path, allow_pickle=False) as z:
         for split in sorted({k.split("/")[0] for k in z.files}):
-            offsets, ids, mask = z[f"{split}/offsets"], z[f"{split}/ids"], z[f"{split}/loss_mask"]
-            codes = z[f"{split}/codes"] if f"{split}/codes" in z.files else None
+            offsets, ids, mask = z[f"{split}/offsets"], z[f"{split}/ids"].astype(np.int64), z[f"{split}/loss_mask"]
+            codes = z[f"{split}/codes"].astype(np.int64) if f"{split}/codes" in z.files else None
             tasks = json.loads(z[f"{split}/tasks"].tobytes().decode())
             if len(tasks) + 1 != len(offsets) or offsets[-1] != len(ids) or len(mask) != len(ids):
                 raise ValueError(f"the {split} arrays do not agree in length")
@@ -301,25 +347,51 @@ def model_from_run(run: str | Path, checkpoint: str | Path | None = None) -> Omn
     return model.eval()
 
 
-def train_lm(x2mo: str | Path, corpus: str | Path | list, tokenizer: str | Path | None, out: str | Path,
+def prepare_run(x2mo: str | Path, corpus: str | Path | list, tokenizer: str | Path | None, out: str | Path,
+                cfg: LMTrainConfig, progress: bool = True) -> dict:  # fmt: skip
+    """Only the preparation of a run (``omnimogen train lm --prepare-only``): ``RUN/config.json`` and
+    ``RUN/prepared/``, from which ``train_lm(None, None, tokenizer, RUN, cfg)`` trains on a machine that
+    has neither the instruction set nor the corpus. Returns the sample counts and the folder's size."""
+    from ..fileio import lock_folder
+    from .common import RunDir, check_settings
+
+    check_settings(cfg)
+    run = RunDir(out)
+    lock_folder(run.root, "training run")
+    run.check_config(cfg)
+    corpus = [Path(c) for c in ([corpus] if isinstance(corpus, (str, Path)) else corpus)]
+    cache = run.root / "prepared"
+    prepare(Path(x2mo), corpus, load_tokenizer(tokenizer), cfg, cache, progress, tokenizer_dir=tokenizer or TOKENIZER_DIR)
+    doc = json.loads((cache / PREPARED).read_text())
+    key = doc["key"]
+    size = sum(p.stat().st_size for p in [cache / f"prepared-{key}.npz", cache / PREPARED,
+                                          *(cache / f"vocab-{key}").rglob("*")] if p.is_file())  # fmt: skip
+    return {"samples": doc["samples"], "bytes": size, "folder": str(cache)}
+
+
+def train_lm(x2mo: str | Path | None, corpus: str | Path | list | None, tokenizer: str | Path | None, out: str | Path,
              cfg: LMTrainConfig, progress: bool = True) -> dict:  # fmt: skip
     """Train (or resume) the model on an instruction set; ``corpus`` is the folder (or folders, in the
-    order the set was built from) whose clips the samples reference."""
+    order the set was built from) whose clips the samples reference. With ``x2mo`` and ``corpus``
+    None, train from what :func:`prepare_run` left in ``out``."""
     from accelerate.utils import set_seed
 
-    corpus = [Path(c) for c in ([corpus] if isinstance(corpus, (str, Path)) else corpus)]
     acc, run = start_run(cfg, out)
     tok = load_tokenizer(tokenizer)
-    # Only the main process prepares; the others wait and read its cache.
-    if acc.is_main_process:
-        prepare(Path(x2mo), corpus, tok, cfg, run.root / "prepared", progress, tokenizer_dir=tokenizer or TOKENIZER_DIR)
-    acc.wait_for_everyone()
-    vocab, data = prepare(Path(x2mo), corpus, tok, cfg, run.root / "prepared", progress=False)
+    cache = run.root / "prepared"
+    if x2mo is None:
+        vocab, data, captions = load_prepared(cache, tok, cfg)
+    else:
+        corpus = [Path(c) for c in ([corpus] if isinstance(corpus, (str, Path)) else corpus)]
+        # Only the main process prepares; the others wait and read its cache.
+        if acc.is_main_process:
+            prepare(Path(x2mo), corpus, tok, cfg, cache, progress, tokenizer_dir=tokenizer or TOKENIZER_DIR)
+        acc.wait_for_everyone()
+        vocab, data = prepare(Path(x2mo), corpus, tok, cfg, cache, progress=False)
+        captions = tuple(json.loads((cache / PREPARED).read_text())["captions"])
     set_seed(cfg.seed, device_specific=False)
     model = OmniMoGenLM(cfg.model_config(), vocab)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # prepare() has said which clips it left out
-        model.known_captions = Corpus(corpus).train_captions()
+    model.known_captions = captions
     decay = [p for n, p in model.named_parameters() if p.requires_grad and p.ndim >= 2]
     no_decay = [p for n, p in model.named_parameters() if p.requires_grad and p.ndim < 2]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],

@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from ..data.dataset import MotionDataset
+from ..device import module_device
 from ..motion import FPS, WINDOW_ROWS, Normalizer, features_to_joints
 from ..tokenizer import PRESETS, MotionTokenizer, TokenizerConfig
 from .common import ConfigError, start_run, train_loop
@@ -39,6 +40,8 @@ class TokenizerTrainConfig:
     log_every: int = 50
     val_clips: int = 300  # validation clips (all when fewer)
     num_threads: int | None = None  # torch threads per process
+    device: str = "auto"  # "auto": CUDA when there is one; "cpu" forces the CPU
+    mixed_precision: str = "auto"  # "auto": bfloat16 on a GPU, full precision on the CPU; "no", "bf16", "fp16"
     # Fine-tuning: start from a saved tokenizer (its config and normaliser replace preset/model), and
     # with ``decoder_only`` train only the decoder: encoder and codebooks stay frozen, so every motion
     # keeps its codes and a model trained on them stays valid (the fingerprint does not change).
@@ -128,11 +131,12 @@ def evaluate(model: MotionTokenizer, clips: list[np.ndarray], levels: int | None
     n = model.normalizer
     errs, aligned, all_codes = [], [], []
     by_second = defaultdict(list)  # global error of the frames in each second: the root drift grows
+    device = module_device(model)
     for f in clips:
         f = f[:max_rows]
-        x = torch.from_numpy(n.normalize(f)).float()[None]
+        x = torch.from_numpy(n.normalize(f)).float()[None].to(device)
         codes = model.encode_tensor(x)
-        recon = model.decode_tensor(codes, levels)[0, : len(f)].numpy()
+        recon = model.decode_tensor(codes, levels)[0, : len(f)].float().cpu().numpy()
         j_true = features_to_joints(f)
         j_rec = features_to_joints(n.denormalize(recon))
         d = np.linalg.norm(j_rec - j_true, axis=-1)
@@ -141,7 +145,7 @@ def evaluate(model: MotionTokenizer, clips: list[np.ndarray], levels: int | None
             by_second[second].append(rows)
         da = np.linalg.norm((j_rec - j_rec[:, :1]) - (j_true - j_true[:, :1]), axis=-1)
         aligned.append(da.reshape(-1))
-        all_codes.append(codes[0].numpy())
+        all_codes.append(codes[0].cpu().numpy())
     codes = np.concatenate(all_codes)  # (N, L)
     usage, perplexity = [], []
     for level in range(codes.shape[1]):
