@@ -222,7 +222,7 @@ class Oracle:
 
 def test_tasks_ask_the_model_as_each_task_says(corpus, x2mo, model_dir, evaluator_dir, tmp_path, monkeypatch):
     oracle = Oracle(corpus)
-    monkeypatch.setattr(bench, "load_model", lambda path: oracle)
+    monkeypatch.setattr(bench, "load_model", lambda path, device=None: oracle)
     kw = {"data": corpus.root, "cases": x2mo, "model": model_dir, "evaluator": evaluator_dir, "progress": False}
     metrics = run_bench("tasks", tmp_path / "t", config=replace(CFG, repeats=1), **kw).metrics
     present = set(metrics["ground_truth"]) - {"all"}
