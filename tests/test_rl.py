@@ -89,7 +89,7 @@ def test_a_short_run_trains_logs_every_reward_and_resumes(inputs, tmp_path):
     assert [r["step"] for r in steps] == [1, 2, 3]
     assert all({"reward", "reward_physical", "failed", "frozen", "kl"} <= set(r) for r in steps)
     vals = [r["val"] for r in log if "val" in r]
-    assert vals and {"val_reward", "reward_similarity", "reward_physical"} <= set(vals[0])
+    assert len(vals) == 3 and {"val_reward", "reward_similarity", "reward_physical"} <= set(vals[0])  # 0, 2, 3
     before, after = OmniMoGen.from_pretrained(sft / "final").lm, OmniMoGen.from_pretrained(run / "final").lm
     moved = [not torch.equal(a, b) for a, b in zip(before.state_dict().values(), after.state_dict().values(), strict=True)]
     assert any(moved)  # the policy changed; the tokenizer it carries is the SFT model's

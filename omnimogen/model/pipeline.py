@@ -99,6 +99,8 @@ class Result:
     reasoning: str | None = None  # think=True: the judgments and plans written on the way
     tokens: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # the answer's ids
     parts: tuple = field(default=(), repr=False)  # the answer as parsed (text and codes), for follow-ups
+    # think=True: the answer's motions after each round, the first attempt's first (the last is ``motions``)
+    attempts: tuple = field(default=(), repr=False)
     warnings: list[str] = field(default_factory=list)  # e.g. a request the model does not know (see understand.py)
     reading: Reading | None = None  # how a text-to-motion request was read (interpret_words=True)
     prompt: Message | None = field(default=None, repr=False)  # the user turn as the model was asked it
@@ -354,7 +356,7 @@ class OmniMoGen:
 
     def _reflect(self, messages, result, opt, gen, rounds, frames) -> Result:
         """Self-reflection: judge the motion in words against the instruction, regenerate if it falls short."""
-        notes = []
+        notes, attempts = [], [tuple(result.motions)]
         for _ in range(rounds):
             if not result.motions:
                 break
@@ -372,7 +374,8 @@ class OmniMoGen:
             messages = [*messages, answer, ask, Message("assistant", (TextPart(verdict.text),)),
                         Message("user", (TextPart("Use your critique to regenerate it."),))]  # fmt: skip
             result = self._answer(messages, opt, gen, frames)
-        return dataclasses.replace(result, reasoning="\n".join(notes) or None)
+            attempts.append(tuple(result.motions))
+        return dataclasses.replace(result, reasoning="\n".join(notes) or None, attempts=tuple(attempts))
 
 
 class ChatSession:

@@ -285,6 +285,11 @@ def train_rl(model_dir: str | Path | None, x2mo: str | Path, corpus: str | Path 
     def save(directory: Path):
         policy.save_pretrained(directory)
 
+    if run.latest() is None and acc.is_main_process:  # the supervised model's own figures: the baseline
+        score, record = validate(0)
+        run.log({"step": 0, "val": record})
+    acc.wait_for_everyone()
+
     return train_loop(acc, run, cfg, lm, opt, sched, list(range(len(train))), train_step=train_step,
                       validate=validate, save=save, name="rl", progress=progress)  # fmt: skip
 
