@@ -141,7 +141,9 @@ def prepare(x2mo: Path, corpus_dir: Path | list[Path], tokenizer: MotionTokenize
     if done.is_file():
         try:
             vocab, rendered = Vocab.load(cache / f"vocab-{key}"), load_rendered(done)
-            _record(cache, key, cfg, tokenizer, Corpus(corpus_dir), rendered)
+            record = cache / PREPARED
+            if not record.is_file() or json.loads(record.read_text()).get("key") != key:  # a cache from before the record
+                _record(cache, key, cfg, tokenizer, Corpus(corpus_dir), rendered)
             return vocab, rendered
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, FormatError) as e:  # a crash, damage
             warnings.warn(f"{done}: unreadable preparation cache ({e}); preparing again.", stacklevel=2)

@@ -174,7 +174,7 @@ def score(prompt: Prompt, motions: list[Motion | None], evaluator, cfg: RLTrainC
         return out
     if cfg.semantic:
         answers = evaluator.embed_motions([motions[i].features for i in ok])
-        if prompt.source is None and prompt.target is not None and prompt.task.startswith("t2m"):
+        if prompt.source is None and prompt.task.startswith("t2m"):
             wanted = evaluator.embed_texts([prompt.text])[0]  # text to motion: the words asked
         else:
             wanted = evaluator.embed_motions([Motion.from_joints(prompt.target).features])[0]
