@@ -156,17 +156,48 @@ def test_long_motions_continue_across_windows(model):
 
 
 def test_a_continuation_is_placed_where_the_motion_left_off(hml_joints):
-    from omnimogen.model.stitch import join, place_after
+    from omnimogen.model.stitch import place_after, settle
 
     a, b = hml_joints[:100], hml_joints[99:]
     # What a continuation looks like: canonical (the features put it at the origin facing +Z).
     b_canonical = Motion.from_features(Motion.from_joints(b).features).joints
     placed = place_after(b_canonical, a)
     np.testing.assert_allclose(placed[0, 0, [0, 2]], a[-1, 0, [0, 2]], atol=1e-6)
-    whole = join(a, placed, 5)
+    whole = settle(np.concatenate([a, placed[1:]]), len(a) - 1)
     assert len(whole) == len(hml_joints)
     err = np.linalg.norm(whole[110:, 0, [0, 2]] - hml_joints[110:, 0, [0, 2]], axis=-1)
     assert err.max() < 0.1  # the re-placed path follows the original (facing estimated from one pose)
+
+
+def test_pieces_that_restate_each_other_join_into_the_motion_they_came_from(hml_joints):
+    from omnimogen.model.stitch import POSE_FRAMES, _cut_in, _turn, align_about_y
+
+    k = POSE_FRAMES
+    # A rigid turn about +Y and a move along the floor are undone exactly by the fit on the poses.
+    moved = _turn(hml_joints, 1.1, np.array([2.0, -0.5]))
+    np.testing.assert_allclose(align_about_y(moved, moved[:k], hml_joints[:k]), hml_joints, atol=1e-5)
+    # Two overlapping pieces of a real take, the second turned and moved elsewhere, cut together again.
+    a, b = hml_joints[:80], _turn(hml_joints[80 - k :], -2.0, np.array([5.0, 1.0]))
+    whole, cut = _cut_in(a, b, k)
+    assert len(whole) == len(hml_joints) and 80 - k + 2 <= cut <= 80 - 3
+    np.testing.assert_allclose(whole, hml_joints, atol=1e-5)
+
+
+def test_settling_spreads_a_jump_in_speed_and_leaves_the_rest(hml_joints):
+    from omnimogen.model.stitch import SETTLE_FRAMES, settle, speed_jumps
+
+    # A body gliding at 1 m/s that jumps to 3 m/s after frame 50.
+    glide = np.cumsum(np.where(np.arange(100) < 51, 0.05, 0.15))[:, None, None] * np.array([1.0, 0, 0]) + np.zeros((1, 22, 3))
+    out = settle(glide, 50)
+    assert speed_jumps(glide, [50])["join_max"] == pytest.approx(2.0)
+    # the 2 m/s change is spread over the window: about 2 / 13 a frame, none above 0.3
+    assert speed_jumps(out, [50], reach=SETTLE_FRAMES + 1)["join_max"] < 0.3
+    far = np.r_[0 : 50 - SETTLE_FRAMES + 1, 50 + SETTLE_FRAMES + 1 : 100]
+    np.testing.assert_array_equal(out[far], glide[far])  # outside the window nothing moves
+    # where the acceleration changes linearly (a cubic path), there is no jump and nothing moves
+    t = np.arange(100, dtype=np.float64)[:, None, None]
+    cubic = 1e-5 * (t - 40) ** 3 * np.array([1.0, 0.2, -0.5]) + 0.01 * t + np.zeros((1, 22, 3))
+    np.testing.assert_allclose(settle(cubic, 50), cubic, atol=1e-9)
 
 
 def test_every_call_returns_a_motion_of_the_asked_length(model, hml_features):

@@ -180,7 +180,9 @@ def test_a_timeline_is_one_motion_and_a_segment_regenerates_alone(client, model)
     joints = {k: np.asarray(client.get(f"/api/motions/{v['motion']['id']}?format=json").json()["joints"])
               for k, v in (("a", tl), ("b", again), ("c", other))}  # fmt: skip
     np.testing.assert_allclose(joints["a"], joints["b"], atol=1e-4)
-    cut = tl["starts"][1] - 13 - 4  # before the transition into the second segment (0.6 s and half of 0.4 s)
+    # before the join into the second segment: its start is at most 8 frames past the first segment's end,
+    # and the join changes at most 13 - 2 + 6 frames before that end (stitch.bridged, _cut_in, settle)
+    cut = tl["starts"][1] - 2 * 13
     np.testing.assert_allclose(joints["a"][:cut], joints["c"][:cut], atol=1e-4)
     assert client.post("/api/timeline", json={"segments": [{"instruction": "walk", "seconds": 50}] * 2}).status_code == 400
 

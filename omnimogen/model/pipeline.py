@@ -114,7 +114,7 @@ class Timeline:
     motion: Motion  # every segment and transition, one motion
     starts: list[int]  # frame where each segment's part begins (a transition's middle for all but the first)
     segments: list[Motion]  # each segment as generated on its own
-    seams: list[int]  # frames where generated pieces meet (a segment and a transition)
+    seams: list[tuple[int, int]]  # (first, last) frame that each join changed (stitch.bridged)
 
 
 class OmniMoGen:
@@ -258,7 +258,7 @@ class OmniMoGen:
             gen = torch.Generator().manual_seed(seeds[n] + 10_000) if seeds[n] is not None else None
             joints, at = bridged(lambda text, k, bound, gen=gen: self._window(text, k, gen, opts, bound), joints,
                                  nxt.joints, int(round(transition * FPS)))  # fmt: skip
-            starts.append((at[0] + at[-1]) // 2)
+            starts.append((at[0][1] + at[-1][0]) // 2)
             seams += at
         return Timeline(Motion.from_joints(joints, caption=" / ".join(t for t, _ in segments)), starts, parts, seams)
 

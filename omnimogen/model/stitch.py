@@ -1,7 +1,9 @@
 """Motions longer than the training window, and timelines of several prompts, stitched from windows:
 each next window continues the last seconds of the motion so far (the model's ``continue`` task) or
-is made from its own words, is placed where and as the previous one ends, and the join is made by the
-model's in-betweening (its ``inbetween`` task) between the two ends."""
+is made from its own words, and the model in-betweens the join (its ``inbetween`` task): shown the
+last 0.6 s of one piece and the first 0.6 s of the next, it makes a transition that starts and ends
+with them. Each piece is cut where it and the transition agree best, and the cut is settled: the jump
+in velocity there is spread over the frames around it (:func:`settle`)."""
 
 from __future__ import annotations
 
@@ -12,8 +14,8 @@ import numpy as np
 from ..motion import FPS, SMPL22, Motion
 
 CONTEXT_FRAMES = 81  # the last 4 s of a long motion are shown when asking for what comes next
-BLEND_FRAMES = 5  # frames cross-faded where two windows meet
 POSE_FRAMES = 13  # in-betweening shows 12 feature rows (0.6 s) of each end, the longest pose of training
+SETTLE_FRAMES = 6  # frames on each side of a cut over which its jump is spread (tuned on 38 joins: 4, 6, 8, 10, 12, 20)
 INBETWEEN = "Make a motion that starts at <StartPose> and finishes at <EndPose>."  # the in-between task's words
 
 # (instruction, frames, motions) -> one window's motion of exactly ``frames`` frames
@@ -28,26 +30,76 @@ def long_motion(window: Window, instruction: str, motions: dict[str, Motion], fr
     joints = window(instruction, window_frames, motions).joints
     while len(joints) < frames:
         context = Motion.from_joints(joints[-CONTEXT_FRAMES:])
-        need = max(min(window_frames, frames - len(joints) + BLEND_FRAMES + 1), min_frames)
+        need = max(min(window_frames, frames - len(joints) + 1), min_frames)
         prompt = f"Continue <Motion> for about {(need - 1) / FPS:.1f} more seconds."
         nxt = window(prompt, need, {"Motion": context}).joints
         joints, _ = bridged(window, joints, nxt, 0)
     return joints[:frames]
 
 
-def bridged(window: Window, a: np.ndarray, b: np.ndarray, extra: int) -> tuple[np.ndarray, list[int]]:
-    """a then b (joints), the last ``POSE_FRAMES`` of a and the first of b replaced by the model's
-    in-between of them, ``extra`` frames longer: the join is a motion the model made, whose own ends are
-    cross-faded onto a and b over ``BLEND_FRAMES``. Returns the joints (len(a) + len(b) - 1 + extra
-    frames) and the seams where pieces meet (a's last frame alone when either is too short)."""
+def bridged(window: Window, a: np.ndarray, b: np.ndarray, extra: int) -> tuple[np.ndarray, list[tuple[int, int]]]:
+    """a then b (joints), joined by the model's in-between of a's last ``POSE_FRAMES`` and b's first,
+    ``extra`` frames longer than the two. The in-between is turned and moved onto a's end (its first
+    frames re-state it), b onto the in-between's end; each is cut in where the overlapping poses agree
+    best, and each cut settled. Returns the joints (len(a) + len(b) + extra frames; len(a) + len(b) - 1
+    when either is too short to in-between, then b is placed after a and the two cut together) and the
+    spans of frames that the joins changed."""
     k = POSE_FRAMES
-    if len(a) <= k or len(b) <= k:  # too short to in-between: placed and cross-faded
-        return join(a, place_after(b, a), BLEND_FRAMES), [len(a) - 1]
+    if len(a) <= k or len(b) <= k:
+        out = np.concatenate([a, place_after(b, a)[1:]])
+        return settle(out, len(a) - 1), [_span(out, len(a) - 1)]
     ends = {"StartPose": Motion.from_joints(a[-k:]), "EndPose": Motion.from_joints(b[:k])}
     bridge = window(INBETWEEN, 2 * k + extra, ends).joints
-    head = a[: len(a) - k + 1]
-    out = join(head, place_after(bridge, head), BLEND_FRAMES)
-    return join(out, place_after(b[k - 1 :], out), BLEND_FRAMES), [len(head) - 1, len(out) - 1]
+    out, first = _cut_in(a, bridge, k)
+    out, second = _cut_in(out, b, k)
+    return settle(settle(out, first), second), [_span(out, first), _span(out, second)]
+
+
+def _cut_in(a: np.ndarray, b: np.ndarray, k: int) -> tuple[np.ndarray, int]:
+    """a then b, where b's first ``k`` frames re-state a's last ``k``: b is aligned on them and cut in after
+    the frame where the two agree best (not the first or last two). Returns the joints and the cut (the
+    last frame that is a's)."""
+    b = align_about_y(b, b[:k], a[-k:])
+    gap = np.linalg.norm(b[:k] - a[-k:], axis=-1).mean(-1)
+    at = 2 + int(np.argmin(gap[2:-2]))
+    return np.concatenate([a[: len(a) - k + at + 1], b[at + 1 :]]), len(a) - k + at
+
+
+def _span(joints: np.ndarray, cut: int) -> tuple[int, int]:
+    return max(cut - SETTLE_FRAMES, 0), min(cut + 1 + SETTLE_FRAMES, len(joints) - 1)
+
+
+def settle(joints: np.ndarray, cut: int, width: int = SETTLE_FRAMES) -> np.ndarray:
+    """Joints (T, J, 3) with the jump where frame ``cut`` meets ``cut + 1`` spread over ``width`` frames on
+    each side. The acceleration (second difference) at the two frames of the cut is replaced by the line
+    through the mean of the three frames before and the mean of the three after, and the frames within
+    ``width`` of the cut are displaced, least squares, to have every acceleration as close to that as
+    they can while the first and last two frames of the window keep their place (so position and
+    velocity carry on unchanged there). A least-squares displacement map of our own: no library
+    smooths a seam this way."""
+    T = len(joints)
+    lo, hi = max(cut - width, 1), min(cut + 1 + width, T - 2)
+    if hi - lo < 4:
+        return joints
+    flat = joints.reshape(T, -1).astype(np.float64)
+    rows = np.arange(lo, hi + 1)  # accelerations fitted: x[t-1] - 2 x[t] + x[t+1]
+    accel = flat[rows - 1] - 2 * flat[rows] + flat[rows + 1]
+    before, after = accel[rows < cut][-3:], accel[rows > cut + 1][:3]
+    target = accel.copy()
+    if len(before) and len(after):
+        # the line through the means (centred 2 frames before the cut and 2 after cut + 1) at cut and cut + 1
+        target[rows == cut] = (3 * before.mean(0) + 2 * after.mean(0)) / 5
+        target[rows == cut + 1] = (2 * before.mean(0) + 3 * after.mean(0)) / 5
+    free = np.arange(lo + 1, hi)  # displaced frames; lo - 1, lo, hi, hi + 1 stay
+    second = np.zeros((len(rows), len(free)))
+    for r, t in enumerate(rows):
+        for step, c in ((-1, 1.0), (0, -2.0), (1, 1.0)):
+            if lo < t + step < hi:
+                second[r, t + step - lo - 1] = c
+    shift, *_ = np.linalg.lstsq(second, target - accel, rcond=None)
+    out = flat.copy()
+    out[free] += shift
+    return out.reshape(joints.shape).astype(joints.dtype)
 
 
 def heading(joints: np.ndarray) -> float:
@@ -58,42 +110,57 @@ def heading(joints: np.ndarray) -> float:
     return float(np.arctan2(forward[0], forward[2]))
 
 
+def _turn(joints: np.ndarray, angle: float, shift: np.ndarray) -> np.ndarray:
+    """Joints turned by ``angle`` about +Y (through the origin), then moved by ``shift`` (x, z)."""
+    c, s = np.cos(angle), np.sin(angle)
+    out = joints @ np.array([[c, 0, s], [0, 1, 0], [-s, 0, c]]).T
+    out[..., 0] += shift[0]
+    out[..., 2] += shift[1]
+    return out
+
+
 def place_after(segment: np.ndarray, previous: np.ndarray) -> np.ndarray:
     """Turn and move ``segment`` (T, J, 3) about +Y so its first pose stands where and as
     ``previous``'s last pose does (the continuation starts at the origin facing +Z)."""
-    angle = heading(previous[-1]) - heading(segment[0])
+    out = _turn(segment, heading(previous[-1]) - heading(segment[0]), np.zeros(2))
+    return _turn(out, 0.0, (previous[-1, 0] - out[0, 0])[[0, 2]])
+
+
+def align_about_y(joints: np.ndarray, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """``joints`` turned about +Y and moved along the floor by the rigid motion that best takes the
+    poses ``src`` onto ``dst`` (both (k, J, 3); least squares over every joint, the 2-D Procrustes fit)."""
+    p, q = src[..., [0, 2]].reshape(-1, 2), dst[..., [0, 2]].reshape(-1, 2)
+    pm, qm = p.mean(0), q.mean(0)
+    h = (p - pm).T @ (q - qm)
+    angle = -np.arctan2(h[0, 1] - h[1, 0], h[0, 0] + h[1, 1])  # _turn's angle: x' = c x + s z
     c, s = np.cos(angle), np.sin(angle)
-    rot = np.array([[c, 0, s], [0, 1, 0], [-s, 0, c]])
-    out = segment @ rot.T
-    shift = previous[-1, 0] - out[0, 0]
-    shift[1] = 0.0
-    return out + shift
+    moved = np.array([c * pm[0] + s * pm[1], -s * pm[0] + c * pm[1]])
+    return _turn(joints, angle, qm - moved)
 
 
-def join(a: np.ndarray, b: np.ndarray, blend: int) -> np.ndarray:
-    """a then b, where b's first frame re-states a's last: drop it and cross-fade the next frames."""
-    b = b[1:]
-    k = min(blend, len(a) - 1, len(b))
-    w = np.linspace(0, 1, k + 2)[1:-1, None, None]  # (k, 1, 1)
-    step = a[-1] - a[-2]
-    extrapolated = a[-1] + step * np.arange(1, k + 1)[:, None, None]  # where a would have gone
-    b = b.copy()
-    b[:k] = (1 - w) * extrapolated + w * b[:k]
-    return np.concatenate([a, b])
-
-
-def speed_jumps(joints: np.ndarray, joins: list[int], fps: float = FPS, reach: int = 3) -> dict[str, float]:
-    """How visible joins are, from the frame-to-frame change of the mean joint speed (m/s): its largest
-    value within ``reach`` frames of a join (``join_max``), its median everywhere else (``inside_median``),
-    and, for the same width of window away from the joins, the median of each window's largest change
-    (``inside_window_max``: what a join would be if it were invisible)."""
+def speed_jumps(joints: np.ndarray, joins: list[int] | list[tuple[int, int]], fps: float = FPS,
+                reach: int = 3) -> dict[str, float]:  # fmt: skip
+    """How visible joins are, from the frame-to-frame change of the mean joint speed (m/s). A join is a
+    frame or a span of frames that joining changed; it is looked at within ``reach`` frames of it.
+    ``join_max``: the largest change near any join; ``inside_median``: the median change everywhere
+    else; ``inside_window_max``: the median of the largest change in windows of 2 * reach + 1 frames
+    away from joins (what a one-frame join would be if it were invisible); ``above_p95``: the share of
+    joins whose largest change is above the 95th percentile of same-width windows away from joins
+    (0.05 if joins were as smooth as the rest)."""
     speed = np.linalg.norm(np.diff(joints, axis=0), axis=-1).mean(-1) * fps  # (T - 1,)
     change = np.abs(np.diff(speed))  # (T - 2,): between speed t -> t+1 and t+1 -> t+2
+    spans = [(j, j) if np.isscalar(j) else tuple(j) for j in joins]
     near = np.zeros(len(change), bool)
-    for j in joins:
-        near[max(0, j - reach - 1) : j + reach] = True
-    width = 2 * reach + 1
-    windows = [change[i : i + width].max() for i in range(len(change) - width + 1) if not near[i : i + width].any()]
+    looked = [(max(0, lo - reach - 1), min(len(change), hi + reach)) for lo, hi in spans]
+    for lo, hi in looked:
+        near[lo:hi] = True
+
+    def inside(width: int) -> list[float]:
+        return [change[i : i + width].max() for i in range(len(change) - width + 1) if not near[i : i + width].any()]
+
+    above = [change[lo:hi].max() > np.percentile(w, 95) for lo, hi in looked if (w := inside(hi - lo))]
+    windows = inside(2 * reach + 1)
     return {"join_max": float(change[near].max()) if near.any() else 0.0,
             "inside_median": float(np.median(change[~near])) if (~near).any() else 0.0,
-            "inside_window_max": float(np.median(windows)) if windows else 0.0}  # fmt: skip
+            "inside_window_max": float(np.median(windows)) if windows else 0.0,
+            "above_p95": float(np.mean(above)) if above else 0.0}  # fmt: skip
