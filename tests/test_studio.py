@@ -2,6 +2,8 @@
 
 import asyncio
 import io
+import threading
+import time
 
 import numpy as np
 import pytest
@@ -139,6 +141,81 @@ def test_the_queue_refuses_when_full_and_frees_a_place_when_a_client_leaves():
         assert await first == "done" and queue.pending == 0
 
     asyncio.run(scenario())
+
+
+def test_a_job_reports_its_progress_and_stops_when_cancelled_or_left():
+    from omnimogen.model.generate import report
+
+    class Client:
+        def __init__(self):
+            self.gone = False
+
+        async def is_disconnected(self):
+            return self.gone
+
+    def tokens(forever: threading.Event):  # a generation pass that writes tokens until told otherwise
+        def work():
+            step = 0
+            while not forever.is_set():
+                report(step, 40)
+                step += 1
+                time.sleep(0.005)
+            return "finished"
+
+        return work
+
+    async def until(predicate):
+        for _ in range(400):
+            try:
+                if predicate():
+                    return
+            except HTTPException:  # not registered yet
+                pass
+            await asyncio.sleep(0.01)
+        raise AssertionError("timed out")
+
+    async def scenario():
+        queue = _Queue(waiting=2)
+        stop = threading.Event()
+        running = asyncio.create_task(queue.run(Client(), tokens(stop), 5, "a", planned=3))
+        waiting = asyncio.create_task(queue.run(Client(), lambda: "never", 5, "b"))
+        await until(lambda: queue.info("a").tokens > 3)
+        a, b = queue.info("a"), queue.info("b")
+        assert (a.state, a.passes, a.planned, a.expected, a.ahead) == ("running", 1, 3, 40, 0)
+        assert (b.state, b.ahead) == ("waiting", 1)
+        with pytest.raises(HTTPException) as twice:  # one id, one request at a time
+            await queue.run(Client(), lambda: "x", 5, "a")
+        assert twice.value.status_code == 409
+        assert queue.cancel("b").state == "waiting"  # leaves the queue at its next look
+        with pytest.raises(HTTPException) as left:
+            await waiting
+        assert left.value.status_code == 499 and queue.info("b").state == "cancelled"
+        queue.cancel("a")  # a running pass stops at its next token
+        with pytest.raises(HTTPException) as stopped:
+            await running
+        assert stopped.value.status_code == 499 and queue.info("a").state == "cancelled" and queue.pending == 0
+        client = Client()  # a client that goes away cancels its running job and frees the worker
+        gone = asyncio.create_task(queue.run(client, tokens(stop), 5, "c"))
+        await until(lambda: queue.info("c").tokens > 0)
+        client.gone = True
+        with pytest.raises(HTTPException):
+            await gone
+        assert queue.info("c").state == "cancelled"
+        assert await queue.run(Client(), lambda: "next", 5) == "next"  # the worker is free
+        with pytest.raises(HTTPException) as unknown:
+            queue.info("zzz")
+        assert unknown.value.status_code == 404
+
+    asyncio.run(scenario())
+
+
+def test_progress_and_cancel_over_http(client):
+    assert client.post("/api/generate?job=mine", json={"instruction": "a person walks", "seconds": 1}).status_code == 200
+    info = client.get("/api/jobs/mine").json()
+    assert info["state"] == "done" and info["passes"] >= 1 and info["tokens"] == info["expected"] == 8  # 5 steps + 3
+    assert client.delete("/api/jobs/mine").json()["state"] == "done"  # nothing left to cancel
+    assert client.get("/api/jobs/nope").status_code == 404
+    assert client.post("/api/generate?job=../x", json={"instruction": "a person walks"}).status_code == 422
 
 
 def test_a_conversation_saves_and_loads_again_and_goes_on(client):

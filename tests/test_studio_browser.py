@@ -44,8 +44,18 @@ def _canvas_png(page, card) -> bytes:
     return card.locator("canvas").screenshot()
 
 
-def test_a_session_in_the_browser(server, tmp_path):
+def test_a_session_in_the_browser(server, tmp_path, monkeypatch):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    import omnimogen.model.generate as gen
+
+    slow, report = threading.Event(), gen.report
+
+    def slowly(index, expected):  # while ``slow`` is set, every token takes 20 ms
+        if slow.is_set():
+            time.sleep(0.02)
+        report(index, expected)
+
+    monkeypatch.setattr(gen, "report", slowly)
     with playwright.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         page = browser.new_page(viewport={"width": 1100, "height": 900}, accept_downloads=True)
@@ -117,6 +127,19 @@ def test_a_session_in_the_browser(server, tmp_path):
         back = Motion.load(path)
         assert back.num_frames > 10 and np.isfinite(back.joints).all()
         page.screenshot(path=str(ARTIFACTS / "3_session.png"), full_page=True)
+
+        # A long request shows its progress and stops when cancelled (each token slowed down here).
+        page.fill("#instruction", "a person walks")
+        page.fill("#seconds", "30")
+        slow.set()
+        page.click("#send")
+        page.wait_for_selector("#status:has-text('pass')", timeout=30_000)
+        assert page.is_visible("#progress") and page.is_visible("#cancel")
+        page.locator("form").screenshot(path=str(ARTIFACTS / "5_progress.png"))
+        page.click("#cancel")
+        page.wait_for_selector("#status.error:has-text('cancelled')", timeout=30_000)
+        assert page.is_hidden("#cancel") and page.is_hidden("#progress")
+        slow.clear()
         browser.close()
     assert not errors, errors
     assert Path(ARTIFACTS / "1_text_to_motion.png").stat().st_size > 10_000

@@ -3,17 +3,21 @@
 Outside a motion span only text and structure tokens may be sampled; inside a span only motion
 codes of the expected level (flat layout) or ``<step>``/``</mo>`` plus level-wise codes (grouped
 layout). A span can be forced to an exact number of latent steps (length control). Randomness
-comes from a ``torch.Generator`` passed in, never from the global seed.
+comes from a ``torch.Generator`` passed in, never from the global seed. Within :func:`watching`, every
+new token is reported to a callback, which may stop the generation by raising :class:`Cancelled`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
-from ..errors import check_number
+from ..errors import OmnimogenError, check_number
 from .fast_llama import LlamaDecoder
 from .transformer import OmniMoGenLM
 from .vocab import Rendered
@@ -44,6 +48,36 @@ class SamplingOptions:
         if self.motion_steps is not None:
             check_number("motion_steps", self.motion_steps, 1, integer=True)
         check_number("max_motion_steps", self.max_motion_steps, 1, integer=True)
+
+
+class Cancelled(OmnimogenError):
+    """A generation stopped because its watcher asked it to (a user cancelled, or a client went away)."""
+
+
+# (token index in this pass, tokens the pass is expected to write) -> None; set by ``watching``
+Watcher = Callable[[int, int], None]
+_watcher: ContextVar[Watcher | None] = ContextVar("omnimogen_watcher", default=None)
+
+
+@contextmanager
+def watching(callback: Watcher) -> Iterator[None]:
+    """Within the block (in this thread or task), each :func:`generate` call reports every token it
+    writes as ``callback(index, expected)``: ``index`` counts from 0 in each call (a pass), ``expected``
+    is the pass's likely length (exact for a motion of asked length, else its token budget). Raise
+    :class:`Cancelled` from the callback to stop."""
+    token = _watcher.set(callback)
+    try:
+        yield
+    finally:
+        _watcher.reset(token)
+
+
+def report(index: int, expected: int) -> None:
+    """Tell the watcher of this thread or task, if there is one, that token ``index`` of a pass is being
+    written (what :func:`generate` does for every token); it may raise :class:`Cancelled`."""
+    watch = _watcher.get()
+    if watch is not None:
+        watch(index, expected)
 
 
 @dataclass
@@ -226,7 +260,11 @@ def generate(
         if use_cache and model.lean_decoding and LlamaDecoder.supports(model.lm)
         else None
     )
-    for _ in range(options.max_new_tokens):
+    expected = options.max_new_tokens
+    if options.motion_only and options.motion_steps is not None:  # <mo>, the steps (or their codes), </mo>, <eoa>
+        expected = min(expected, options.motion_steps * (1 if grouped else v.levels) + 3)
+    for step in range(options.max_new_tokens):
+        report(step, expected)
         pos = (attn.cumsum(-1) - 1).clamp(min=0)
         allowed = torch.stack([grammar.allowed(b) for b in range(B)]).to(device)
         forced = bool((allowed.sum(-1) == 1).all())  # the grammar leaves one choice: no logits needed

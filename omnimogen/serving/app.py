@@ -4,7 +4,9 @@
 (uploads, and every answer), at most ``Limits.motions`` of them, the oldest dropped first. Uploads
 are read by the same loaders as the command line (no pickle), within size and length limits.
 Generation runs one request at a time on a worker thread; at most ``Limits.queue`` requests wait, and
-more get 429 with Retry-After; a client that goes away while waiting frees its place.
+more get 429 with Retry-After. A request may name a job id (``?job=``): ``GET /api/jobs/{id}`` says how
+far it is, ``DELETE /api/jobs/{id}`` cancels it; a client that goes away cancels its own (waiting, or
+running: the worker stops at its next token).
 """
 
 from __future__ import annotations
@@ -13,9 +15,10 @@ import asyncio
 import secrets
 import tempfile
 import threading
+import time
 import warnings
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -25,8 +28,10 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from ..errors import OmnimogenError
+from ..model.generate import Cancelled, watching
+from ..model.pipeline import WINDOW_FRAMES
 from ..model.understand import asks_for_words
-from ..motion import Motion
+from ..motion import FPS, Motion
 from ..motion.motion import LOADABLE, file_kind
 
 STATIC = Path(__file__).parent / "static"
@@ -134,31 +139,129 @@ class _Store:
             return self.items[key]
 
 
+JobId = Annotated[str | None, Query(pattern=r"^[A-Za-z0-9_-]{1,64}$",
+                                    description="your id for this request, to read its progress or cancel it")]
+
+
+def _passes(seconds: float | None, think: bool) -> int:
+    """Generation passes a request of ``seconds`` likely needs: one per window of a long motion and one
+    per join between windows; three times that in Think mode (an answer, a judgment of it, and another
+    answer when it is judged wrong; more rounds may follow)."""
+    frames = 1 if seconds is None else int(round(seconds * FPS)) + 1
+    windows = 1 + max(0, -(-(frames - WINDOW_FRAMES) // (WINDOW_FRAMES - 1)))
+    return (2 * windows - 1) * (3 if think else 1)
+
+
+class JobInfo(BaseModel):
+    id: str
+    state: Literal["waiting", "running", "done", "cancelled", "failed"]
+    ahead: int = Field(description="requests before this one (waiting or running)")
+    passes: int = Field(description="generation passes started (a motion, a transition, a Think round...)")
+    planned: int = Field(description="passes the request is likely to need")
+    tokens: int = Field(description="tokens written in the current pass")
+    expected: int = Field(description="tokens the current pass is likely to write")
+    seconds: float = Field(description="since the request arrived")
+
+
+@dataclass
+class _Job:
+    id: str
+    planned: int
+    arrived: float = field(default_factory=time.monotonic)
+    state: str = "waiting"
+    passes: int = 0
+    tokens: int = 0
+    expected: int = 0
+    cancel: bool = False
+
+    def step(self, index: int, expected: int) -> None:
+        """The generation's watcher: counts passes and tokens; stops the pass when cancelled."""
+        if self.cancel:
+            raise Cancelled(f"request {self.id} was cancelled.")
+        self.passes += index == 0
+        self.tokens, self.expected = index + 1, expected
+
+
 class _Queue:
-    """One job at a time on a worker thread, at most ``waiting`` more waiting; the rest are refused."""
+    """One job at a time on a worker thread, at most ``waiting`` more waiting; the rest are refused.
+    Jobs have ids (the client's, or fresh ones), so their progress can be read and they can be
+    cancelled, waiting or running; a client that goes away cancels its job. The last ``keep``
+    finished jobs stay readable."""
 
-    def __init__(self, waiting: int):
-        self.waiting, self.pending, self.running = waiting, 0, asyncio.Lock()
+    def __init__(self, waiting: int, keep: int = 64):
+        self.waiting, self.running = waiting, asyncio.Lock()
+        self.order: list[_Job] = []  # waiting and running, in arrival order
+        self.jobs: OrderedDict[str, _Job] = OrderedDict()
+        self.keep = keep
 
-    async def run(self, request: Request, job, retry_after: int):
+    @property
+    def pending(self) -> int:
+        return len(self.order)
+
+    def info(self, job_id: str) -> JobInfo:
+        job = self.jobs.get(job_id)
+        if job is None:
+            raise HTTPException(404, f"no request with job id {job_id!r} (finished ones are kept for a while).")
+        ahead = self.order.index(job) if job in self.order else 0
+        return JobInfo(id=job.id, state=job.state, ahead=ahead, passes=job.passes, planned=max(job.planned, job.passes),
+                       tokens=job.tokens, expected=job.expected, seconds=round(time.monotonic() - job.arrived, 2))  # fmt: skip
+
+    def cancel(self, job_id: str) -> JobInfo:
+        self.info(job_id)  # 404 for an unknown job
+        self.jobs[job_id].cancel = True
+        return self.info(job_id)
+
+    async def run(self, request: Request, work, retry_after: int, job_id: str | None = None, planned: int = 1):
         if self.pending > self.waiting:
             raise HTTPException(429, "busy: other requests are being generated; try again shortly.",
                                 headers={"Retry-After": str(retry_after)})  # fmt: skip
-        self.pending += 1
+        job_id = job_id or secrets.token_hex(6)
+        if job_id in self.jobs and self.jobs[job_id] in self.order:
+            raise HTTPException(409, f"a request with job id {job_id!r} is already waiting or running.")
+        job = _Job(job_id, planned)
+        self.jobs[job_id] = job
+        self.jobs.move_to_end(job_id)
+        self.order.append(job)
         try:
-            while True:  # wait for the worker, leaving if the client does
+            while True:  # wait for the worker, leaving if the client does or the job is cancelled
                 try:
-                    await asyncio.wait_for(self.running.acquire(), timeout=0.5)
+                    await asyncio.wait_for(self.running.acquire(), timeout=0.25)
                     break
                 except TimeoutError:
-                    if await request.is_disconnected():
-                        raise HTTPException(499, "the client went away.") from None
+                    if job.cancel or await request.is_disconnected():
+                        job.state = "cancelled"
+                        raise HTTPException(499, "cancelled before it started.") from None
             try:
-                return await asyncio.to_thread(job)
+                job.state = "running"
+                return await self._work(request, job, work)
             finally:
                 self.running.release()
         finally:
-            self.pending -= 1
+            self.order.remove(job)
+            while len(self.jobs) > self.keep + len(self.order):
+                self.jobs.popitem(last=False)
+
+    @staticmethod
+    async def _work(request: Request, job: _Job, work):
+        def watched():
+            with watching(job.step):
+                return work()
+
+        task = asyncio.ensure_future(asyncio.to_thread(watched))
+        while not task.done():  # a client that goes away cancels the job; the worker stops at its next token
+            await asyncio.wait({task}, timeout=0.25)
+            if not task.done() and not job.cancel and await request.is_disconnected():
+                job.cancel = True
+        try:
+            out = task.result()
+        except Cancelled:
+            job.state = "cancelled"
+            raise HTTPException(499, "cancelled.") from None
+        except BaseException:
+            job.state = "failed"
+            raise
+        job.state = "done"
+        return out
 
 
 def create_app(model_path: str | None = None, limits: Limits = Limits(), model=None, device=None,
@@ -282,12 +385,12 @@ def create_app(model_path: str | None = None, limits: Limits = Limits(), model=N
         return {"seconds": req.seconds, "seed": req.seed, "think": req.think}
 
     @app.post("/api/generate")
-    async def generate(req: GenerateRequest, request: Request) -> Answer:
+    async def generate(req: GenerateRequest, request: Request, job: JobId = None) -> Answer:
         opts, given = _options(req), bound(req.motions)
 
         opts["motion_only"] = not asks_for_words(req.instruction)  # as a conversation turn: a motion unless asked
 
-        def job() -> Answer:
+        def work() -> Answer:
             model = get_model()
             results = [model(req.instruction, given, **{**opts, "seed": None if req.seed is None else req.seed + k})
                        for k in range(req.samples)]  # fmt: skip
@@ -295,21 +398,34 @@ def create_app(model_path: str | None = None, limits: Limits = Limits(), model=N
             first.motions += [info for r in results[1:] for info in answer(r, req.instruction).motions]
             return first
 
-        return await queue.run(request, job, limits.retry_after)
+        return await queue.run(request, work, limits.retry_after, job, req.samples * _passes(req.seconds, req.think))
 
     @app.post("/api/timeline")
-    async def timeline(req: TimelineRequest, request: Request) -> TimelineAnswer:
+    async def timeline(req: TimelineRequest, request: Request, job: JobId = None) -> TimelineAnswer:
         total = sum(seg.seconds for seg in req.segments)
         if total > limits.seconds:
             raise HTTPException(400, f"the segments last {total:.0f} s together; the studio makes at most "
                                      f"{limits.seconds:.0f} s.")  # fmt: skip
         seeds = [seg.seed if seg.seed is not None else secrets.randbelow(2**31) for seg in req.segments]
 
-        def job() -> TimelineAnswer:
+        def work() -> TimelineAnswer:
             tl = get_model().timeline([(seg.instruction, seg.seconds) for seg in req.segments], seeds=seeds)
             return TimelineAnswer(motion=keep(tl.motion), starts=tl.starts, seeds=seeds)
 
-        return await queue.run(request, job, limits.retry_after)
+        planned = sum(_passes(seg.seconds, False) for seg in req.segments) + len(req.segments) - 1
+        return await queue.run(request, work, limits.retry_after, job, planned)
+
+    @app.get("/api/jobs/{job_id}")
+    async def job_progress(job_id: str) -> JobInfo:
+        """How far a request sent with ``?job=ID`` is: waiting (and behind how many), running (passes and
+        tokens), or finished."""
+        return queue.info(job_id)
+
+    @app.delete("/api/jobs/{job_id}")
+    async def cancel_job(job_id: str) -> JobInfo:
+        """Cancel a request sent with ``?job=ID``: a waiting one leaves the queue, a running one stops at its
+        next token; either is answered 499."""
+        return queue.cancel(job_id)
 
     @app.post("/api/conversations")
     async def new_conversation() -> Conversation:
@@ -321,11 +437,11 @@ def create_app(model_path: str | None = None, limits: Limits = Limits(), model=N
         return Conversation(id=conversation_id, turns=conversations.get(conversation_id, "conversation")["turns"])
 
     @app.post("/api/conversations/{conversation_id}/turns")
-    async def turn(conversation_id: str, req: GenerateRequest, request: Request) -> Turn:
+    async def turn(conversation_id: str, req: GenerateRequest, request: Request, job: JobId = None) -> Turn:
         conv = conversations.get(conversation_id, "conversation")
         opts, given = _options(req), bound(req.motions)
 
-        def job() -> Turn:
+        def work() -> Turn:
             if conv["session"] is None:
                 conv["session"] = get_model().chat()
                 for t in conv["turns"]:  # a conversation loaded again: its turns become the history
@@ -342,7 +458,7 @@ def create_app(model_path: str | None = None, limits: Limits = Limits(), model=N
             conv["turns"].append(done)
             return done
 
-        return await queue.run(request, job, limits.retry_after)
+        return await queue.run(request, work, limits.retry_after, job, req.samples * _passes(req.seconds, req.think))
 
     @app.get("/api/conversations/{conversation_id}/export")
     async def export_conversation(conversation_id: str) -> ConversationFile:

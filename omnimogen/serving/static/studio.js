@@ -14,6 +14,29 @@ async function api(path, options) {
 
 function status(text, error = false) { $("status").textContent = text; $("status").className = error ? "error" : ""; }
 
+// A generation request with a job id: its progress is read every 0.4 s and shown, and Cancel stops it.
+async function tracked(path, body, label) {
+  const job = "j" + Math.random().toString(36).slice(2, 12) + Date.now().toString(36);
+  const bar = $("progress"), cancel = $("cancel");
+  cancel.hidden = false; cancel.disabled = false;
+  cancel.onclick = () => { cancel.disabled = true; status(`${label}: cancelling…`); fetch(`/api/jobs/${job}`, { method: "DELETE" }); };
+  status(`${label}…`);
+  const timer = setInterval(async () => {
+    let p;
+    try { p = await api(`/api/jobs/${job}`); } catch { return; }  // not registered yet
+    if (cancel.disabled) return;
+    if (p.state === "waiting") { bar.hidden = false; bar.value = 0; status(`${label}: waiting, ${p.ahead} ahead (${p.seconds.toFixed(0)} s)`); }
+    if (p.state === "running") {
+      const pass = Math.min(p.tokens / Math.max(p.expected, 1), 1);
+      bar.hidden = false; bar.value = Math.min(0.99, (Math.max(p.passes - 1, 0) + pass) / Math.max(p.planned, p.passes, 1));
+      status(`${label}: pass ${p.passes} of about ${p.planned} (${p.seconds.toFixed(0)} s)`);
+    }
+  }, 400);
+  try {
+    return await api(`${path}?job=${job}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  } finally { clearInterval(timer); cancel.hidden = true; bar.hidden = true; }
+}
+
 function chips() {
   const box = $("chips"); box.innerHTML = "";
   for (const [name, m] of Object.entries(bound)) {
@@ -84,11 +107,11 @@ $("ask").onsubmit = async e => {
   const body = { instruction, motions, samples: +$("samples").value || 1, think: $("think").checked };
   if ($("seconds").value) body.seconds = +$("seconds").value;
   if ($("seed").value) body.seed = +$("seed").value;
-  $("send").disabled = true; status("generating…");
+  $("send").disabled = true;
   const box = turnBox(instruction);
   try {
     if (!conversation) conversation = (await api("/api/conversations", { method: "POST" })).id;
-    const answer = await api(`/api/conversations/${conversation}/turns`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+    const answer = await tracked(`/api/conversations/${conversation}/turns`, body, "generating");
     await show(box, answer);
     $("instruction").value = ""; status(""); health();
   } catch (err) {
@@ -144,9 +167,9 @@ async function makeTimeline() {
   const segments = rows.map(r => ({ instruction: r.querySelector(".text").value.trim(), seconds: +r.querySelector(".secs").value,
     ...(r.dataset.seed ? { seed: +r.dataset.seed } : {}) }));
   if (!segments.length || segments.some(s => !s.instruction || !(s.seconds > 0))) { status("every segment needs words and seconds", true); return; }
-  $("make-timeline").disabled = true; status("generating the timeline…");
+  $("make-timeline").disabled = true;
   try {
-    const tl = await api("/api/timeline", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ segments }) });
+    const tl = await tracked("/api/timeline", { segments }, "generating the timeline");
     rows.forEach((r, k) => { r.dataset.seed = tl.seeds[k]; });
     $("timeline-out").innerHTML = "";
     const box = document.createElement("div"); box.className = "turn"; $("timeline-out").append(box);
