@@ -9,7 +9,7 @@ from joins, and the share of joins more abrupt than 95% of same-width windows aw
 (``omnimogen.model.stitch.speed_jumps``; 0.05 if joins were as smooth as the rest). Compared on the
 same generated segments: joined as ``OmniMoGen.timeline`` does now (the model's in-between, cut in
 where the poses agree best, each cut settled) and as it did first (each segment placed after the last
-and 5 frames cross-faded). Also a 30 s walk (one prompt, continued window after window), both ways.
+and 5 frames cross-faded). Also four 30 s walks (one prompt, continued window after window), both ways.
 The shipped model, seeded; the seeds differ from those the settling width was chosen on (0-7).
 """
 
@@ -42,21 +42,24 @@ def crossfade(a: np.ndarray, b: np.ndarray, blend: int = 5) -> tuple[np.ndarray,
     return np.concatenate([a, b]), [len(a) - 1]
 
 
-def long_walk(model, joining) -> dict[str, float]:
-    """A 30 s walk made with ``stitch.bridged`` replaced by ``joining`` (None: as it is), measured at its joins."""
-    spans, original = [], stitch.bridged
+def long_walks(model, joining, seeds: list[int]) -> dict[str, float]:
+    """30 s walks made with ``stitch.bridged`` replaced by ``joining`` (None: as it is), measured at their joins."""
+    original, rows = stitch.bridged, []
+    for seed in seeds:
+        spans = []
 
-    def recorded(window, a, b, extra):
-        out, at = original(window, a, b, extra) if joining is None else joining(a, b)
-        spans.extend(at)
-        return out, at
+        def recorded(window, a, b, extra, spans=spans):
+            out, at = original(window, a, b, extra) if joining is None else joining(a, b)
+            spans.extend(at)
+            return out, at
 
-    stitch.bridged = recorded
-    try:
-        walk = model.generate("a person walks forward", seconds=30, seed=0).motions[0].joints
-    finally:
-        stitch.bridged = original
-    return stitch.speed_jumps(walk, spans)
+        stitch.bridged = recorded
+        try:
+            walk = model.generate("a person walks forward", seconds=30, seed=seed).motions[0].joints
+        finally:
+            stitch.bridged = original
+        rows.append({"now" if joining is None else "crossfade": stitch.speed_jumps(walk, spans)})
+    return summary(rows, "now" if joining is None else "crossfade")
 
 
 def summary(rows: list[dict], key: str) -> dict[str, float]:
@@ -112,6 +115,7 @@ def main() -> None:
                      "joints": {"now": (tl.motion.joints, tl.seams), "crossfade": (joined, [(j, j) for j in bounds])}})
         print(f"{k}: now {now['join_max']:.3f} (a window inside {now['inside_window_max']:.3f}), "
               f"cross-fade {before['join_max']:.3f} (a window inside {before['inside_window_max']:.3f}) m/s", flush=True)
+    walks = list(range(args.first_seed, args.first_seed + 4))
     if args.figure:
         figure(rows[:3], args.figure)
     for row in rows:
@@ -120,7 +124,8 @@ def main() -> None:
            "machine": f"{platform.machine()}, {platform.system()}",
            "command": f"python scripts/bench_timeline.py --timelines {args.timelines} --first-seed {args.first_seed}",
            "summary": {"now": summary(rows, "now"), "crossfade": summary(rows, "crossfade")},
-           "walk_30s": {"now": long_walk(model, None), "crossfade": long_walk(model, crossfade)}, "rows": rows}  # fmt: skip
+           "walk_30s": {"now": long_walks(model, None, walks), "crossfade": long_walks(model, crossfade, walks)},
+           "rows": rows}  # fmt: skip
     Path(args.out).write_text(json.dumps(doc, indent=1) + "\n")
     print(json.dumps(doc["summary"], indent=1), json.dumps(doc["walk_30s"], indent=1))
 

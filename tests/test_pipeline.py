@@ -178,9 +178,10 @@ def test_pieces_that_restate_each_other_join_into_the_motion_they_came_from(hml_
     np.testing.assert_allclose(align_about_y(moved, moved[:k], hml_joints[:k]), hml_joints, atol=1e-5)
     # Two overlapping pieces of a real take, the second turned and moved elsewhere, cut together again.
     a, b = hml_joints[:80], _turn(hml_joints[80 - k :], -2.0, np.array([5.0, 1.0]))
-    whole, cut = _cut_in(a, b, k)
+    whole, cut, miss = _cut_in(a, b, k)
     assert len(whole) == len(hml_joints) and 80 - k + 2 <= cut <= 80 - 3
     np.testing.assert_allclose(whole, hml_joints, atol=1e-5)
+    assert miss < 1e-4
 
 
 def test_settling_spreads_a_jump_in_speed_and_leaves_the_rest(hml_joints):

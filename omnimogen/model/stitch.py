@@ -2,7 +2,7 @@
 each next window continues the last seconds of the motion so far (the model's ``continue`` task) or
 is made from its own words, and the model in-betweens the join (its ``inbetween`` task): shown the
 last 0.6 s of one piece and the first 0.6 s of the next, it makes a transition that starts and ends
-with them. Each piece is cut where it and the transition agree best, and the cut is settled: the jump
+with them (the best of a few tries). Each piece is cut where it and the transition agree best, and the cut is settled: the jump
 in velocity there is spread over the frames around it (:func:`settle`)."""
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ from ..motion import FPS, SMPL22, Motion
 CONTEXT_FRAMES = 81  # the last 4 s of a long motion are shown when asking for what comes next
 POSE_FRAMES = 13  # in-betweening shows 12 feature rows (0.6 s) of each end, the longest pose of training
 SETTLE_FRAMES = 6  # frames on each side of a cut over which its jump is spread (tuned on 38 joins: 4, 6, 8, 10, 12, 20)
+BRIDGE_TRIES = 4  # in-betweens drawn per join; the one whose ends agree best with the pieces is kept
+VELOCITY_WEIGHT = 0.3  # seconds: how a velocity gap (m/s) counts against a pose gap (m) when choosing
 INBETWEEN = "Make a motion that starts at <StartPose> and finishes at <EndPose>."  # the in-between task's words
 
 # (instruction, frames, motions) -> one window's motion of exactly ``frames`` frames
@@ -41,7 +43,8 @@ def bridged(window: Window, a: np.ndarray, b: np.ndarray, extra: int) -> tuple[n
     """a then b (joints), joined by the model's in-between of a's last ``POSE_FRAMES`` and b's first,
     ``extra`` frames longer than the two. The in-between is turned and moved onto a's end (its first
     frames re-state it), b onto the in-between's end; each is cut in where the overlapping poses agree
-    best, and each cut settled. Returns the joints (len(a) + len(b) + extra frames; len(a) + len(b) - 1
+    best, and each cut settled. ``BRIDGE_TRIES`` in-betweens are drawn and the one that agrees best
+    with a and b at its cuts is kept. Returns the joints (len(a) + len(b) + extra frames; len(a) + len(b) - 1
     when either is too short to in-between, then b is placed after a and the two cut together) and the
     spans of frames that the joins changed."""
     k = POSE_FRAMES
@@ -49,20 +52,27 @@ def bridged(window: Window, a: np.ndarray, b: np.ndarray, extra: int) -> tuple[n
         out = np.concatenate([a, place_after(b, a)[1:]])
         return settle(out, len(a) - 1), [_span(out, len(a) - 1)]
     ends = {"StartPose": Motion.from_joints(a[-k:]), "EndPose": Motion.from_joints(b[:k])}
-    bridge = window(INBETWEEN, 2 * k + extra, ends).joints
-    out, first = _cut_in(a, bridge, k)
-    out, second = _cut_in(out, b, k)
+    joins = []
+    for _ in range(BRIDGE_TRIES):
+        bridge = window(INBETWEEN, 2 * k + extra, ends).joints
+        out, first, miss_first = _cut_in(a, bridge, k)
+        out, second, miss_second = _cut_in(out, b, k)
+        joins.append((miss_first + miss_second, out, first, second))
+    _, out, first, second = min(joins, key=lambda j: j[0])
     return settle(settle(out, first), second), [_span(out, first), _span(out, second)]
 
 
-def _cut_in(a: np.ndarray, b: np.ndarray, k: int) -> tuple[np.ndarray, int]:
+def _cut_in(a: np.ndarray, b: np.ndarray, k: int) -> tuple[np.ndarray, int, float]:
     """a then b, where b's first ``k`` frames re-state a's last ``k``: b is aligned on them and cut in after
-    the frame where the two agree best (not the first or last two). Returns the joints and the cut (the
-    last frame that is a's)."""
+    the frame where the two agree best (not the first or last two). Returns the joints, the cut (the
+    last frame that is a's) and how far apart the two are there: the mean distance of the joints (m)
+    plus ``VELOCITY_WEIGHT`` times that of their velocities (m/s)."""
     b = align_about_y(b, b[:k], a[-k:])
     gap = np.linalg.norm(b[:k] - a[-k:], axis=-1).mean(-1)
     at = 2 + int(np.argmin(gap[2:-2]))
-    return np.concatenate([a[: len(a) - k + at + 1], b[at + 1 :]]), len(a) - k + at
+    cut = len(a) - k + at
+    velocity = np.linalg.norm((a[cut] - a[cut - 1]) - (b[at] - b[at - 1]), axis=-1).mean() * FPS  # the same step in both
+    return np.concatenate([a[: cut + 1], b[at + 1 :]]), cut, float(gap[at] + VELOCITY_WEIGHT * velocity)
 
 
 def _span(joints: np.ndarray, cut: int) -> tuple[int, int]:
