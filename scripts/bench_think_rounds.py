@@ -1,7 +1,7 @@
 """Does Think mode help, round by round? The paper's reflection figure, on the follow suite's words.
 
     python scripts/bench_think_rounds.py --data data/bandai --evaluator runs/eval_heldout/best \\
-        --label shipped --out benchmarks/think_rounds.json [--model M] [--split dev] [--seeds 2]
+        --label shipped --out benchmarks/think_rounds.json [--model M] [--split dev] [--seeds 2] [--limit N]
 
 Every single-turn text-to-motion case of the follow suite that names an action is asked once with
 ``think=True, rounds=5`` per seed. Generation is seeded, so the motion after round r is the answer a
@@ -44,17 +44,19 @@ def main() -> None:
     ap.add_argument("--label", required=True)
     ap.add_argument("--split", default="dev")
     ap.add_argument("--seeds", type=int, default=2)
+    ap.add_argument("--limit", type=int, help="the first N cases only (the whole split takes about an hour)")
     ap.add_argument("--out", default="benchmarks/think_rounds.json")
     args = ap.parse_args()
 
     model = load_model(args.model, device="cpu")
     labeller = Labeller(load_evaluator(args.evaluator, device="cpu"), Corpus(args.data))
     cases = [c for c in load_prompts(None, args.split)
-             if c.family == "t2m" and len(c.turns) == 1 and c.turns[0].expect.get("action")]  # fmt: skip
+             if c.family == "t2m" and len(c.turns) == 1 and c.turns[0].expect.get("action")][: args.limit]  # fmt: skip
     right = [[] for _ in range(ROUNDS + 1)]
     agree = [[] for _ in range(ROUNDS)]
     contradictions, judgments, stopped = 0, 0, [0] * (ROUNDS + 1)
-    for case in cases:
+    for n, case in enumerate(cases, start=1):
+        print(f"{n}/{len(cases)} {case.id}", flush=True)
         want = action_group(case.turns[0].expect["action"])
         for seed in range(args.seeds):
             result = model(case.turns[0].instruction, seed=seed, think=True, rounds=ROUNDS, motion_only=True)
@@ -73,7 +75,7 @@ def main() -> None:
     doc[args.label] = {
         "date": date.today().isoformat(), "machine": f"{platform.machine()}, {platform.node()}",
         "model": args.model or "shipped", "evaluator": args.evaluator or "shipped", "split": args.split,
-        "answers": len(right[0]), "cases": len(cases), "seeds": args.seeds,
+        "answers": len(right[0]), "cases": len(cases), "seeds": args.seeds, "limit": args.limit,
         "action_right_by_round": [round(100 * float(np.mean(r)), 1) for r in right],
         "judgment_agrees_with_evaluator_by_round": [round(100 * float(np.mean(a)), 1) if a else None for a in agree],
         "regenerations_made": {str(k): n for k, n in enumerate(stopped)},

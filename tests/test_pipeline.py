@@ -284,6 +284,25 @@ def test_every_chat_turn_that_asks_for_a_motion_gets_one_of_the_same_length(mode
     assert [m.role for m in chat.history] == ["user", "assistant", "user", "assistant"]
 
 
+def test_a_new_request_in_a_conversation_is_asked_as_a_first_turn(model):
+    from omnimogen.model.understand import refers_back
+
+    for follow_up in ("make it look happy", "now faster", "again, but with the left hand", "the same but slower",
+                      "Mirror the previous one", "can you make the steps longer", "do it twice as fast"):  # fmt: skip
+        assert refers_back(follow_up), follow_up
+    for new in ("a person does a cartwheel", "someone bows politely", "A tired person waves goodbye.",
+                "a man jogs in a circle"):  # fmt: skip
+        assert not refers_back(new), new
+    chat = model.chat()
+    chat("a person walks", seconds=1.2, seed=0)
+    odd = chat("a person does a backflip", seed=0)  # a new request: read, warned of, its own length
+    assert len(odd.warnings) == 1 and "not trained on anything like" in odd.warnings[0]
+    assert odd.prompt == model.generate("a person does a backflip", seed=0, motion_only=True).prompt
+    edit = chat("make it look happy", seed=0)  # and the next turn edits its answer: same length, with the history
+    assert edit.motions[0].num_frames == odd.motions[0].num_frames and edit.reading is None
+    assert [m.role for m in chat.history] == ["user", "assistant"] * 3
+
+
 def test_everyday_words_are_asked_as_the_training_captions_and_unknown_requests_warn(model):
     out = model.generate("my character takes a calm stroll ahead", seconds=1.2, seed=0)
     assert out.reading.known and out.reading.action == "walk"

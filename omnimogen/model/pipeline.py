@@ -33,6 +33,7 @@ from .understand import (
     asks_for_words,
     changes_length,
     interpret,
+    refers_back,
     spoken_seconds,
     unknown_request_warnings,
 )
@@ -388,13 +389,19 @@ class ChatSession:
 
     def __call__(self, instruction: str, motions: Mapping[str, Motion] | None = None, **options) -> Result:
         """One turn. Unless the instruction asks for words (a question, a caption, a critique), the
-        answer is a motion, as every turn of the training conversations is."""
+        answer is a motion, as every turn of the training conversations is. A turn that names no motion
+        and does not point back at one ("a person does a cartwheel", not "make it faster") is a new
+        request: it is asked as a first turn (its words read, an unknown action warned of) and later
+        turns can edit its answer."""
         check_instruction(instruction)
-        options.setdefault("motion_only", not asks_for_words(instruction))
-        if self.last_frames and not motions and options.get("seconds") is None and options.get("frames") is None \
-                and spoken_seconds(instruction) is None and not changes_length(instruction):
+        words = asks_for_words(instruction)
+        options.setdefault("motion_only", not words)
+        fresh = not motions and not words and not refers_back(instruction)
+        if self.last_frames and not fresh and not motions and options.get("seconds") is None \
+                and options.get("frames") is None and spoken_seconds(instruction) is None \
+                and not changes_length(instruction):  # fmt: skip
             options["frames"] = self.last_frames  # a follow-up edits the last answer: same length
-        result = self.model(instruction, motions, history=self.history, **options)
+        result = self.model(instruction, motions, history=None if fresh else self.history, **options)
         if result.motions:
             self.last_frames = result.motions[-1].num_frames
         self.history += [result.prompt, Message("assistant", result.parts)]

@@ -44,6 +44,13 @@ _LENGTH_WORDS = re.compile(
 _WORD_REQUESTS = re.compile(
     r"^\s*(what|which|why|describe|caption|explain|critique|judge|tell me|write|name)\b|\?\s*$", re.IGNORECASE
 )
+_REFERS_BACK = re.compile(  # words that point at an earlier motion of the conversation, or edit one
+    r"\b(it|its|it's|this|that|these|those|them|same|again|previous|earlier|last one|instead|now|also|too|"
+    r"more|less|faster|slower|longer|shorter|anymore|any more|rather)\b|"
+    r"^\s*(make|change|turn it|speed|slow|mirror|edit|add|keep|remove|but|and|then|redo|do it|undo|try|use|"
+    r"let|can you|could you|please)\b",
+    re.IGNORECASE,
+)
 _MOTION_VERBS = re.compile(r"\b(show|generate|make|create|animate|perform|do it|redo|regenerate)\b", re.IGNORECASE)
 
 UNKNOWN_SIMILARITY = 0.3  # below this cosine to every known phrase a request is "unknown", whatever is nearest
@@ -148,6 +155,12 @@ def spoken_seconds(instruction: str) -> float | None:
 def changes_length(instruction: str) -> bool:
     """Whether the instruction asks for another speed or length (or a continuation)."""
     return bool(_LENGTH_WORDS.search(instruction))
+
+
+def refers_back(instruction: str) -> bool:
+    """Whether a conversation's turn points at an earlier motion ("make it happier", "now faster",
+    "again, but left") rather than asking for a new one ("a person does a cartwheel")."""
+    return bool(_REFERS_BACK.search(instruction))
 
 
 def asks_for_words(instruction: str) -> bool:
