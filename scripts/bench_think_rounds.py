@@ -8,8 +8,8 @@ Every single-turn text-to-motion case of the follow suite that names an action i
 call with ``rounds=r`` would give (``Result.attempts``); round 0 is the answer without thinking. For
 each r: the share of answers whose action the evaluator reads as asked (give it one the model was
 not rewarded against), and for each judgment written on the way whether it agrees with that reading
-("yes" on a right answer or anything else on a wrong one), and how many judgments contradict
-themselves (say "yes" and also call the action wrong). Results go under ``--label`` in ``--out``,
+(judged right on a right answer, anything else on a wrong one; ``read_judgment``), and how many
+judgments contradict themselves (say "yes" and also name a fault). Results go under ``--label`` in ``--out``,
 beside those of other models.
 """
 
@@ -27,13 +27,9 @@ from omnimogen.evaluation.evaluator import load_evaluator
 from omnimogen.evaluation.follow import Labeller, action_group, load_prompts
 from omnimogen.instructions.corpus import Corpus
 from omnimogen.model.pipeline import load_model
+from omnimogen.model.understand import Judgment, read_judgment
 
 ROUNDS = 5
-
-
-def contradicts(verdict: str) -> bool:
-    v = verdict.lower()
-    return v.startswith("yes") and any(w in v for w in ("wrong", "not ", "instead", "should"))
 
 
 def main() -> None:
@@ -45,9 +41,15 @@ def main() -> None:
     ap.add_argument("--split", default="dev")
     ap.add_argument("--seeds", type=int, default=2)
     ap.add_argument("--limit", type=int, help="the first N cases only (the whole split takes about an hour)")
+    ap.add_argument("--stop-on-yes", action="store_true",
+                    help="stop thinking at any judgment that starts with 'yes', as before read_judgment (for comparison)")
     ap.add_argument("--out", default="benchmarks/think_rounds.json")
     args = ap.parse_args()
 
+    if args.stop_on_yes:  # the rule before 2026-12-06: a "yes" ended the rounds even when it named a fault
+        import omnimogen.model.pipeline as pipeline
+
+        pipeline.read_judgment = lambda text: Judgment(text.lower().startswith("yes"), ())
     model = load_model(args.model, device="cpu")
     labeller = Labeller(load_evaluator(args.evaluator, device="cpu"), Corpus(args.data))
     cases = [c for c in load_prompts(None, args.split)
@@ -68,14 +70,15 @@ def main() -> None:
                 right[r].append(reads[min(r, len(reads) - 1)])
             for k, v in enumerate(verdicts[:ROUNDS]):
                 judgments += 1
-                contradictions += contradicts(v)
+                contradictions += read_judgment(v).contradicts
                 if k < len(reads):
-                    agree[k].append(v.lower().startswith("yes") == reads[k])
+                    agree[k].append(read_judgment(v).right == reads[k])
     doc = json.loads(Path(args.out).read_text()) if Path(args.out).is_file() else {}
     doc[args.label] = {
         "date": date.today().isoformat(), "machine": f"{platform.machine()}, {platform.node()}",
         "model": args.model or "shipped", "evaluator": args.evaluator or "shipped", "split": args.split,
         "answers": len(right[0]), "cases": len(cases), "seeds": args.seeds, "limit": args.limit,
+        "stop_rule": "starts with yes" if args.stop_on_yes else "read_judgment(...).right",
         "action_right_by_round": [round(100 * float(np.mean(r)), 1) for r in right],
         "judgment_agrees_with_evaluator_by_round": [round(100 * float(np.mean(a)), 1) if a else None for a in agree],
         "regenerations_made": {str(k): n for k, n in enumerate(stopped)},

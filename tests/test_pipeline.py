@@ -303,6 +303,31 @@ def test_a_new_request_in_a_conversation_is_asked_as_a_first_turn(model):
     assert [m.role for m in chat.history] == ["user", "assistant"] * 3
 
 
+def test_judgments_are_read_sentence_by_sentence_as_the_reflection_data_words_them():
+    from omnimogen.instructions.phrasings import default_phrasings
+    from omnimogen.model.understand import read_judgment
+
+    t = default_phrasings().templates
+    fill = {"actions": "walks forward", "shown_actions": "waves", "wanted_actions": "bows", "style_adj": "happy",
+            "shown_adj": "tired", "wanted_adj": "happy", "pace_error": "twice too fast", "attribute": "action",
+            "wanted": "a person walks", "shown": "a person waves"}  # fmt: skip
+    ok = [x.format(**fill) for k in ("verdict/action/ok", "verdict/style/ok", "verdict/caption/ok") for x in t[k]]
+    bad = [x.format(**fill) for k in t if k.startswith("verdict/") and k.endswith(("/bad", "/action", "/side", "/fix"))
+           for x in t[k]]  # fmt: skip
+    for yes in t["verdict/yes"]:
+        for part in ok:  # every way of saying yes and what is right: right
+            assert read_judgment(f"{yes} {part}").right, (yes, part)
+        for part in bad:  # a yes that then names a fault contradicts itself: not right
+            judged = read_judgment(f"{yes} {part}")
+            assert judged.contradicts and not judged.right, (yes, part)
+    for no in t["verdict/no"]:
+        for part in ok[:3] + bad[:3]:
+            judged = read_judgment(f"{no} {part}")
+            assert not judged.accepts and not judged.right and not judged.contradicts, (no, part)
+    assert read_judgment("Yes, but it should be slower.").contradicts  # words outside the templates
+    assert not read_judgment("").right
+
+
 def test_everyday_words_are_asked_as_the_training_captions_and_unknown_requests_warn(model):
     out = model.generate("my character takes a calm stroll ahead", seconds=1.2, seed=0)
     assert out.reading.known and out.reading.action == "walk"

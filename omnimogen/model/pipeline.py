@@ -33,6 +33,7 @@ from .understand import (
     asks_for_words,
     changes_length,
     interpret,
+    read_judgment,
     refers_back,
     spoken_seconds,
     unknown_request_warnings,
@@ -370,7 +371,7 @@ class OmniMoGen:
                 notes.append(f"(no judgment: {e})")
                 break
             notes.append(verdict.text)
-            if verdict.text.lower().startswith("yes"):
+            if read_judgment(verdict.text).right:  # a yes that names a fault is not taken as one
                 break
             messages = [*messages, answer, ask, Message("assistant", (TextPart(verdict.text),)),
                         Message("user", (TextPart("Use your critique to regenerate it."),))]  # fmt: skip

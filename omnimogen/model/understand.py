@@ -309,3 +309,63 @@ def unknown_request_warnings(reading: Reading, instruction: str) -> list[str]:
 
 if __name__ == "__main__":
     print(f"wrote {write_known()}")
+
+
+# ---- self-reflection: reading a judgment ---------------------------------------------------------
+
+_VERDICT_KINDS = {"verdict/yes": "yes", "verdict/no": "no", "verdict/fix": "fault"}  # others: by their last part
+_FAULT_WORDS = re.compile(r"\b(wrong|not|off|swapped|mixed up|mirrored|instead|rather than|should|fix|correct the|"
+                          r"regenerate|too (?:fast|slow))\b", re.IGNORECASE)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Judgment:
+    """How a self-reflection judgment reads: whether it opens by accepting the motion, and the faults
+    it names (sentences worded as a wrong action, style, side or pace, or a promise to fix one)."""
+
+    accepts: bool
+    faults: tuple[str, ...]
+
+    @property
+    def right(self) -> bool:
+        """The motion is judged right: accepted, and no fault named (a judgment that says yes and then
+        names a fault contradicts itself, and is not taken as a yes)."""
+        return self.accepts and not self.faults
+
+    @property
+    def contradicts(self) -> bool:
+        return self.accepts and bool(self.faults)
+
+
+@functools.cache
+def _verdict_patterns() -> tuple[tuple[re.Pattern, str], ...]:
+    """Each judgment template of the reflection data as a pattern, with its kind: yes, no, ok or fault."""
+    from ..instructions.phrasings import default_phrasings
+
+    out = []
+    for key, templates in default_phrasings().templates.items():
+        if not key.startswith("verdict/"):
+            continue
+        kind = _VERDICT_KINDS.get(key) or ("ok" if key.endswith("/ok") else "fault")
+        for t in templates:
+            parts = re.split(r"\{[a-z_]+\}", t.strip().rstrip("."))
+            out.append((re.compile("^" + "(.+?)".join(re.escape(p) for p in parts) + r"\.?$", re.IGNORECASE), kind))
+    return tuple(out)
+
+
+def _sentences(text: str) -> list[str]:
+    return [s.strip() for s in re.split(r"(?<=[.!?])\s+", text.strip()) if s.strip()]
+
+
+def read_judgment(text: str) -> Judgment:
+    """Read a self-reflection judgment sentence by sentence, as the reflection data words them: each
+    sentence is matched to a template (yes, no, a part that is right, a fault, a fix); one that matches
+    none counts as a fault if it has a word of one ("wrong", "instead", "should", ...)."""
+    kinds = []
+    for sentence in _sentences(text):
+        kind = next((k for pattern, k in _verdict_patterns() if pattern.match(sentence)), None)
+        if kind is None:
+            kind = "fault" if _FAULT_WORDS.search(sentence) else "ok"
+        kinds.append((sentence, kind))
+    accepts = bool(kinds) and (kinds[0][1] == "yes" or text.lstrip().lower().startswith("yes"))
+    return Judgment(accepts, tuple(s for s, k in kinds if k in ("fault", "no")))
