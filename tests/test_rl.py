@@ -24,6 +24,8 @@ def test_physical_reward_prices_sliding_floating_and_sinking(standing):
     assert R.physical_reward(standing) == pytest.approx(0.0, abs=1e-12)
     glide = standing + np.arange(61)[:, None, None] * [1.0 / FPS, 0, 0]  # 1 m/s along X, feet down
     assert R.physical_reward(glide) == pytest.approx(-1.0, rel=1e-6)  # (1 m/s)^2
+    skid = standing + np.arange(61)[:, None, None] * [3.0 / FPS, 0, 0]  # 3 m/s: (3 m/s)^2, capped
+    assert R.physical_reward(skid) == -R.PHYSICAL_CAP
     assert R.physical_reward(standing + [0, 0.25, 0]) == pytest.approx(-0.20, abs=1e-9)  # 25 cm up, 5 free
     assert R.physical_reward(standing - [0, 0.10, 0]) == pytest.approx(-0.10, abs=1e-9)  # 10 cm into the floor
     assert R.frozen(standing) and not R.frozen(glide)

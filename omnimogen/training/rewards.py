@@ -33,11 +33,14 @@ PATH_SHARE = 0.5  # a path follows the target's when it lies closer than half th
 FROZEN_SPEED = 0.05  # m/s: an answer whose joints move slower than this on average stands frozen
 
 
+PHYSICAL_CAP = 2.0  # beyond this (a 1.4 m/s glide) a motion is broken anyway; one wild answer would set its group's spread
+
+
 def physical_reward(joints: np.ndarray, fps: float = FPS) -> float:
     """Minus (mean squared horizontal speed, (m/s)^2, of the ankle and toe joints on the steps they
     touch the floor) minus (mean height of the lowest foot joint above 5 cm) minus (mean depth of the
-    lowest foot joint below the floor). 0 for a body standing still on the floor; a glide at 1 m/s
-    costs about 1 while it touches."""
+    lowest foot joint below the floor), at most ``PHYSICAL_CAP``. 0 for a body standing still on the
+    floor; a glide at 1 m/s costs about 1 while it touches."""
     j = np.asarray(joints, dtype=np.float64)
     feet = j[:, list(ANKLES_AND_TOES)]  # (T, F, 3)
     low = feet[..., 1] < CONTACT_METRES
@@ -47,7 +50,7 @@ def physical_reward(joints: np.ndarray, fps: float = FPS) -> float:
     lowest = feet[..., 1].min(1)
     floating = float(np.maximum(lowest - FLOAT_METRES, 0).mean())
     penetration = float(np.maximum(-lowest, 0).mean())
-    return -(slide + floating + penetration)
+    return -min(slide + floating + penetration, PHYSICAL_CAP)
 
 
 def semantic_reward(similarities, temperature: float = 0.1) -> np.ndarray:
