@@ -27,7 +27,7 @@ from omnimogen.evaluation.evaluator import load_evaluator
 from omnimogen.evaluation.follow import Labeller, action_group, load_prompts
 from omnimogen.instructions.corpus import Corpus
 from omnimogen.model.pipeline import load_model
-from omnimogen.model.understand import Judgment, read_judgment
+from omnimogen.model.understand import Judgment, read_judgment, style_of
 
 ROUNDS = 5
 
@@ -50,6 +50,7 @@ def main() -> None:
         import omnimogen.model.pipeline as pipeline
 
         pipeline.read_judgment = lambda text: Judgment(text.lower().startswith("yes"), ())
+        pipeline.style_of = lambda text: "asked"  # nothing ignored
     model = load_model(args.model, device="cpu")
     labeller = Labeller(load_evaluator(args.evaluator, device="cpu"), Corpus(args.data))
     cases = [c for c in load_prompts(None, args.split)
@@ -71,14 +72,15 @@ def main() -> None:
             for k, v in enumerate(verdicts[:ROUNDS]):
                 judgments += 1
                 contradictions += read_judgment(v).contradicts
-                if k < len(reads):
-                    agree[k].append(read_judgment(v).right == reads[k])
+                if k < len(reads):  # as the pipeline reads it: style complaints count where a style is asked
+                    unasked = ("style",) if style_of(case.turns[0].instruction) == "normal" else ()
+                    agree[k].append(read_judgment(v).right(unasked) == reads[k])
     doc = json.loads(Path(args.out).read_text()) if Path(args.out).is_file() else {}
     doc[args.label] = {
         "date": date.today().isoformat(), "machine": f"{platform.machine()}, {platform.node()}",
         "model": args.model or "shipped", "evaluator": args.evaluator or "shipped", "split": args.split,
         "answers": len(right[0]), "cases": len(cases), "seeds": args.seeds, "limit": args.limit,
-        "stop_rule": "starts with yes" if args.stop_on_yes else "read_judgment(...).right",
+        "stop_rule": "starts with yes" if args.stop_on_yes else "read_judgment(...).right(unasked attributes)",
         "action_right_by_round": [round(100 * float(np.mean(r)), 1) for r in right],
         "judgment_agrees_with_evaluator_by_round": [round(100 * float(np.mean(a)), 1) if a else None for a in agree],
         "regenerations_made": {str(k): n for k, n in enumerate(stopped)},

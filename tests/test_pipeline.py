@@ -316,16 +316,25 @@ def test_judgments_are_read_sentence_by_sentence_as_the_reflection_data_words_th
            for x in t[k]]  # fmt: skip
     for yes in t["verdict/yes"]:
         for part in ok:  # every way of saying yes and what is right: right
-            assert read_judgment(f"{yes} {part}").right, (yes, part)
+            assert read_judgment(f"{yes} {part}").right(), (yes, part)
         for part in bad:  # a yes that then names a fault contradicts itself: not right
             judged = read_judgment(f"{yes} {part}")
-            assert judged.contradicts and not judged.right, (yes, part)
+            assert judged.contradicts and not judged.right(), (yes, part)
     for no in t["verdict/no"]:
         for part in ok[:3] + bad[:3]:
             judged = read_judgment(f"{no} {part}")
-            assert not judged.accepts and not judged.right and not judged.contradicts, (no, part)
+            assert not judged.accepts and not judged.right() and not judged.contradicts, (no, part)
     assert read_judgment("Yes, but it should be slower.").contradicts  # words outside the templates
-    assert not read_judgment("").right
+    assert not read_judgment("").right()
+    # a no whose only complaint is the style is a yes where the words asked for no style
+    only_style = " ".join([t["verdict/no"][0], ok[0], bad_style := t["verdict/style/bad"][0].format(**fill),
+                           t["verdict/fix"][0].format(attribute="style")])  # fmt: skip
+    judged = read_judgment(only_style)
+    assert [a for a, _ in judged.faults] == ["any", "style", "style"] and bad_style in [s for _, s in judged.faults]
+    assert not judged.right() and judged.right(ignore=("style",))
+    assert not read_judgment(t["verdict/no"][0]).right(ignore=("style",))  # a plain no stays a no
+    action_too = read_judgment(only_style + " " + t["verdict/action/bad"][0].format(**fill))
+    assert not action_too.right(ignore=("style",))
 
 
 def test_everyday_words_are_asked_as_the_training_captions_and_unknown_requests_warn(model):

@@ -36,6 +36,7 @@ from .understand import (
     read_judgment,
     refers_back,
     spoken_seconds,
+    style_of,
     unknown_request_warnings,
 )
 from .vocab import Message, MotionCodes, TextPart
@@ -209,8 +210,9 @@ class OmniMoGen:
             opt = opts.sampling(motion_steps=self.latent_steps(n))
             messages = [*(history or []), prompt]
             result = self._answer(messages, opt, gen, frames=n)
-            if opts.think:
-                result = self._reflect(messages, result, opt, gen, opts.rounds, n)
+            if opts.think:  # a judgment's complaints about a style the words never asked for are not taken
+                unasked = ("style",) if style_of(instruction) == "normal" else ()
+                result = self._reflect(messages, result, opt, gen, opts.rounds, n, unasked)
         warnings = unknown_request_warnings(reading, instruction) if reading is not None else []
         return dataclasses.replace(result, prompt=prompt, reading=reading, warnings=[*result.warnings, *warnings])
 
@@ -356,8 +358,9 @@ class OmniMoGen:
                 text.append(f"<{p.name or 'Motion'}>")
         return Result("".join(text).strip(), motions, tokens=tokens, parts=tuple(parts))
 
-    def _reflect(self, messages, result, opt, gen, rounds, frames) -> Result:
-        """Self-reflection: judge the motion in words against the instruction, regenerate if it falls short."""
+    def _reflect(self, messages, result, opt, gen, rounds, frames, ignore: tuple[str, ...] = ()) -> Result:
+        """Self-reflection: judge the motion in words against the instruction, regenerate if it falls
+        short (faults of the ``ignore``d attributes do not count: :meth:`Judgment.right`)."""
         notes, attempts = [], [tuple(result.motions)]
         for _ in range(rounds):
             if not result.motions:
@@ -371,7 +374,7 @@ class OmniMoGen:
                 notes.append(f"(no judgment: {e})")
                 break
             notes.append(verdict.text)
-            if read_judgment(verdict.text).right:  # a yes that names a fault is not taken as one
+            if read_judgment(verdict.text).right(ignore):  # a yes that names a fault is not taken as one
                 break
             messages = [*messages, answer, ask, Message("assistant", (TextPart(verdict.text),)),
                         Message("user", (TextPart("Use your critique to regenerate it."),))]  # fmt: skip

@@ -313,24 +313,33 @@ if __name__ == "__main__":
 
 # ---- self-reflection: reading a judgment ---------------------------------------------------------
 
-_VERDICT_KINDS = {"verdict/yes": "yes", "verdict/no": "no", "verdict/fix": "fault"}  # others: by their last part
+_FAULT_OF = {"verdict/no": "any", "verdict/action/bad": "action", "verdict/caption/action": "action",
+             "verdict/style/bad": "style", "verdict/side/bad": "side", "verdict/caption/side": "side",
+             "verdict/speed/bad": "pace", "verdict/fix": "attribute"}  # fmt: skip
 _FAULT_WORDS = re.compile(r"\b(wrong|not|off|swapped|mixed up|mirrored|instead|rather than|should|fix|correct the|"
                           r"regenerate|too (?:fast|slow))\b", re.IGNORECASE)  # fmt: skip
+ATTRIBUTES = ("action", "style", "side", "pace")
 
 
 @dataclass(frozen=True)
 class Judgment:
     """How a self-reflection judgment reads: whether it opens by accepting the motion, and the faults
-    it names (sentences worded as a wrong action, style, side or pace, or a promise to fix one)."""
+    it names as (attribute, sentence): the attribute is action, style, side or pace for a sentence
+    worded as that fault (or a promise to fix it), "any" for a plain no or a sentence outside the
+    templates that has a word of a fault."""
 
     accepts: bool
-    faults: tuple[str, ...]
+    faults: tuple[tuple[str, str], ...]
 
-    @property
-    def right(self) -> bool:
-        """The motion is judged right: accepted, and no fault named (a judgment that says yes and then
-        names a fault contradicts itself, and is not taken as a yes)."""
-        return self.accepts and not self.faults
+    def right(self, ignore: tuple[str, ...] = ()) -> bool:
+        """The motion is judged right: no fault named but of the ``ignore``d attributes (a judgment whose
+        only complaints are about those is taken as a yes; a plain no without a reason is not). A
+        judgment that says yes and then names a fault contradicts itself, and is not taken as a yes."""
+        kept = [a for a, _ in self.faults if a not in ignore]
+        if any(a != "any" for a in kept):
+            return False
+        ignored = len(kept) < len(self.faults)
+        return ignored if kept else (self.accepts or ignored)
 
     @property
     def contradicts(self) -> bool:
@@ -339,17 +348,20 @@ class Judgment:
 
 @functools.cache
 def _verdict_patterns() -> tuple[tuple[re.Pattern, str], ...]:
-    """Each judgment template of the reflection data as a pattern, with its kind: yes, no, ok or fault."""
+    """Each judgment template of the reflection data as a pattern, with what it says: "yes", "ok", or
+    the attribute it faults ("attribute": the one its ``{attribute}`` names)."""
     from ..instructions.phrasings import default_phrasings
 
     out = []
     for key, templates in default_phrasings().templates.items():
         if not key.startswith("verdict/"):
             continue
-        kind = _VERDICT_KINDS.get(key) or ("ok" if key.endswith("/ok") else "fault")
+        kind = "yes" if key == "verdict/yes" else _FAULT_OF.get(key, "ok")
         for t in templates:
-            parts = re.split(r"\{[a-z_]+\}", t.strip().rstrip("."))
-            out.append((re.compile("^" + "(.+?)".join(re.escape(p) for p in parts) + r"\.?$", re.IGNORECASE), kind))
+            pieces = re.split(r"(\{[a-z_]+\})", t.strip().rstrip("."))
+            body = "".join("(?P<attribute>.+?)" if p == "{attribute}" else "(?:.+?)" if p.startswith("{") else re.escape(p)
+                           for p in pieces)  # fmt: skip
+            out.append((re.compile("^" + body + r"\.?$", re.IGNORECASE), kind))
     return tuple(out)
 
 
@@ -360,12 +372,22 @@ def _sentences(text: str) -> list[str]:
 def read_judgment(text: str) -> Judgment:
     """Read a self-reflection judgment sentence by sentence, as the reflection data words them: each
     sentence is matched to a template (yes, no, a part that is right, a fault, a fix); one that matches
-    none counts as a fault if it has a word of one ("wrong", "instead", "should", ...)."""
-    kinds = []
+    none counts as a fault ("any") if it has a word of one ("wrong", "instead", "should", ...)."""
+    faults = []
+    first = None
     for sentence in _sentences(text):
-        kind = next((k for pattern, k in _verdict_patterns() if pattern.match(sentence)), None)
-        if kind is None:
-            kind = "fault" if _FAULT_WORDS.search(sentence) else "ok"
-        kinds.append((sentence, kind))
-    accepts = bool(kinds) and (kinds[0][1] == "yes" or text.lstrip().lower().startswith("yes"))
-    return Judgment(accepts, tuple(s for s, k in kinds if k in ("fault", "no")))
+        kind = "fault-words" if _FAULT_WORDS.search(sentence) else "ok"
+        for pattern, k in _verdict_patterns():
+            if m := pattern.match(sentence):
+                kind = k
+                if k == "attribute":
+                    said = m.group("attribute").lower()
+                    kind = said if said in ATTRIBUTES else "any"
+                break
+        first = first or kind
+        if kind in ("any", *ATTRIBUTES):
+            faults.append((kind, sentence))
+        elif kind == "fault-words":
+            faults.append(("any", sentence))
+    accepts = first == "yes" or text.lstrip().lower().startswith("yes")
+    return Judgment(accepts, tuple(faults))
