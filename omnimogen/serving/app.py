@@ -238,8 +238,9 @@ class _Queue:
                 self.running.release()
         finally:
             self.order.remove(job)
-            while len(self.jobs) > self.keep + len(self.order):
-                self.jobs.popitem(last=False)
+            finished = [key for key, j in self.jobs.items() if j not in self.order]  # oldest first
+            for key in finished[: max(0, len(finished) - self.keep)]:
+                del self.jobs[key]
 
     @staticmethod
     async def _work(request: Request, job: _Job, work):
