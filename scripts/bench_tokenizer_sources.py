@@ -1,4 +1,7 @@
-"""How well a tokenizer reconstructs motion from each source: root-aligned and global MPJPE and codebook use.
+"""How well a tokenizer reconstructs motion from each source: root-aligned and global MPJPE, codebook
+use, and whether the whole-body skills a clip shows (a cartwheel's inverted frames, a jump's flight, a
+kick's raised foot: ``checks.shows``, read from the joints) are still there after reconstruction (a
+skill the tokenizer cannot keep is one no model on its codes can make).
 
     python scripts/bench_tokenizer_sources.py --data bandai=data/bandai:test --data extra=data/extra:test \
         --data humanml3d=tests/fixtures/humanml3d --tokenizer shipped --tokenizer runs/tok/best \
@@ -25,6 +28,8 @@ from pathlib import Path
 import torch
 
 from omnimogen.data.dataset import SPLITS, Layout
+from omnimogen.evaluation.checks import shows
+from omnimogen.motion import Motion
 from omnimogen.tokenizer import load_tokenizer
 from omnimogen.training.tokenizer import evaluate
 
@@ -50,6 +55,23 @@ def groups(spec: str) -> dict[str, list]:
     return out
 
 
+def skills_kept(tok, clips) -> dict[str, list[int]]:
+    """{skill: [clips showing it, of those whose reconstruction shows it too]}."""
+    out: dict[str, list[int]] = {}
+    with torch.no_grad():
+        for features in clips:
+            motion = Motion.from_features(features)
+            shown = shows(motion.joints)
+            if not shown:
+                continue
+            again = shows(tok.decode(tok.encode(motion), length=motion.num_frames).joints)
+            for skill in shown:
+                counts = out.setdefault(skill, [0, 0])
+                counts[0] += 1
+                counts[1] += skill in again
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", action="append", required=True, metavar="NAME=FOLDER[:SPLIT]")
@@ -65,7 +87,8 @@ def main() -> None:
         for key, clips in data.items():
             r = evaluate(tok, clips)
             rows[name][key] = {"clips": len(clips), "mpjpe_aligned_mm": round(r["mpjpe_aligned_mm"], 1),
-                               "mpjpe_mm": round(r["mpjpe_mm"], 1), "least_used_level": round(min(r["usage"]), 3)}  # fmt: skip
+                               "mpjpe_mm": round(r["mpjpe_mm"], 1), "least_used_level": round(min(r["usage"]), 3),
+                               "skills_kept": skills_kept(tok, clips)}  # fmt: skip
             print(name, key, rows[name][key], flush=True)
     doc = {"data": args.data, "tokenizers": rows, "date": str(date.today()),
            "machine": f"{platform.machine()}, {os.cpu_count()} CPUs"}  # fmt: skip

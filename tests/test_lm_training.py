@@ -144,3 +144,43 @@ def test_prepare_only_then_train_where_there_is_no_corpus(inputs, tmp_path):
         train_lm(None, None, inputs / "tok", tmp_path / "other", _cfg(text_vocab_size=500), progress=False)
     with pytest.raises(ConfigError, match="no prepared training set"):
         train_lm(None, None, inputs / "tok", tmp_path / "empty", cfg, progress=False)
+
+
+def test_fine_tune_from_a_trained_model(inputs, tmp_path):
+    """``init_from`` starts from a trained model's weights and keeps its vocabulary and architecture;
+    it refuses settings that would change them and a tokenizer whose codes it was not trained on."""
+    import shutil
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        train_lm(inputs / "x2mo", inputs / "corpus", inputs / "tok", tmp_path / "base", _cfg(steps=2), progress=False)
+        base = OmniMoGen.from_pretrained(tmp_path / "base" / "final").lm
+        tune = dict(init_from=str(tmp_path / "base" / "final"), steps=2, batch_size=4, val_every=2, ckpt_every=2,
+                    val_per_task=1)  # fmt: skip
+        train_lm(inputs / "x2mo", inputs / "corpus", inputs / "tok", tmp_path / "still", LMTrainConfig(**tune, lr=1e-12),
+                 progress=False)  # fmt: skip
+        train_lm(inputs / "x2mo", inputs / "corpus", inputs / "tok", tmp_path / "tuned", LMTrainConfig(**tune),
+                 progress=False)  # fmt: skip
+    still, tuned = (OmniMoGen.from_pretrained(tmp_path / n / "final").lm for n in ("still", "tuned"))
+    assert tuned.config == base.config and tuned.vocab.fingerprint() == base.vocab.fingerprint()
+    for (name, a), b in zip(base.state_dict().items(), still.state_dict().values(), strict=True):
+        torch.testing.assert_close(a, b, msg=name)  # a vanishing learning rate leaves the starting weights
+    assert any(not torch.equal(a, b) for a, b in zip(base.state_dict().values(), tuned.state_dict().values()))
+    with pytest.raises(ConfigError, match="leave 'model' and 'text_vocab_size' unset"):
+        train_lm(inputs / "x2mo", inputs / "corpus", inputs / "tok", tmp_path / "x",
+                 LMTrainConfig(**tune, model={"layers": 2}), progress=False)  # fmt: skip
+    other = tmp_path / "other_tok"
+    shutil.copytree(tmp_path / "base" / "final", other)
+    doc = json.loads((other / "config.json").read_text())
+    (other / "config.json").write_text(json.dumps({**doc, "tokenizer": "0123456789abcdef"}))
+    with pytest.raises(ConfigError, match="trained on tokenizer 0123456789abcdef"):
+        train_lm(inputs / "x2mo", inputs / "corpus", inputs / "tok", tmp_path / "y",
+                 LMTrainConfig(**{**tune, "init_from": str(other)}), progress=False)  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        train_lm(inputs / "x2mo", inputs / "corpus", inputs / "tok", tmp_path / "y2",
+                 LMTrainConfig(**{**tune, "init_from": str(other)}, init_other_tokenizer=True), progress=False)  # fmt: skip
+    assert OmniMoGen.from_pretrained(tmp_path / "y2" / "final").lm.tokenizer_fingerprint != "0123456789abcdef"
+    with pytest.raises(ConfigError, match="not a model folder"):
+        train_lm(inputs / "x2mo", inputs / "corpus", inputs / "tok", tmp_path / "z",
+                 LMTrainConfig(**{**tune, "init_from": str(tmp_path / "nothing")}), progress=False)  # fmt: skip

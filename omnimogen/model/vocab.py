@@ -23,6 +23,7 @@ The loss mask covers what the assistant says (its parts and its ``<eoa>``), not 
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -126,6 +127,11 @@ class Vocab:
         self.text.save(str(directory / "text_tokenizer.json"))
         meta = {"levels": self.levels, "codebook_size": self.codebook_size, "layout": self.layout}
         (directory / "vocab.json").write_text(json.dumps(meta))
+
+    def fingerprint(self) -> str:
+        """A short hash of the text tokenizer and the code layout: equal vocabularies give equal ids."""
+        doc = json.dumps([self.text.to_str(), self.levels, self.codebook_size, self.layout])
+        return hashlib.sha256(doc.encode()).hexdigest()[:16]
 
     @classmethod
     def load(cls, directory: str | Path) -> Vocab:

@@ -22,12 +22,13 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from ..checkpoint import config_from, read_config
 from ..errors import FormatError
 from ..fileio import atomic_path
 from ..instructions.corpus import Corpus
 from ..instructions.recipes import materialise
 from ..instructions.schema import Sample, read_samples
-from ..model.transformer import ModelConfig, OmniMoGenLM, save_lm
+from ..model.transformer import LM_FILES, ModelConfig, OmniMoGenLM, load_lm, save_lm
 from ..model.vocab import Message, MotionCodes, Rendered, TextPart, Vocab
 from ..tokenizer import MotionTokenizer, load_tokenizer
 from ..tokenizer.model import DEFAULT_DIR as TOKENIZER_DIR
@@ -37,6 +38,15 @@ from .common import ConfigError, start_run, train_loop
 @dataclass
 class LMTrainConfig:
     model: dict = field(default_factory=dict)  # ModelConfig overrides, e.g. {"layout": "flat", "layers": 6}
+    # A trained model folder ("default": the shipped one) to fine-tune: its architecture, vocabulary and
+    # weights are kept (``model`` and ``text_vocab_size`` must stay unset), and the run's tokenizer must
+    # be the one it was trained with. For teaching a trained model new captioned takes without
+    # training from scratch.
+    init_from: str | None = None
+    # Allow ``init_from`` a model trained on another tokenizer's codes: for a tokenizer fine-tuned from
+    # that one (``train tokenizer --set init_from=...``), whose codes mostly keep their meaning, so that
+    # training re-aligns the model rather than starting over. Its first answers are wrong until then.
+    init_other_tokenizer: bool = False
     text_vocab_size: int = 2048
     steps: int = 5_500  # the shipped default's recipe: 5,500 steps of 16 (README)
     batch_size: int = 16
@@ -60,11 +70,18 @@ class LMTrainConfig:
     prepare_workers: int = 1  # processes that encode the motions during preparation
 
     def model_config(self) -> ModelConfig:
+        if self.init_from:
+            return config_from(read_config(self.init_dir(), "omnimogen.lm", LM_FILES), ModelConfig, self.init_dir())
         names = {f.name for f in dataclasses.fields(ModelConfig)}
         bad = set(self.model) - names
         if bad:
             raise ConfigError(f"unknown model setting(s) {', '.join(sorted(bad))}; known: {', '.join(sorted(names))}.")
         return ModelConfig(**self.model)
+
+    def init_dir(self) -> Path:
+        from ..model.pipeline import DEFAULT_DIR
+
+        return DEFAULT_DIR if self.init_from == "default" else Path(self.init_from)
 
 
 def sample_messages(sample: Sample, codes_of) -> list[Message]:
@@ -119,24 +136,25 @@ def load_prepared(cache: Path, tokenizer: MotionTokenizer, cfg: LMTrainConfig):
 
 
 def prepare(x2mo: Path, corpus_dir: Path | list[Path], tokenizer: MotionTokenizer, cfg: LMTrainConfig, cache: Path,
-            progress: bool = True, tokenizer_dir: Path | None = None) -> tuple[Vocab, dict[str, list[tuple[str, Rendered]]]]:  # fmt: skip
-    """Render every sample; reuse ``cache`` when it was made from the same inputs. With
+            progress: bool = True, tokenizer_dir: Path | None = None,
+            vocab: Vocab | None = None) -> tuple[Vocab, dict[str, list[tuple[str, Rendered]]]]:  # fmt: skip
+    """Render every sample with ``vocab`` (None: a BPE vocabulary trained on the training texts); reuse
+    ``cache`` when it was made from the same inputs. With
     ``cfg.prepare_workers`` > 1 the motions are encoded in that many processes, which load the
     tokenizer from ``tokenizer_dir``. ``cache/prepared.json`` records the last preparation (its
     settings and the corpus's train captions), so that ``load_prepared`` can train from it alone."""
     mcfg = cfg.model_config()
-    key = hashlib.sha256(
-        json.dumps(
-            [
-                (x2mo / "manifest.json").read_text() if (x2mo / "manifest.json").is_file() else str(x2mo),
-                dataclasses.asdict(tokenizer.config),
-                mcfg.layout,
-                cfg.text_vocab_size,
-                cfg.max_tokens,
-                cfg.augment_shifts,
-            ]
-        ).encode()  # fmt: skip
-    ).hexdigest()[:16]
+    inputs = [
+        (x2mo / "manifest.json").read_text() if (x2mo / "manifest.json").is_file() else str(x2mo),
+        dataclasses.asdict(tokenizer.config),
+        mcfg.layout,
+        cfg.text_vocab_size,
+        cfg.max_tokens,
+        cfg.augment_shifts,
+    ]
+    if vocab is not None:  # a given vocabulary (fine-tuning) is part of what the renderings depend on
+        inputs.append(vocab.fingerprint())
+    key = hashlib.sha256(json.dumps(inputs).encode()).hexdigest()[:16]
     done = cache / f"prepared-{key}.npz"
     if done.is_file():
         try:
@@ -159,8 +177,9 @@ def prepare(x2mo: Path, corpus_dir: Path | list[Path], tokenizer: MotionTokenize
         for k, ref, shifts in tqdm(todo, desc="encoding motions", disable=not progress):
             codes[k] = _encode_ref(corpus, tokenizer, ref, shifts)
     texts = [p.text or p.name for s in splits["train"] for t in s.turns for p in t.parts if p.text or p.name]
-    vocab = Vocab.train_bpe(texts, cfg.text_vocab_size, tokenizer.config.num_levels, tokenizer.config.codebook_size,
-                            mcfg.layout)  # fmt: skip
+    if vocab is None:
+        vocab = Vocab.train_bpe(texts, cfg.text_vocab_size, tokenizer.config.num_levels,
+                                tokenizer.config.codebook_size, mcfg.layout)  # fmt: skip
     rendered: dict[str, list[tuple[str, Rendered]]] = {}
     dropped = defaultdict(int)
     for split, samples in splits.items():
@@ -330,6 +349,24 @@ def validate_per_task(model: OmniMoGenLM, val: list[tuple[str, Rendered]], per_t
     return losses
 
 
+def _init_model(cfg: LMTrainConfig, tokenizer: MotionTokenizer) -> OmniMoGenLM | None:
+    """The model ``cfg.init_from`` names, checked against the run's settings and tokenizer (None without)."""
+    if not cfg.init_from:
+        return None
+    if cfg.model or cfg.text_vocab_size != LMTrainConfig.text_vocab_size:
+        raise ConfigError("init_from keeps the architecture and vocabulary of the model it starts from; "
+                          "leave 'model' and 'text_vocab_size' unset.")  # fmt: skip
+    if not (cfg.init_dir() / "config.json").is_file():
+        raise ConfigError(f"init_from: {cfg.init_dir()} is not a model folder (no config.json).")
+    base = load_lm(cfg.init_dir())
+    if base.tokenizer_fingerprint not in (None, tokenizer.fingerprint()) and not cfg.init_other_tokenizer:
+        raise ConfigError(f"init_from: {cfg.init_dir()} was trained on tokenizer {base.tokenizer_fingerprint}, "
+                          f"this run uses {tokenizer.fingerprint()}; its codes would mean other motions. "
+                          "Pass the tokenizer it was trained with (--tokenizer), or set init_other_tokenizer=true "
+                          "when this one is a fine-tune of it.")  # fmt: skip
+    return base
+
+
 def model_from_run(run: str | Path, checkpoint: str | Path | None = None) -> OmniMoGenLM:
     """The model of a training run at one of its checkpoints (default: the latest), as training left
     it: for comparing runs mid-way or shipping a model from a run stopped before its last step."""
@@ -363,7 +400,10 @@ def prepare_run(x2mo: str | Path, corpus: str | Path | list, tokenizer: str | Pa
     run.check_config(cfg)
     corpus = [Path(c) for c in ([corpus] if isinstance(corpus, (str, Path)) else corpus)]
     cache = run.root / "prepared"
-    prepare(Path(x2mo), corpus, load_tokenizer(tokenizer), cfg, cache, progress, tokenizer_dir=tokenizer or TOKENIZER_DIR)
+    tok = load_tokenizer(tokenizer)
+    base = _init_model(cfg, tok)
+    prepare(Path(x2mo), corpus, tok, cfg, cache, progress, tokenizer_dir=tokenizer or TOKENIZER_DIR,
+            vocab=base.vocab if base is not None else None)  # fmt: skip
     doc = json.loads((cache / PREPARED).read_text())
     key = doc["key"]
     size = sum(p.stat().st_size for p in [cache / f"prepared-{key}.npz", cache / PREPARED,
@@ -380,19 +420,27 @@ def train_lm(x2mo: str | Path | None, corpus: str | Path | list | None, tokenize
 
     acc, run = start_run(cfg, out)
     tok = load_tokenizer(tokenizer)
+    base = _init_model(cfg, tok)
     cache = run.root / "prepared"
     if x2mo is None:
         vocab, data, captions = load_prepared(cache, tok, cfg)
+        if base is not None and vocab.fingerprint() != base.vocab.fingerprint():
+            raise ConfigError(f"{cache}: prepared with another vocabulary than init_from's model; prepare again.")
     else:
         corpus = [Path(c) for c in ([corpus] if isinstance(corpus, (str, Path)) else corpus)]
+        given = base.vocab if base is not None else None
         # Only the main process prepares; the others wait and read its cache.
         if acc.is_main_process:
-            prepare(Path(x2mo), corpus, tok, cfg, cache, progress, tokenizer_dir=tokenizer or TOKENIZER_DIR)
+            prepare(Path(x2mo), corpus, tok, cfg, cache, progress, tokenizer_dir=tokenizer or TOKENIZER_DIR, vocab=given)
         acc.wait_for_everyone()
-        vocab, data = prepare(Path(x2mo), corpus, tok, cfg, cache, progress=False)
+        vocab, data = prepare(Path(x2mo), corpus, tok, cfg, cache, progress=False, vocab=given)
         captions = tuple(json.loads((cache / PREPARED).read_text())["captions"])
     set_seed(cfg.seed, device_specific=False)
-    model = OmniMoGenLM(cfg.model_config(), vocab)
+    if base is not None:
+        model = base.train()
+        captions = tuple(dict.fromkeys(base.known_captions + captions))  # what it knew, and the new takes'
+    else:
+        model = OmniMoGenLM(cfg.model_config(), vocab)
     model.known_captions = captions
     decay = [p for n, p in model.named_parameters() if p.requires_grad and p.ndim >= 2]
     no_decay = [p for n, p in model.named_parameters() if p.requires_grad and p.ndim < 2]
