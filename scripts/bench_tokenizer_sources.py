@@ -78,7 +78,7 @@ def main() -> None:
     ap.add_argument("--tokenizer", action="append", help="a tokenizer folder or 'shipped' (the default); repeat")
     ap.add_argument("--out", default="benchmarks/tokenizer_sources.json")
     args = ap.parse_args()
-    torch.set_num_threads(2)
+    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", 2)))
     data = {key: clips for spec in args.data for key, clips in groups(spec).items()}
     rows = {}
     for name in args.tokenizer or ["shipped"]:

@@ -298,3 +298,14 @@ def test_training_on_two_corpora(tiny_data, tmp_path):
     tok = MotionTokenizer.from_pretrained(tmp_path / "run" / "final")
     one = Normalizer.load(tiny_data)
     assert not np.allclose(tok.normalizer.mean, one.mean)  # fitted on both corpora, not the first alone
+
+
+def test_short_clips_are_looped_to_the_window():
+    import numpy as np
+
+    from omnimogen.training.tokenizer import loop_to
+
+    clip = np.arange(20 * 3, dtype=np.float32).reshape(20, 3)
+    looped = loop_to(clip, 48)
+    assert len(looped) == 60 and np.array_equal(looped[:20], clip) and np.array_equal(looped[40:], clip)
+    assert loop_to(clip, 16) is clip  # long enough: untouched

@@ -55,6 +55,10 @@ class TokenizerTrainConfig:
     # Several corpora (train_tokenizer's ``data`` as a list, ``--data A --data B``): the share of the
     # training windows each one gets, in order (None: as many as it has). Splits stay each corpus's own.
     data_weights: tuple | None = None
+    # Clips shorter than ``window`` (but at least ``LOOP_MIN_ROWS``) are repeated end to end to fill it
+    # rather than left out: one-cycle clips such as DeepMimic's skills (a 1.5 s kick, a 2.7 s
+    # cartwheel) are otherwise never seen. The seam is one more transition to reconstruct.
+    loop_short: bool = False
 
     def model_config(self) -> TokenizerConfig:
         if self.preset not in PRESETS:
@@ -83,6 +87,14 @@ class Windows(torch.utils.data.Dataset):
     def __getitem__(self, k: int) -> torch.Tensor:
         i, s = self.index[k]
         return self.clips[i][s : s + self.window]
+
+
+LOOP_MIN_ROWS = 16  # 0.8 s: a shorter clip is too little of a motion to repeat
+
+
+def loop_to(features: np.ndarray, rows: int) -> np.ndarray:
+    """``features`` repeated end to end until they are at least ``rows`` long (unchanged when they are)."""
+    return features if len(features) >= rows else np.concatenate([features] * -(-rows // len(features)))
 
 
 def corpus_repeats(corpora: list[list[np.ndarray]], window: int, weights) -> list[int] | None:
@@ -222,7 +234,9 @@ def train_tokenizer(data: str | Path | list, out: str | Path, cfg: TokenizerTrai
         raise ConfigError("decoder_only needs init_from: the tokenizer whose decoder to fine-tune.")
     base = MotionTokenizer.from_pretrained(cfg.init_from) if cfg.init_from else None
     corpora = [data] if isinstance(data, (str, Path)) else list(data)
-    train_sets = [[c.features for c in MotionDataset(d, "train", min_frames=cfg.window)] for d in corpora]
+    shortest = min(LOOP_MIN_ROWS, cfg.window) if cfg.loop_short else cfg.window
+    train_sets = [[loop_to(c.features, cfg.window) for c in MotionDataset(d, "train", min_frames=shortest)]
+                  for d in corpora]  # fmt: skip
     val_sets = [MotionDataset(d, "val", min_frames=8) for d in corpora]
     if base is not None:
         normalizer = base.normalizer
