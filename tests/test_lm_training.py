@@ -165,7 +165,7 @@ def test_fine_tune_from_a_trained_model(inputs, tmp_path):
     assert tuned.config == base.config and tuned.vocab.fingerprint() == base.vocab.fingerprint()
     for (name, a), b in zip(base.state_dict().items(), still.state_dict().values(), strict=True):
         torch.testing.assert_close(a, b, msg=name)  # a vanishing learning rate leaves the starting weights
-    assert any(not torch.equal(a, b) for a, b in zip(base.state_dict().values(), tuned.state_dict().values()))
+    assert any(not torch.equal(a, b) for a, b in zip(base.state_dict().values(), tuned.state_dict().values(), strict=True))
     with pytest.raises(ConfigError, match="leave 'model' and 'text_vocab_size' unset"):
         train_lm(inputs / "x2mo", inputs / "corpus", inputs / "tok", tmp_path / "x",
                  LMTrainConfig(**tune, model={"layers": 2}), progress=False)  # fmt: skip
