@@ -181,6 +181,14 @@ def test_fine_tune_from_a_trained_model(inputs, tmp_path):
         train_lm(inputs / "x2mo", inputs / "corpus", inputs / "tok", tmp_path / "y2",
                  LMTrainConfig(**{**tune, "init_from": str(other)}, init_other_tokenizer=True), progress=False)  # fmt: skip
     assert OmniMoGen.from_pretrained(tmp_path / "y2" / "final").lm.tokenizer_fingerprint != "0123456789abcdef"
+    from omnimogen.training.lm import prepare_run
+
+    with warnings.catch_warnings():  # a folder prepared with its own BPE vocabulary, not the model's
+        warnings.simplefilter("ignore")
+        prepare_run(inputs / "x2mo", inputs / "corpus", inputs / "tok", tmp_path / "prep",
+                    LMTrainConfig(steps=2), progress=False)  # fmt: skip
+    with pytest.raises(ConfigError, match="prepared with another vocabulary than init_from's model"):
+        train_lm(None, None, inputs / "tok", tmp_path / "prep", LMTrainConfig(**tune), progress=False)
     with pytest.raises(ConfigError, match="not a model folder"):
         train_lm(inputs / "x2mo", inputs / "corpus", inputs / "tok", tmp_path / "z",
                  LMTrainConfig(**{**tune, "init_from": str(tmp_path / "nothing")}), progress=False)  # fmt: skip
