@@ -201,6 +201,44 @@ def test_settling_spreads_a_jump_in_speed_and_leaves_the_rest(hml_joints):
     np.testing.assert_allclose(settle(cubic, 50), cubic, atol=1e-9)
 
 
+def test_of_the_in_betweens_drawn_the_smoothest_join_is_kept(hml_joints):
+    from omnimogen.model.stitch import BRIDGE_TRIES, POSE_FRAMES, bridged, speed_changes
+
+    k, extra = POSE_FRAMES, 8
+    a, b = hml_joints[:80], hml_joints[80 + extra :]
+    true = hml_joints[80 - k : 80 + extra + k]  # what goes between: it re-states a's end and b's start exactly
+    lurch = true.copy()
+    lurch[k + 2 : k + 5] += np.array([0.06, 0.0, 0.0])  # the same ends, and a lurch sideways in the middle
+    drawn = []
+
+    def window(text, frames, motions):
+        assert frames == 2 * k + extra and set(motions) == {"StartPose", "EndPose"}
+        drawn.append(lurch if len(drawn) % 2 == 0 else true)  # the lurch comes first, so it wins any tie
+        return Motion.from_joints(drawn[-1])
+
+    out, spans = bridged(window, a, b, extra)
+    assert len(drawn) == BRIDGE_TRIES and len(out) == len(hml_joints) and len(spans) == 2
+    inside = slice(spans[0][1] + 1, spans[1][0])  # between the two joins: the transition as drawn
+    np.testing.assert_allclose(out[inside], hml_joints[inside], atol=1e-4)
+    assert speed_changes(out).max() < 2 * speed_changes(hml_joints).max()
+
+
+def test_the_last_window_of_a_long_motion_is_in_betweened_too():
+    from omnimogen.model.stitch import BRIDGE_TRIES, INBETWEEN, POSE_FRAMES, long_motion
+
+    asked = []
+
+    def window(text, frames, motions):  # a body gliding forward at 1 m/s, whatever it is asked
+        asked.append((text, frames))
+        return Motion.from_joints(np.arange(frames)[:, None, None] * np.array([0.0, 0, 0.05]) + np.ones((1, 22, 3)))
+
+    out = long_motion(window, "a person walks", {}, 85, 40, 9)  # after two windows, 6 frames are left to make
+    assert len(out) == 85
+    continued = [f for t, f in asked if t.startswith("Continue")]
+    assert continued == [40, 2 * POSE_FRAMES + 1]  # not 9 frames: a piece that short could not be in-betweened
+    assert sum(t == INBETWEEN for t, _ in asked) == 2 * BRIDGE_TRIES
+
+
 def test_every_call_returns_a_motion_of_the_asked_length(model, hml_features):
     a = Motion.from_features(hml_features[:60])
     b = Motion.from_features(hml_features[100:160])

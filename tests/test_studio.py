@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from omnimogen.model.pipeline import OmniMoGen
 from omnimogen.model.transformer import ModelConfig, OmniMoGenLM
 from omnimogen.model.vocab import Vocab
-from omnimogen.motion import Normalizer
+from omnimogen.motion import Motion, Normalizer
 from omnimogen.serving import Limits, create_app
 from omnimogen.serving.app import _Queue
 from omnimogen.tokenizer import PRESETS, MotionTokenizer
@@ -27,6 +27,7 @@ TAKE = TAKES / "dataset-1_walk_normal_001.bvh.gz"
 def model():
     torch.manual_seed(0)
     tok = MotionTokenizer(PRESETS["tiny"], Normalizer.load(FIXTURES)).eval()
+    tok.encode(Motion.load(TAKE))  # an untrained codebook is set (k-means) on first use: not inside a test that compares runs
     L, K = tok.config.num_levels, tok.config.codebook_size
     vocab = Vocab.train_bpe(["a person walks", "make <SourceMotion> look happy"] * 10, 300, L, K, "grouped")
     return OmniMoGen(OmniMoGenLM(ModelConfig(hidden_size=32, layers=1, heads=2, intermediate_size=64), vocab), tok)

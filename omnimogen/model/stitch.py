@@ -2,8 +2,8 @@
 each next window continues the last seconds of the motion so far (the model's ``continue`` task) or
 is made from its own words, and the model in-betweens the join (its ``inbetween`` task): shown the
 last 0.6 s of one piece and the first 0.6 s of the next, it makes a transition that starts and ends
-with them (the best of a few tries). Each piece is cut where it and the transition agree best, and the cut is settled: the jump
-in velocity there is spread over the frames around it (:func:`settle`)."""
+with them (the smoothest of a few tries). Each piece is cut where it and the transition agree best, and the cut is settled:
+the jump in velocity there is spread over the frames around it (:func:`settle`)."""
 
 from __future__ import annotations
 
@@ -16,8 +16,9 @@ from ..motion import FPS, SMPL22, Motion
 CONTEXT_FRAMES = 81  # the last 4 s of a long motion are shown when asking for what comes next
 POSE_FRAMES = 13  # in-betweening shows 12 feature rows (0.6 s) of each end, the longest pose of training
 SETTLE_FRAMES = 6  # frames on each side of a cut over which its jump is spread (tuned on 38 joins: 4, 6, 8, 10, 12, 20)
-BRIDGE_TRIES = 4  # in-betweens drawn per join; the one whose ends agree best with the pieces is kept
-VELOCITY_WEIGHT = 0.3  # seconds: how a velocity gap (m/s) counts against a pose gap (m) when choosing
+BRIDGE_TRIES = 8  # in-betweens drawn per join; the smoothest once cut in and settled is kept (tuned on seeds 0-15: 4, 8)
+VELOCITY_WEIGHT = 0.3  # seconds: how a velocity gap (m/s) counts against a pose gap (m) at a cut
+SMOOTHNESS_WEIGHT = 10.0  # m per (m/s a frame): how a change of speed at a join counts against the gap at its cuts (1, 3, 10)
 INBETWEEN = "Make a motion that starts at <StartPose> and finishes at <EndPose>."  # the in-between task's words
 
 # (instruction, frames, motions) -> one window's motion of exactly ``frames`` frames
@@ -32,7 +33,8 @@ def long_motion(window: Window, instruction: str, motions: dict[str, Motion], fr
     joints = window(instruction, window_frames, motions).joints
     while len(joints) < frames:
         context = Motion.from_joints(joints[-CONTEXT_FRAMES:])
-        need = max(min(window_frames, frames - len(joints) + 1), min_frames)
+        # never shorter than two poses, so that the last join is in-betweened too (what is over is cut off)
+        need = max(min(window_frames, frames - len(joints) + 1), min_frames, 2 * POSE_FRAMES + 1)
         prompt = f"Continue <Motion> for about {(need - 1) / FPS:.1f} more seconds."
         nxt = window(prompt, need, {"Motion": context}).joints
         joints, _ = bridged(window, joints, nxt, 0)
@@ -43,8 +45,10 @@ def bridged(window: Window, a: np.ndarray, b: np.ndarray, extra: int) -> tuple[n
     """a then b (joints), joined by the model's in-between of a's last ``POSE_FRAMES`` and b's first,
     ``extra`` frames longer than the two. The in-between is turned and moved onto a's end (its first
     frames re-state it), b onto the in-between's end; each is cut in where the overlapping poses agree
-    best, and each cut settled. ``BRIDGE_TRIES`` in-betweens are drawn and the one that agrees best
-    with a and b at its cuts is kept. Returns the joints (len(a) + len(b) + extra frames; len(a) + len(b) - 1
+    best, and each cut settled. ``BRIDGE_TRIES`` in-betweens are drawn and the one whose join is smoothest
+    is kept: the least largest frame-to-frame change of the mean joint speed across the joined frames
+    (:func:`speed_changes`) times ``SMOOTHNESS_WEIGHT``, plus how far apart the pieces were at its cuts.
+    Returns the joints (len(a) + len(b) + extra frames; len(a) + len(b) - 1
     when either is too short to in-between, then b is placed after a and the two cut together) and the
     spans of frames that the joins changed."""
     k = POSE_FRAMES
@@ -57,9 +61,12 @@ def bridged(window: Window, a: np.ndarray, b: np.ndarray, extra: int) -> tuple[n
         bridge = window(INBETWEEN, 2 * k + extra, ends).joints
         out, first, miss_first = _cut_in(a, bridge, k)
         out, second, miss_second = _cut_in(out, b, k)
-        joins.append((miss_first + miss_second, out, first, second))
+        out = settle(settle(out, first), second)
+        lo, hi = _span(out, first)[0], _span(out, second)[1]
+        rough = speed_changes(out[max(lo - 3, 0) : hi + 4]).max()
+        joins.append((miss_first + miss_second + SMOOTHNESS_WEIGHT * rough, out, first, second))
     _, out, first, second = min(joins, key=lambda j: j[0])
-    return settle(settle(out, first), second), [_span(out, first), _span(out, second)]
+    return out, [_span(out, first), _span(out, second)]
 
 
 def _cut_in(a: np.ndarray, b: np.ndarray, k: int) -> tuple[np.ndarray, int, float]:
@@ -148,6 +155,12 @@ def align_about_y(joints: np.ndarray, src: np.ndarray, dst: np.ndarray) -> np.nd
     return _turn(joints, angle, qm - moved)
 
 
+def speed_changes(joints: np.ndarray, fps: float = FPS) -> np.ndarray:
+    """(T - 2,) the change of the mean joint speed (m/s) from step t -> t+1 to step t+1 -> t+2."""
+    speed = np.linalg.norm(np.diff(joints, axis=0), axis=-1).mean(-1) * fps
+    return np.abs(np.diff(speed))
+
+
 def speed_jumps(joints: np.ndarray, joins: list[int] | list[tuple[int, int]], fps: float = FPS,
                 reach: int = 3) -> dict[str, float]:  # fmt: skip
     """How visible joins are, from the frame-to-frame change of the mean joint speed (m/s). A join is a
@@ -157,8 +170,7 @@ def speed_jumps(joints: np.ndarray, joins: list[int] | list[tuple[int, int]], fp
     away from joins (what a one-frame join would be if it were invisible); ``above_p95``: the share of
     joins whose largest change is above the 95th percentile of same-width windows away from joins
     (0.05 if joins were as smooth as the rest)."""
-    speed = np.linalg.norm(np.diff(joints, axis=0), axis=-1).mean(-1) * fps  # (T - 1,)
-    change = np.abs(np.diff(speed))  # (T - 2,): between speed t -> t+1 and t+1 -> t+2
+    change = speed_changes(joints, fps)
     spans = [(j, j) if np.isscalar(j) else tuple(j) for j in joins]
     near = np.zeros(len(change), bool)
     looked = [(max(0, lo - reach - 1), min(len(change), hi + reach)) for lo, hi in spans]
