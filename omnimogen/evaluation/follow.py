@@ -25,7 +25,10 @@ expectations is a check:
   the corpus never shows in it ("an angry wave": Dataset-2's gestures come in 7 styles) is scored
   apart, as ``style_not_in_corpus``;
 - ``warned``: a request outside what the model knows gets a warning (family ``unknown``), and
-  ``no_false_warning``: a text-to-motion or knowledge request it knows does not;
+  ``no_false_warning``: a text-to-motion or knowledge request it knows does not. An ``unknown``
+  expectation that names the activity (``"unknown": "cartwheel"``) is unknown only to a model none of
+  whose training captions has that word (``OmniMoGenLM.known_captions``; the extra corpus has
+  cartwheels): a model trained on it is held to ``no_false_warning`` there instead;
 - ``answered``: the model's turn came with a motion (a turn without one fails every check its words
   imply).
 
@@ -41,6 +44,7 @@ import json
 import math
 import os
 import platform
+import re
 import time
 import zlib
 from collections import Counter, defaultdict
@@ -126,6 +130,8 @@ def load_prompts(path: str | Path | None = None, split: str = "dev") -> list[Fol
             bad = set(t["expect"]) - set(EXPECT_KEYS)
             if bad:
                 raise FollowError(f"{where}: unknown expectation(s) {', '.join(sorted(bad))}.")
+            if not isinstance(t["expect"].get("unknown", True), (bool, str)) or t["expect"].get("unknown") == "":
+                raise FollowError(f"{where}: 'unknown' must be true or the word that names the activity.")
             if t["expect"].get("shows", SKILLS[0]) not in SKILLS:
                 raise FollowError(f"{where}: 'shows' must be one of {', '.join(SKILLS)}.")
             named |= set(PLACEHOLDER.findall(t["instruction"]))
@@ -294,14 +300,17 @@ class Labeller:
 
 
 def check_turn(expect: dict, answer: Motion, edited: Motion | None, motions: dict[str, Motion],
-               read: tuple[str, str] | None, warned: bool, family: str, style_exists: bool = True) -> dict[str, bool]:  # fmt: skip
-    """Every check the turn's expectations imply, pass or fail (a check that cannot be computed fails)."""
+               read: tuple[str, str] | None, warned: bool, family: str, style_exists: bool = True,
+               known: tuple[str, ...] = ()) -> dict[str, bool]:  # fmt: skip
+    """Every check the turn's expectations imply, pass or fail (a check that cannot be computed fails).
+    ``known``: the captions the model was trained on, for an ``unknown`` expectation that names its activity."""
     j = answer.joints
     m = checks.measure(j)
     out: dict[str, bool] = {}
     if expect.get("unknown"):
-        out["warned"] = warned
-        return out
+        word = expect["unknown"]
+        learned = isinstance(word, str) and any(re.search(rf"\b{re.escape(word)}", c, re.I) for c in known)
+        return {"no_false_warning": not warned} if learned else {"warned": warned}
     if family in ("t2m", "knowledge") or (family == "multiturn" and warned):
         out["no_false_warning"] = not warned  # requests the model knows, read without a bound motion
     if read is not None and expect.get("action"):
@@ -473,7 +482,8 @@ def _answer_case(method, case, motions, binder, labeller, lm, seed, repeat) -> l
         read = next(reads_iter)
         target = target_labels(case, k)
         exists = target is None or labeller.exists(target["action"], target["style"])
-        got = check_turn(t.expect, answer, edited, motions, read, warning is not None, case.family, exists)
+        known = getattr(getattr(lm, "lm", None), "known_captions", ()) if method == "model" else ()
+        got = check_turn(t.expect, answer, edited, motions, read, warning is not None, case.family, exists, known)
         if method == "model":
             got = {"answered": True} | got
         if method != "model":
