@@ -1,5 +1,5 @@
 """How well a tokenizer reconstructs motion from each source: root-aligned and global MPJPE, codebook
-use, and whether the whole-body skills a clip shows (a cartwheel's inverted frames, a jump's flight, a
+use, the Physical score of the reconstructions (the real clips' beside it), and whether the whole-body skills a clip shows (a cartwheel's inverted frames, a jump's flight, a
 kick's raised foot: ``checks.shows``, read from the joints) are still there after reconstruction (a
 skill the tokenizer cannot keep is one no model on its codes can make).
 
@@ -88,6 +88,7 @@ def main() -> None:
             r = evaluate(tok, clips)
             rows[name][key] = {"clips": len(clips), "mpjpe_aligned_mm": round(r["mpjpe_aligned_mm"], 1),
                                "mpjpe_mm": round(r["mpjpe_mm"], 1), "least_used_level": round(min(r["usage"]), 3),
+                               "physical": round(r["physical"], 3), "physical_real": round(r["physical_real"], 3),
                                "skills_kept": skills_kept(tok, clips)}  # fmt: skip
             print(name, key, rows[name][key], flush=True)
     doc = {"data": args.data, "tokenizers": rows, "date": str(date.today()),

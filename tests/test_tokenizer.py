@@ -19,7 +19,7 @@ from omnimogen.errors import FormatError, MotionError
 from omnimogen.motion import Normalizer
 from omnimogen.tokenizer import PRESETS, MotionTokenizer, load_tokenizer
 from omnimogen.training.common import ConfigError, resolve_config
-from omnimogen.training.tokenizer import TokenizerTrainConfig, train_tokenizer
+from omnimogen.training.tokenizer import TokenizerTrainConfig, planted_feet, reconstruction_loss, train_tokenizer
 
 TINY = PRESETS["tiny"]
 
@@ -309,3 +309,30 @@ def test_short_clips_are_looped_to_the_window():
     looped = loop_to(clip, 48)
     assert len(looped) == 60 and np.array_equal(looped[:20], clip) and np.array_equal(looped[40:], clip)
     assert loop_to(clip, 16) is clip  # long enough: untouched
+
+
+def test_planted_feet_are_the_low_still_ones():
+    joints = np.zeros((5, 22, 3))
+    joints[:, :, 1] = 0.5  # the body in the air...
+    joints[:, 10, 1] = 0.01  # ...but the left toe on the floor, still
+    joints[:, 11, 1] = 0.01  # and the right toe on the floor, sliding at 1 m/s
+    joints[:, 11, 0] = np.arange(5) / 20
+    planted, speed = planted_feet(torch.from_numpy(joints))
+    assert planted[:, 2].all() and not planted[:, 3].any() and not planted[:, :2].any()  # ankles, toes
+    np.testing.assert_allclose(speed[:, 3].numpy(), 1.0)
+
+
+def test_the_contact_loss_prices_planted_feet_that_slide(tok, hml_features):
+    walk = Motion.from_joints(np.load(FIXTURES.parent / "dataset-2_walk-turn-left_normal_004.joints.npy"), fps=20)
+    x = torch.from_numpy(tok.normalizer.normalize(walk.features)).float()[None]
+    slid = walk.features.copy()
+    slid[:, 2] += 0.5 / 20  # root linear velocity (m per frame, facing frame): the whole body drifts 0.5 m/s
+    drift = torch.from_numpy(tok.normalizer.normalize(slid)).float()[None]
+
+    def contact_term(recon):
+        with_it, _ = reconstruction_loss(tok, x, recon, joint_weight=0.0, contact_weight=1.0)
+        without, _ = reconstruction_loss(tok, x, recon, joint_weight=0.0)
+        return float(with_it - without)
+
+    assert contact_term(x) < 0.05  # the real walk's own planted feet barely move
+    assert 0.4 < contact_term(drift) < 0.6  # m/s: the drift, on every planted frame

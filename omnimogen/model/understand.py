@@ -83,6 +83,11 @@ NOT_IN_CORPUS = (
     "climb stairs",
     "jump rope",
     "jump over an obstacle",
+    "jump",  # Bandai has no jump: "a person jumps" was read as a kick
+    "jump up and down",
+    "jump forward",
+    "hop up and down",
+    "leap into the air",
     "do push-ups",
     "do sit-ups",
     "do squats",
