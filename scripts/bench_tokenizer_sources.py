@@ -1,7 +1,8 @@
 """How well a tokenizer reconstructs motion from each source: root-aligned and global MPJPE, codebook
 use, the Physical score of the reconstructions (the real clips' beside it), and whether the
-whole-body skills a clip shows (a cartwheel's inverted frames, a jump's flight, a kick's raised foot: ``checks.shows``, read from the joints) are still there after reconstruction (a
-skill the tokenizer cannot keep is one no model on its codes can make).
+whole-body skills a clip shows (a cartwheel's inverted frames, a jump's flight, a kick's raised foot:
+``checks.shows``, read from the joints) are still there after reconstruction (a skill the tokenizer
+cannot keep is one no model on its codes can make).
 
     python scripts/bench_tokenizer_sources.py --data bandai=data/bandai:test --data extra=data/extra:test \
         --data humanml3d=tests/fixtures/humanml3d --tokenizer shipped --tokenizer runs/tok/best \
