@@ -16,6 +16,7 @@ from conftest import FIXTURES, TAKES, bandai
 from omnimogen import Motion
 from omnimogen.cli import main
 from omnimogen.errors import FormatError, MotionError
+from omnimogen.evaluation.metrics import physical_score
 from omnimogen.motion import Normalizer
 from omnimogen.tokenizer import PRESETS, MotionTokenizer, load_tokenizer
 from omnimogen.training.common import ConfigError, resolve_config
@@ -237,8 +238,6 @@ def test_the_shipped_default_tokenizer_reconstructs_a_test_clip():
 def test_the_shipped_decoder_keeps_planted_feet_planted(name):
     """Stage 4 (the foot-contact loss): real walks through the shipped tokenizer keep Physical above 0.95
     (the takes: 0.998 and 0.995; stage 3 gave 0.928 and 0.923, stage 4 0.971 and 0.978)."""
-    from omnimogen.evaluation.metrics import physical_score
-
     tok = load_tokenizer()
     walk = Motion.from_joints(np.load(FIXTURES.parent / f"{name}.joints.npy"), fps=20)
     with torch.no_grad():
@@ -335,7 +334,7 @@ def test_planted_feet_are_the_low_still_ones():
     np.testing.assert_allclose(speed[:, 3].numpy(), 1.0)
 
 
-def test_the_contact_loss_prices_planted_feet_that_slide(tok, hml_features):
+def test_the_contact_loss_prices_planted_feet_that_slide(tok):
     walk = Motion.from_joints(np.load(FIXTURES.parent / "dataset-2_walk-turn-left_normal_004.joints.npy"), fps=20)
     x = torch.from_numpy(tok.normalizer.normalize(walk.features)).float()[None]
     slid = walk.features.copy()
