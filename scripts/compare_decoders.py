@@ -2,9 +2,10 @@
 how far each toe slides while on the floor, and the root path seen from above.
 
     python scripts/compare_decoders.py --tokenizer runs/tok_contact03/final --out docs/contacts/decoder_feet.png
+    python scripts/compare_decoders.py --base runs/tok_stage4 --tokenizer shipped --out docs/contacts/decoder_feet_stages.png
 
-The shipped model writes the codes (one prompt per column, seed 0); the shipped tokenizer and
-``--tokenizer`` decode them. A toe is on the floor where the Physical score counts contact (below
+The shipped model writes the codes (one prompt per column, seed 0); ``--base`` (the shipped tokenizer
+unless given) and ``--tokenizer`` (``shipped`` for the shipped one) decode them. A toe is on the floor where the Physical score counts contact (below
 5 cm on both frames of a step); the figure prints each motion's Physical score.
 """
 
@@ -31,17 +32,20 @@ TOES = (10, 11)  # left, right
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--tokenizer", required=True, help="a decoder fine-tune of the shipped tokenizer")
+    ap.add_argument("--base", help="the decoder it is compared with (default: the shipped one)")
     ap.add_argument("--seconds", type=float, default=4.0)
     ap.add_argument("--out", default="docs/contacts/decoder_feet.png")
     args = ap.parse_args()
-    model, other = load_model(), load_tokenizer(args.tokenizer)
-    if other.fingerprint() != model.tokenizer.fingerprint():
-        raise SystemExit(f"{args.tokenizer} gives codes other meanings than the shipped tokenizer.")
+    model, other = load_model(), load_tokenizer(None if args.tokenizer == "shipped" else args.tokenizer)
+    base = load_tokenizer(args.base) if args.base else model.tokenizer
+    if not other.fingerprint() == base.fingerprint() == model.tokenizer.fingerprint():
+        raise SystemExit(f"{args.tokenizer} or {args.base} gives codes other meanings than the shipped tokenizer.")
+    names = (args.base or "shipped decoder", args.tokenizer)
     fig, axes = plt.subplots(2, len(PROMPTS), figsize=(4.2 * len(PROMPTS), 7.5))
     for col, prompt in enumerate(PROMPTS):
         answer = model.generate(prompt, seed=0, seconds=args.seconds)
         codes, n = answer.parts[0].codes, answer.motions[0].num_frames
-        for name, tok, style in (("shipped decoder", model.tokenizer, "-"), ("contact decoder", other, "--")):
+        for name, tok, style in ((names[0], base, "-"), (names[1], other, "--")):
             with torch.no_grad():
                 joints = tok.decode(codes, length=n).joints
             toes = joints[:, list(TOES)]

@@ -9,13 +9,15 @@ Trains what is missing under ``--runs`` (``omnimogen train rl``, resumable), run
 suite (``omnimogen bench``, resumable), and writes ``{"rows": {ROW: {SUITE: metrics}}}`` with the
 ``metrics`` object of each suite's ``results.json``; the follow suite is also run with the shipped
 evaluator (``follow_shipped_evaluator``, the one the semantic reward used). About 15 minutes a run
-and 8 a model's suites on 2 CPU cores.
+and 8 a model's suites on 2 CPU cores. ``--shipped-row KEY`` only runs the suites on the shipped model as
+it is now (after a decoder fine-tune) and adds them to ``--out`` under KEY.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime
+import hashlib
 import json
 import os
 import platform
@@ -50,13 +52,43 @@ def suites(args, model: list[str]) -> dict[str, list[str]]:
     }
 
 
+def run_suites(args, runs: Path, row: str, model: list[str]) -> dict[str, dict]:
+    """Each suite's ``metrics`` for one model, run into RUNS/bench/ROW/SUITE unless already there."""
+    out = {}
+    for suite, cmd in suites(args, model).items():
+        where = runs / "bench" / row / suite
+        if not (where / "results.json").is_file():
+            omnimogen("bench", *cmd, "--out", str(where))
+        out[suite] = json.loads((where / "results.json").read_text())["metrics"]
+    return out
+
+
+def add_shipped_row(args, runs: Path) -> None:
+    import omnimogen as package
+
+    weights = Path(package.__file__).parent / "assets" / "tokenizer" / "model.safetensors"
+    doc = json.loads(Path(args.out).read_text())
+    got = run_suites(args, runs, args.shipped_row, [])
+    doc[args.shipped_row] = {
+        "what": "the shipped model as it is now, the same suites and judge as the rows", "date": datetime.date.today().isoformat(),
+        "tokenizer_sha256": hashlib.sha256(weights.read_bytes()).hexdigest(),
+        "suites": {k: v for k, v in got.items() if k != "follow_shipped_evaluator"},
+        "follow_shipped_evaluator": got["follow_shipped_evaluator"],
+    }  # fmt: skip
+    Path(args.out).write_text(json.dumps(doc, indent=1) + "\n")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     for flag in ("--data", "--x2mo", "--anycontext", "--judge", "--runs"):
         ap.add_argument(flag, required=True)
     ap.add_argument("--out", default="benchmarks/grpo_ablation.json")
+    ap.add_argument("--shipped-row", metavar="KEY", help="only run the suites on the shipped model as it is now "
+                    "(after a decoder fine-tune: the same codes, other motions) and add them to --out under KEY")
     args = ap.parse_args()
     runs = Path(args.runs)
+    if args.shipped_row:
+        return add_shipped_row(args, runs)
     doc = {"what": __doc__.split("\n\n")[0].strip(), "date": datetime.date.today().isoformat(),
            "machine": f"{platform.machine()}, {os.cpu_count()} CPUs", "judge": args.judge, "rl_steps": STEPS,
            "weights": ROWS, "rows": {}, "follow_shipped_evaluator": {}}  # fmt: skip
@@ -68,16 +100,9 @@ def main() -> None:
                 sets = [x for k, v in {"steps": STEPS, **weights}.items() for x in ("--set", f"{k}={v}")]
                 omnimogen("train", "rl", "--data", args.x2mo, "--corpus", args.data, "--out", str(run), *sets)
             model = ["--model", str(run / "best")]
-        doc["rows"][row] = {}
-        for suite, cmd in suites(args, model).items():
-            out = runs / "bench" / row / suite
-            if not (out / "results.json").is_file():
-                omnimogen("bench", *cmd, "--out", str(out))
-            metrics = json.loads((out / "results.json").read_text())["metrics"]
-            if suite == "follow_shipped_evaluator":
-                doc["follow_shipped_evaluator"][row] = metrics
-            else:
-                doc["rows"][row][suite] = metrics
+        got = run_suites(args, runs, row, model)
+        doc["follow_shipped_evaluator"][row] = got.pop("follow_shipped_evaluator")
+        doc["rows"][row] = got
         print(f"{row}: done", flush=True)
     Path(args.out).write_text(json.dumps(doc, indent=1) + "\n")
 
