@@ -104,7 +104,9 @@ def main() -> None:
         doc["follow_shipped_evaluator"][row] = got.pop("follow_shipped_evaluator")
         doc["rows"][row] = got
         print(f"{row}: done", flush=True)
-    Path(args.out).write_text(json.dumps(doc, indent=1) + "\n")
+    out = Path(args.out)
+    kept = {k: v for k, v in json.loads(out.read_text()).items() if k not in doc} if out.is_file() else {}
+    out.write_text(json.dumps({**doc, **kept}, indent=1) + "\n")  # rows added by --shipped-row stay
 
 
 if __name__ == "__main__":

@@ -154,7 +154,8 @@ def reconstruction_loss(model: MotionTokenizer, x: torch.Tensor, recon: torch.Te
                         clearance_weight: float = 0.0):  # fmt: skip
     """Smooth L1 on normalised features plus L1 on joint positions recovered from both (metres), plus
     ``contact_weight`` times the mean speed (m/s) above ``contact_margin`` of the reconstruction's feet
-    where the real ones are planted. Returns the loss and the joint L1."""
+    where the real ones are planted, plus ``clearance_weight`` times how far (metres) its feet are below
+    ``PLANTED_HEIGHT`` where the real ones are above it. Returns the loss and the joint L1."""
     feat = F.smooth_l1_loss(recon, x)
     if joint_weight == 0 and contact_weight == 0 and clearance_weight == 0:
         return feat, torch.zeros(())
