@@ -32,15 +32,19 @@ TOES = (10, 11)  # left, right
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--tokenizer", required=True, help="a decoder fine-tune of the shipped tokenizer")
-    ap.add_argument("--base", help="the decoder it is compared with (default: the shipped one)")
+    ap.add_argument("--base", help="the decoder it is compared with (default: shipped)")
     ap.add_argument("--seconds", type=float, default=4.0)
     ap.add_argument("--out", default="docs/contacts/decoder_feet.png")
     args = ap.parse_args()
-    model, other = load_model(), load_tokenizer(None if args.tokenizer == "shipped" else args.tokenizer)
-    base = load_tokenizer(args.base) if args.base else model.tokenizer
+    model = load_model()
+
+    def decoder(spec):  # "shipped" (or nothing) is the model's own tokenizer
+        return model.tokenizer if spec in (None, "shipped") else load_tokenizer(spec)
+
+    other, base = decoder(args.tokenizer), decoder(args.base)
     if not other.fingerprint() == base.fingerprint() == model.tokenizer.fingerprint():
         raise SystemExit(f"{args.tokenizer} or {args.base} gives codes other meanings than the shipped tokenizer.")
-    names = (args.base or "shipped decoder", args.tokenizer)
+    names = (args.base or "shipped", args.tokenizer)
     fig, axes = plt.subplots(2, len(PROMPTS), figsize=(4.2 * len(PROMPTS), 7.5))
     for col, prompt in enumerate(PROMPTS):
         answer = model.generate(prompt, seed=0, seconds=args.seconds)

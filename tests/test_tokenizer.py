@@ -16,7 +16,7 @@ from conftest import FIXTURES, TAKES, bandai
 from omnimogen import Motion
 from omnimogen.cli import main
 from omnimogen.errors import FormatError, MotionError
-from omnimogen.evaluation.metrics import physical_score
+from omnimogen.evaluation.metrics import ANKLES_AND_TOES, physical_score
 from omnimogen.motion import Normalizer
 from omnimogen.tokenizer import PRESETS, MotionTokenizer, load_tokenizer
 from omnimogen.training.common import ConfigError, resolve_config
@@ -357,7 +357,7 @@ def test_the_contact_loss_prices_planted_feet_that_slide(tok):
 def test_the_clearance_loss_prices_swinging_feet_that_skim_the_floor(tok):
     walk = Motion.from_joints(np.load(FIXTURES.parent / "dataset-2_walk-turn-left_normal_004.joints.npy"), fps=20)
     x = torch.from_numpy(tok.normalizer.normalize(walk.features)).float()[None]
-    feet = [tok.skeleton.feature_slices()["positions"].start + 3 * (j - 1) + 1 for j in (7, 8, 10, 11)]  # heights
+    feet = [tok.skeleton.feature_slices()["positions"].start + 3 * (j - 1) + 1 for j in ANKLES_AND_TOES]  # heights
 
     def clearance_term(dy):
         moved = walk.features.copy()

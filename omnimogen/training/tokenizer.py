@@ -46,7 +46,7 @@ class TokenizerTrainConfig:
     # decoder free to follow a real pivot's small slide.
     contact_margin: float = 0.0
     # How far (metres) the reconstruction's ankles and toes sink below ``PLANTED_HEIGHT`` on frames where
-    # the real ones are above it: a swinging foot that skims the floor reads as a sliding contact.
+    # the real ones are above it: a swinging foot that skims the floor reads as a sliding contact (stage 6: 10).
     clearance_weight: float = 0.0
     seed: int = 0
     val_every: int = 2_000
@@ -169,8 +169,9 @@ def reconstruction_loss(model: MotionTokenizer, x: torch.Tensor, recon: torch.Te
         creep = (speed - contact_margin).clamp(min=0)
         loss = loss + contact_weight * (creep * planted).sum() / planted.sum().clamp(min=1)
     if clearance_weight:
-        up = real[..., list(ANKLES_AND_TOES), 1] >= PLANTED_HEIGHT
-        skim = (PLANTED_HEIGHT - got[..., list(ANKLES_AND_TOES), 1]).clamp(min=0)
+        feet = list(ANKLES_AND_TOES)
+        up = real[..., feet, 1] >= PLANTED_HEIGHT
+        skim = (PLANTED_HEIGHT - got[..., feet, 1]).clamp(min=0)
         loss = loss + clearance_weight * (skim * up).sum() / up.sum().clamp(min=1)
     return loss, joints
 
