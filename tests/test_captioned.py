@@ -217,5 +217,12 @@ def test_a_request_in_the_words_of_a_trained_caption_is_known():
     trained = interpret(request, ("a person does a cartwheel", "a person walks forward"))
     assert trained.known and trained.action == "" and trained.caption == "A person does a cartwheel."
     assert not unknown_request_warnings(trained, request)
+    # Words nearer to a NOT_IN_CORPUS activity ("do a cartwheel", "jump forward") than to the caption
+    # are known once a caption names that activity; an activity no caption names stays unknown.
+    for words, caption in (("cartwheel", "a person does a cartwheel"), ("a big jump forward", "forward jump")):
+        assert not interpret(words).known
+        read = interpret(words, (caption, "a person walks forward"))
+        assert read.known and read.caption == caption[0].upper() + caption[1:] + ".", (words, read)
+    assert not interpret("swim across the pool", ("a person does a cartwheel", "forward jump")).known
     walk = interpret("a tired man strolls", ("a person does a cartwheel",))
     assert walk.action == "walk" and walk.style == "tired"  # the labelled actions keep their reading
