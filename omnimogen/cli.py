@@ -428,7 +428,7 @@ def cmd_bench(args) -> None:
             raise OmnimogenError("the follow suite takes its cases from --prompts, not --cases.")
         run_follow(args.out, data=args.data, model=args.model, evaluator=args.evaluator, prompts=args.prompts,
                    split=args.split, repeats=args.repeats or (1 if args.quick else 3), seed=args.seed,
-                   baselines_only=args.baselines_only, device=args.device)  # fmt: skip
+                   baselines_only=args.baselines_only, device=args.device, temperature=args.temperature)  # fmt: skip
         print((Path(args.out) / "report.md").read_text(encoding="utf-8"))
         print(f"wrote {Path(args.out) / 'results.json'}, report.md, answers.jsonl and results.png")
         return
@@ -436,7 +436,8 @@ def cmd_bench(args) -> None:
     results = run_bench(args.suite, args.out, data=args.data, cases=args.cases, model=args.model,
                         evaluator=args.evaluator, seed=args.seed, repeats=args.repeats, quick=args.quick,
                         baselines_only=args.baselines_only, overwrite=args.overwrite,
-                        paraphrase=args.split if args.paraphrase else None, device=args.device)  # fmt: skip
+                        paraphrase=args.split if args.paraphrase else None, device=args.device,
+                        temperature=args.temperature)  # fmt: skip
     print("\n".join(summary(results)))
     print(f"wrote {Path(args.out) / 'results.json'}, report.md and results.png")
 
@@ -610,6 +611,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", default="dev", choices=("dev", "test", "all"),
                    help="follow, --paraphrase: which half of the paraphrase set (score test only for a final model)")
     p.add_argument("--prompts", help="follow: a prompts file like omnimogen/evaluation/follow_prompts.json")
+    p.add_argument("--temperature", type=float, help="the model's motion sampling temperature (default: 1.0, as generate)")
     _add_device_flags(p, dtype=False)  # scores are reported in float32
     p.set_defaults(func=cmd_bench)
 

@@ -213,9 +213,9 @@ class Oracle:
         clip = max((c for cells in corpus.cells("test").values() for c in cells), key=lambda c: c.rows)
         self.features, self.calls = corpus.features(clip.id), []
 
-    def __call__(self, instruction, motions, *, seed, frames, think, rounds, motion_only):
+    def __call__(self, instruction, motions, *, seed, frames, think, rounds, motion_only, temperature):
         self.calls.append({"text": instruction, "seed": seed, "frames": frames, "think": think,
-                           "motion_only": motion_only, "motions": sorted(motions)})  # fmt: skip
+                           "motion_only": motion_only, "motions": sorted(motions), "temperature": temperature})  # fmt: skip
         rows = (frames or 41) - 1
         return Result("<Motion>", [Motion.from_features(self.features[:rows])])
 
@@ -224,7 +224,8 @@ def test_tasks_ask_the_model_as_each_task_says(corpus, x2mo, model_dir, evaluato
     oracle = Oracle(corpus)
     monkeypatch.setattr(bench, "load_model", lambda path, device=None: oracle)
     kw = {"data": corpus.root, "cases": x2mo, "model": model_dir, "evaluator": evaluator_dir, "progress": False}
-    metrics = run_bench("tasks", tmp_path / "t", config=replace(CFG, repeats=1), **kw).metrics
+    metrics = run_bench("tasks", tmp_path / "t", config=replace(CFG, repeats=1), temperature=0.5, **kw).metrics
+    assert {c["temperature"] for c in oracle.calls} == {0.5}  # --temperature reaches every question
     present = set(metrics["ground_truth"]) - {"all"}
     assert {"inbetween", "inpaint", "continue", "reflection"} <= present
     assert set(metrics["model"]) == present | {"reflection_think", "all"}
@@ -316,6 +317,10 @@ def test_follow_asks_like_a_user_and_scores_every_method(corpus, model_dir, eval
     assert "baselines only" in out and "ground_truth" in out
     assert main([*base, "--out", str(tmp_path / "h"), "--cases", str(prompts)]) == 2
     assert "--prompts" in capsys.readouterr().err
+    assert main([*base, "--out", str(tmp_path / "i"), "--model", str(model_dir), "--temperature", "-1"]) == 2
+    assert "temperature" in capsys.readouterr().err and not (tmp_path / "i" / "results.json").exists()
+    cold = run_follow(tmp_path / "j", model=model_dir, split="all", repeats=1, temperature=0.0, **kw)
+    assert cold["temperature"] == 0.0 and "temperature" not in r  # recorded only when asked
 
 
 def test_t2m_and_anycontext_ask_in_the_held_out_words(corpus, anycontext, evaluator_dir, tmp_path):

@@ -46,6 +46,7 @@ from ..instructions.recipes import materialise
 from ..instructions.schema import PLACEHOLDER
 from ..instructions.validate import file_sha256
 from ..model import pipeline
+from ..model.generate import MAX_TEMPERATURE
 from ..model.pipeline import GenerationError, load_model
 from ..motion import SMPL22, Motion
 from . import evaluator as ev
@@ -78,6 +79,7 @@ class BenchConfig:
     mm_samples: int = 30
     mm_pairs: int = 10
     think_rounds: int = 3  # judge-and-regenerate rounds of Think mode
+    temperature: float = 1.0  # the model's motion sampling temperature (the CLI's and the API's default)
     chunk: int = 32  # motions per partial file: what an interruption can lose
 
 
@@ -265,7 +267,7 @@ class Producer:
         """The model's answer; a case that allows words first falls back to a motion-only answer."""
         inputs = {name: materialise(ref, self.corpus) for name, ref in case.inputs}
         kwargs = {"seed": case_seed(case, self.seed, repeat, sample), "frames": case.frames, "think": case.think,
-                  "rounds": self.cfg.think_rounds}  # fmt: skip
+                  "rounds": self.cfg.think_rounds, "temperature": self.cfg.temperature}  # fmt: skip
         text, result = case.text(self.seed, repeat), None
         if not case.motion_only:
             with contextlib.suppress(GenerationError):  # words that never end: ask for the motion alone
@@ -390,20 +392,23 @@ def run_bench(suite: str, out: str | Path, *, data: str | Path, cases: str | Pat
               model: str | Path | None = None, evaluator: str | Path | None = None, seed: int = 0,
               repeats: int | None = None, quick: bool = False, baselines_only: bool = False, overwrite: bool = False,
               config: BenchConfig | None = None, progress: bool = True, paraphrase: str | None = None,
-              device=None) -> SuiteResults:  # fmt: skip
+              device=None, temperature: float | None = None) -> SuiteResults:  # fmt: skip
     """Run ``suite`` and write ``results.json``, ``report.md`` and ``results.png`` into ``out``; returns the results.
 
     ``data`` is the labelled HumanML3D-layout corpus; ``cases`` the AnyContext folder (anycontext) or
     X2Mo folder (edit, tasks), built from ``data`` with default settings when not given; ``model`` and
     ``evaluator`` are checkpoint folders (None: the ones shipped). ``quick`` uses :data:`QUICK`.
     ``paraphrase`` ("dev", "test" or "all"): ask t2m or AnyContext in that half of the held-out paraphrase
-    set's words instead of the training templates' (:mod:`.paraphrase`).
+    set's words instead of the training templates' (:mod:`.paraphrase`). ``temperature`` replaces the
+    model's motion sampling temperature (``BenchConfig.temperature``).
     """
     start = time.perf_counter()
     if suite not in SUITES:
         raise BenchError(f"unknown suite {suite!r}; the suites are {', '.join(SUITES)} and follow.")
     cfg = config or (QUICK if quick else BenchConfig())
     cfg = cfg if repeats is None else replace(cfg, repeats=repeats)
+    cfg = cfg if temperature is None else replace(cfg, temperature=temperature)
+    check_number("temperature", cfg.temperature, 0, MAX_TEMPERATURE)
     for name, low in (("repeats", 1), ("chunk", 1), ("batch_size", 2), ("mm_samples", 2)):
         check_number(name, getattr(cfg, name), low, 10_000, integer=True)
     if suite == "t2m" and cases is not None:

@@ -53,10 +53,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import FormatError
+from ..errors import FormatError, check_number
 from ..fileio import atomic_path, lock_folder, unlock_folder
 from ..instructions.corpus import ClipInfo, Corpus
 from ..instructions.schema import PLACEHOLDER
+from ..model.generate import MAX_TEMPERATURE
 from ..motion import FPS, WINDOW_ROWS, Motion, resample
 from . import checks
 
@@ -380,16 +381,19 @@ class Outcome:
     read: tuple[str, str] | None = None  # the evaluator's (action group, style group) of the answer
 
 
-def _ask(model, case: FollowCase, motions: dict[str, Motion], seed: int) -> list[tuple[Motion | None, str | None]]:
+def _ask(model, case: FollowCase, motions: dict[str, Motion], seed: int,
+         options: dict | None = None) -> list[tuple[Motion | None, str | None]]:  # fmt: skip
     """The model's answers to the case's turns, as a user asks them: one turn as ``omnimogen generate``
-    does (one motion), several as ``omnimogen chat`` does (the conversation decides what to answer)."""
+    does (one motion), several as ``omnimogen chat`` does (the conversation decides what to answer).
+    ``options``: sampling options every turn is asked with (``temperature``)."""
+    options = options or {}
     chat, answers = model.chat(), []
     for k, t in enumerate(case.turns):
         named = {n: motions[n] for n in dict.fromkeys(PLACEHOLDER.findall(t.instruction))}
         if len(case.turns) == 1:
-            result = model(t.instruction, named, seed=seed, motion_only=True)
+            result = model(t.instruction, named, seed=seed, motion_only=True, **options)
         else:
-            result = chat(t.instruction, named, seed=seed + k)
+            result = chat(t.instruction, named, seed=seed + k, **options)
         warnings = getattr(result, "warnings", None)  # (models before warnings existed: none)
         warning = "; ".join(warnings) if warnings else None
         answers.append((result.motions[-1] if result.motions else None, warning))
@@ -399,8 +403,9 @@ def _ask(model, case: FollowCase, motions: dict[str, Motion], seed: int) -> list
 def run_follow(out: str | Path, *, data: str | Path, model: str | Path | None = None,
                evaluator: str | Path | None = None, prompts: str | Path | None = None, split: str = "dev",
                repeats: int = 3, seed: int = 0, baselines_only: bool = False, families: tuple[str, ...] = (),
-               progress: bool = True, device=None) -> dict:  # fmt: skip
-    """Ask every case of ``split`` and write ``results.json``, ``report.md`` and ``results.png`` to ``out``."""
+               progress: bool = True, device=None, temperature: float | None = None) -> dict:  # fmt: skip
+    """Ask every case of ``split`` and write ``results.json``, ``report.md`` and ``results.png`` to ``out``.
+    ``temperature``: the model's motion sampling temperature (None: its default)."""
     import torch
     from tqdm import tqdm
 
@@ -412,6 +417,9 @@ def run_follow(out: str | Path, *, data: str | Path, model: str | Path | None = 
     start = time.perf_counter()
     if repeats < 1:
         raise FollowError("repeats must be at least 1.")
+    if temperature is not None:
+        check_number("temperature", temperature, 0, MAX_TEMPERATURE)
+    options = {} if temperature is None else {"temperature": temperature}
     lock_folder(out, "benchmark folder")
     corpus = Corpus(data)
     cases = [c for c in load_prompts(prompts, split) if not families or c.family in families]
@@ -428,10 +436,10 @@ def run_follow(out: str | Path, *, data: str | Path, model: str | Path | None = 
             runs = [("ground_truth", 0), ("copy_source", 0)]
             runs += [] if baselines_only else [("model", r) for r in range(repeats)]
             for method, r in runs:
-                outcomes += _answer_case(method, case, motions, binder, labeller, lm, seed, r)
+                outcomes += _answer_case(method, case, motions, binder, labeller, lm, seed, r, options)
                 bar.update()
     results = summarise(outcomes, cases, split, repeats)
-    results |= {"suite": "follow", "seed": seed, "split": split, "prompts": str(prompts or "shipped"),
+    results |= {"suite": "follow", "seed": seed, "split": split, "prompts": str(prompts or "shipped"), **options,
                 "model": None if baselines_only else {"name": str(model or "default"),
                                                       "sha256": model_sha256(model_dir or _default_model_dir())},
                 "data": {"name": corpus.root.name}, "versions": versions_of(dir_sha256(Path(evaluator or EVAL_DIR))),
@@ -454,10 +462,10 @@ def _default_model_dir() -> Path:
     return DEFAULT_DIR
 
 
-def _answer_case(method, case, motions, binder, labeller, lm, seed, repeat) -> list[Outcome]:
+def _answer_case(method, case, motions, binder, labeller, lm, seed, repeat, options=None) -> list[Outcome]:
     source = _source(case, motions)
     if method == "model":
-        answers = _ask(lm, case, motions, seed * 1000 + zlib.crc32(case.id.encode()) % 1000 + 7919 * repeat)
+        answers = _ask(lm, case, motions, seed * 1000 + zlib.crc32(case.id.encode()) % 1000 + 7919 * repeat, options)
     elif method == "copy_source":
         if source is None:
             return []
