@@ -295,7 +295,8 @@ def interpret(instruction: str, captions: tuple[str, ...] = ()) -> Reading:
         cap_emb = _caption_bank(tuple(captions))
         # An activity of NOT_IN_CORPUS that a training caption names is no longer lacking: "do a
         # cartwheel" would otherwise outbid "a person does a cartwheel" for some wordings.
-        keep = [lab is not None or float((cap_emb @ e).max()) < COVERED_SIMILARITY for lab, e in zip(labels, emb)]
+        covered = (emb @ cap_emb.T).max(axis=1) >= COVERED_SIMILARITY
+        keep = [lab is not None or not c for lab, c in zip(labels, covered, strict=True)]
         phrases = [p for p, k in zip(phrases, keep, strict=True) if k] + list(captions)
         labels = [lab for lab, k in zip(labels, keep, strict=True) if k] + [""] * len(captions)
         emb = np.concatenate([emb[np.array(keep)], cap_emb])
