@@ -226,6 +226,9 @@ def test_tasks_ask_the_model_as_each_task_says(corpus, x2mo, model_dir, evaluato
     kw = {"data": corpus.root, "cases": x2mo, "model": model_dir, "evaluator": evaluator_dir, "progress": False}
     metrics = run_bench("tasks", tmp_path / "t", config=replace(CFG, repeats=1), temperature=0.5, **kw).metrics
     assert {c["temperature"] for c in oracle.calls} == {0.5}  # --temperature reaches every question
+    with pytest.raises(ValueError, match="temperature"):  # refused before anything is read or written
+        run_bench("tasks", tmp_path / "bad", temperature=float("nan"), **kw)
+    assert not (tmp_path / "bad").exists()
     present = set(metrics["ground_truth"]) - {"all"}
     assert {"inbetween", "inpaint", "continue", "reflection"} <= present
     assert set(metrics["model"]) == present | {"reflection_think", "all"}

@@ -278,10 +278,21 @@ def canonical_caption(action: str, style: str) -> str:
 
 
 @functools.lru_cache(maxsize=4)
-def _caption_bank(captions: tuple[str, ...]) -> np.ndarray:
+def _bank_with(captions: tuple[str, ...]) -> tuple[list[str], list[str | None], np.ndarray]:
+    """:func:`_bank` plus a model's training captions (label ""), once per caption set. An activity of
+    NOT_IN_CORPUS that one of the captions names is no longer lacking: "do a cartwheel" would otherwise
+    outbid "a person does a cartwheel" for some wordings."""
     from ..evaluation.evaluator import load_sentence_encoder
 
-    return load_sentence_encoder()(list(captions)).numpy()
+    phrases, labels, emb = _bank()
+    if not captions:
+        return phrases, labels, emb
+    cap_emb = load_sentence_encoder()(list(captions)).numpy()
+    covered = (emb @ cap_emb.T).max(axis=1) >= COVERED_SIMILARITY
+    keep = np.array([lab is not None or not c for lab, c in zip(labels, covered, strict=True)])
+    phrases = [p for p, k in zip(phrases, keep, strict=True) if k] + list(captions)
+    labels = [lab for lab, k in zip(labels, keep, strict=True) if k] + [""] * len(captions)
+    return phrases, labels, np.concatenate([emb[keep], cap_emb])
 
 
 def interpret(instruction: str, captions: tuple[str, ...] = ()) -> Reading:
@@ -290,16 +301,7 @@ def interpret(instruction: str, captions: tuple[str, ...] = ()) -> Reading:
     nearest to one of them is asked in that caption's words (action "", style "normal")."""
     from ..evaluation.evaluator import load_sentence_encoder
 
-    phrases, labels, emb = _bank()
-    if captions:
-        cap_emb = _caption_bank(tuple(captions))
-        # An activity of NOT_IN_CORPUS that a training caption names is no longer lacking: "do a
-        # cartwheel" would otherwise outbid "a person does a cartwheel" for some wordings.
-        covered = (emb @ cap_emb.T).max(axis=1) >= COVERED_SIMILARITY
-        keep = [lab is not None or not c for lab, c in zip(labels, covered, strict=True)]
-        phrases = [p for p, k in zip(phrases, keep, strict=True) if k] + list(captions)
-        labels = [lab for lab, k in zip(labels, keep, strict=True) if k] + [""] * len(captions)
-        emb = np.concatenate([emb[np.array(keep)], cap_emb])
+    phrases, labels, emb = _bank_with(tuple(captions))
     sims = emb @ load_sentence_encoder()([instruction]).numpy()[0]
     best = int(np.argmax(sims))
     known_rows = [i for i, label in enumerate(labels) if label is not None]
