@@ -186,8 +186,7 @@ def cmd_generate(args) -> None:
     for k in range(args.samples):
         seed = None if args.seed is None else args.seed + k
         result = model(args.text, motions, seconds=args.seconds, frames=args.frames, seed=seed, think=args.think,
-                       temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, motion_only=args.motion_only,
-                       **_text_temperature(args))  # fmt: skip
+                       top_k=args.top_k, top_p=args.top_p, motion_only=args.motion_only, **_temperatures(args))
         _say_reading(result)
         if result.reasoning:
             print(f"reasoning: {result.reasoning}")
@@ -212,9 +211,10 @@ def _say_reading(result) -> None:
         print(f"warning: {w}", file=sys.stderr)
 
 
-def _text_temperature(args) -> dict:
-    """The words' temperature when given (else the model's default)."""
-    return {} if args.text_temperature is None else {"text_temperature": args.text_temperature}
+def _temperatures(args) -> dict:
+    """The motion's and the words' sampling temperatures where given (else the model's defaults)."""
+    given = {"temperature": getattr(args, "temperature", None), "text_temperature": args.text_temperature}
+    return {k: v for k, v in given.items() if v is not None}
 
 
 def cmd_describe(args) -> None:
@@ -225,7 +225,7 @@ def cmd_describe(args) -> None:
     motion = _load(args.input, args)
     for k in range(args.samples):
         seed = None if args.seed is None else args.seed + k
-        print(model.describe(motion, seed=seed, **_text_temperature(args)).text)
+        print(model.describe(motion, seed=seed, **_temperatures(args)).text)
 
 
 def cmd_chat(args) -> None:
@@ -256,7 +256,7 @@ def cmd_chat(args) -> None:
                     print(f"error: {e}")
             continue
         try:
-            result = session(line, seed=args.seed, temperature=args.temperature, **_text_temperature(args))
+            result = session(line, seed=args.seed, **_temperatures(args))
         except OmnimogenError as e:
             print(f"error: {e}")
             continue
@@ -495,7 +495,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_false",
         help="do not write a preview GIF next to each output (written when no .gif/.mp4 is asked for)",
     )
-    p.add_argument("--temperature", type=float, default=1.0, help="temperature of the motion")
+    p.add_argument("--temperature", type=float, help="temperature of the motion (default: the model's)")
     p.add_argument("--text-temperature", type=float, help="temperature of the words (default: the model's)")
     p.add_argument("--top-k", type=int)
     p.add_argument("--top-p", type=float, default=0.95)
@@ -519,7 +519,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("chat", help="an interactive multi-turn session in the terminal")
     p.add_argument("--model", help="model directory (default: the one shipped with the package)")
     p.add_argument("--seed", type=int)
-    p.add_argument("--temperature", type=float, default=1.0, help="temperature of the motion")
+    p.add_argument("--temperature", type=float, help="temperature of the motion (default: the model's)")
     p.add_argument("--text-temperature", type=float, help="temperature of the words (default: the model's)")
     _add_device_flags(p)
     p.set_defaults(func=cmd_chat)
@@ -611,7 +611,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", default="dev", choices=("dev", "test", "all"),
                    help="follow, --paraphrase: which half of the paraphrase set (score test only for a final model)")
     p.add_argument("--prompts", help="follow: a prompts file like omnimogen/evaluation/follow_prompts.json")
-    p.add_argument("--temperature", type=float, help="the model's motion sampling temperature (default: 1.0, as generate)")
+    p.add_argument("--temperature", type=float, help="the model's motion sampling temperature (default: the model's, as generate)")
     _add_device_flags(p, dtype=False)  # scores are reported in float32
     p.set_defaults(func=cmd_bench)
 

@@ -271,6 +271,10 @@ def test_cli_generate_and_describe(model, tmp_path, capsys, hml_features):
     np.testing.assert_allclose(Motion.load(tmp_path / "a.npy").joints, expected.with_clean_contacts().joints, atol=1e-5)
     assert main([*args[:3], str(tmp_path / "raw.npy"), *args[4:], "--temperature", "0", "--no-clean-contacts"]) == 0
     np.testing.assert_allclose(Motion.load(tmp_path / "raw.npy").joints, expected.joints, atol=1e-5)
+    # Without --temperature the CLI samples as the API does by default (one default, pipeline.MOTION_TEMPERATURE).
+    assert main([*args[:3], str(tmp_path / "seeded.npy"), *args[4:], "--seed", "3", "--no-clean-contacts"]) == 0
+    seeded = model.generate("a person walks", seconds=1.2, seed=3).motions[0]
+    np.testing.assert_allclose(Motion.load(tmp_path / "seeded.npy").joints, seeded.joints, atol=1e-5)
     # On the user's character: the BVH carries the rig's joints; a rig with no BVH output fails before any work.
     rig = HERE / "fixtures" / "rigs" / "mixamo.bvh"
     assert main([*args[:3], str(tmp_path / "mixamo.bvh"), *args[4:], "--rig", str(rig)]) == 0

@@ -47,7 +47,7 @@ from ..instructions.schema import PLACEHOLDER
 from ..instructions.validate import file_sha256
 from ..model import pipeline
 from ..model.generate import MAX_TEMPERATURE
-from ..model.pipeline import GenerationError, load_model
+from ..model.pipeline import MOTION_TEMPERATURE, GenerationError, load_model
 from ..motion import SMPL22, Motion
 from . import evaluator as ev
 from .bench_cases import SUITES, Case, case_seed, clips_used, load_cases, read_set, subset, with_think
@@ -79,7 +79,7 @@ class BenchConfig:
     mm_samples: int = 30
     mm_pairs: int = 10
     think_rounds: int = 3  # judge-and-regenerate rounds of Think mode
-    temperature: float = 1.0  # the model's motion sampling temperature (the CLI's and the API's default)
+    temperature: float = MOTION_TEMPERATURE  # the model's motion sampling temperature (the CLI's and the API's default)
     chunk: int = 32  # motions per partial file: what an interruption can lose
 
 

@@ -41,6 +41,7 @@ from .understand import (
 )
 from .vocab import Message, MotionCodes, TextPart
 
+MOTION_TEMPERATURE = 1.0  # the motion's default sampling temperature (generate, chat, the studio, bench)
 TEXT_TEMPERATURE = 0.6  # words are sampled cooler than motions: scripts/bench_describe.py measures why
 MAX_SECONDS = 60.0  # longer requests are refused; beyond the training length motions are continued
 WINDOW_FRAMES = WINDOW_ROWS + 1  # the longest motion of the training data (9.8 s)
@@ -67,7 +68,7 @@ class Options:
     seed: int | None = None
     think: bool = False  # self-reflection: judge the motion in words, regenerate when it falls short
     rounds: int = 3
-    temperature: float = 1.0  # the motion's
+    temperature: float = MOTION_TEMPERATURE  # the motion's
     text_temperature: float | None = TEXT_TEMPERATURE  # the words' (None: ``temperature``)
     top_k: int | None = None
     top_p: float | None = 0.95
