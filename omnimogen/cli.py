@@ -205,8 +205,8 @@ def _say_reading(result) -> None:
     """How the words were read (when the model was asked other words than the user's) and any warning."""
     r = result.reading
     if r is not None and r.known:
-        print(f"read as: {r.caption!r} (nearest known action '{r.action}', similarity {r.similarity:.2f})",
-              file=sys.stderr)  # fmt: skip
+        nearest = f"nearest known action '{r.action}'" if r.action else "a caption the model was trained on"
+        print(f"read as: {r.caption!r} ({nearest}, similarity {r.similarity:.2f})", file=sys.stderr)
     for w in result.warnings:
         print(f"warning: {w}", file=sys.stderr)
 

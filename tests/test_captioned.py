@@ -226,3 +226,17 @@ def test_a_request_in_the_words_of_a_trained_caption_is_known():
     assert not interpret("swim across the pool", ("a person does a cartwheel", "forward jump")).known
     walk = interpret("a tired man strolls", ("a person does a cartwheel",))
     assert walk.action == "walk" and walk.style == "tired"  # the labelled actions keep their reading
+
+
+def test_a_caption_that_names_a_labelled_action_keeps_the_words_style():
+    """Captions without a style ("a person walks", CMU's) must not take a styled request from the labelled
+    reading: "a person walks happily" is asked as a happy walk, not as the caption "A person walks."."""
+    from omnimogen.model.understand import interpret
+
+    captions = ("a person walks", "a person runs", "a person does a cartwheel", "a person walks like a zombie")
+    for request, action, style in (("a person walks happily", "walk", "happy"), ("a happy person runs", "run", "happy")):
+        read = interpret(request, captions)
+        assert (read.action, read.style) == (action, style), (request, read)
+    # Captions of actions the labels lack are still read in their own words.
+    assert interpret("a zombie walks", captions).caption == "A person walks like a zombie."
+    assert interpret("a person does a cartwheel", captions).caption == "A person does a cartwheel."

@@ -281,7 +281,8 @@ def canonical_caption(action: str, style: str) -> str:
 def _bank_with(captions: tuple[str, ...]) -> tuple[list[str], list[str | None], np.ndarray]:
     """:func:`_bank` plus a model's training captions (label ""), once per caption set. An activity of
     NOT_IN_CORPUS that one of the captions names is no longer lacking: "do a cartwheel" would otherwise
-    outbid "a person does a cartwheel" for some wordings."""
+    outbid "a person does a cartwheel" for some wordings. Captions that name a labelled action are not
+    added (a labelled reading keeps the words' style: "a person walks happily" stays happy)."""
     from ..evaluation.evaluator import load_sentence_encoder
 
     phrases, labels, emb = _bank()
@@ -290,9 +291,14 @@ def _bank_with(captions: tuple[str, ...]) -> tuple[list[str], list[str | None], 
     cap_emb = load_sentence_encoder()(list(captions)).numpy()
     covered = (emb @ cap_emb.T).max(axis=1) >= COVERED_SIMILARITY
     keep = np.array([lab is not None or not c for lab, c in zip(labels, covered, strict=True)])
-    phrases = [p for p, k in zip(phrases, keep, strict=True) if k] + list(captions)
+    # A caption that names a labelled action ("a person walks" ~ "a person goes for a walk") is left out
+    # of the reading: that action's labelled reading carries the style and side that the caption lacks.
+    labelled = np.array([bool(lab) for lab in labels])
+    alias = (cap_emb @ emb[labelled].T).max(axis=1) >= COVERED_SIMILARITY
+    captions = [c for c, a in zip(captions, alias, strict=True) if not a]
+    phrases = [p for p, k in zip(phrases, keep, strict=True) if k] + captions
     labels = [lab for lab, k in zip(labels, keep, strict=True) if k] + [""] * len(captions)
-    return phrases, labels, np.concatenate([emb[keep], cap_emb])
+    return phrases, labels, np.concatenate([emb[keep], cap_emb[~alias]])
 
 
 def interpret(instruction: str, captions: tuple[str, ...] = ()) -> Reading:
