@@ -411,6 +411,16 @@ def cmd_train_lm(args) -> None:
     train_lm(args.data, args.corpus, args.tokenizer, args.out, cfg)
 
 
+def cmd_train_realign(args) -> None:
+    from .training.realign import realign_model
+
+    r = realign_model(args.model_dir, args.tokenizer, args.corpus, args.out, clips=args.clips)
+    print(f"{args.out}: reads tokenizer {args.tokenizer}'s codes, fitted on {r.steps} steps of {r.clips} clips "
+          f"(same code number on level 1: {r.same_codes[0]:.0%}, finer levels: {max(r.same_codes[1:]):.0%} or less; "
+          f"input error {r.input_error_by_number:.2f} by number, {r.input_error_fitted:.2f} fitted). "
+          f"Teach it to write them: omnimogen train lm ... --tokenizer {args.tokenizer} --set init_from={args.out}")
+
+
 def cmd_train_rl(args) -> None:
     from .training.rl import RLTrainConfig, train_rl
 
@@ -635,6 +645,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="only render the training set into RUN/prepared (no corpus needed to train from it later)")
     p.add_argument("--tokenizer", help="tokenizer directory (default: the one shipped with the package)")
     _add_run_flags(p, "models", "model.layout=flat", cmd_train_lm)
+
+    p = train.add_parser("realign", help="move a trained model onto another tokenizer's codes (before a fine-tune "
+                         "on them), keeping how it reads motion")  # fmt: skip
+    p.add_argument("--model", dest="model_dir", help="the trained model (default: the shipped one)")
+    p.add_argument("--tokenizer", required=True, help="the new tokenizer (e.g. a fine-tune of the model's own)")
+    p.add_argument("--corpus", required=True, action="append",
+                   help="HumanML3D-layout dataset(s) the model knows: their training clips pair the codes")
+    p.add_argument("--clips", type=int, default=800, help="training clips to pair (a seeded sample)")
+    p.add_argument("--out", required=True, help="the model folder to write (with the tokenizer in OUT/tokenizer)")
+    p.set_defaults(func=cmd_train_realign)
 
     p = train.add_parser("rl", help="reinforcement learning (GRPO) of a trained model with semantic, physical and "
                          "verifiable rewards (resumes RUN)")  # fmt: skip

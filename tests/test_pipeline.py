@@ -330,10 +330,14 @@ def test_a_new_request_in_a_conversation_is_asked_as_a_first_turn(model):
     from omnimogen.model.understand import refers_back
 
     for follow_up in ("make it look happy", "now faster", "again, but with the left hand", "the same but slower",
-                      "Mirror the previous one", "can you make the steps longer", "do it twice as fast"):  # fmt: skip
+                      "Mirror the previous one", "can you make the steps longer", "do it twice as fast",
+                      # a wish about the motion there is, a comparative, the other side
+                      "she should seem a lot more cheerful", "a tad brisker", "switch to the left foot",
+                      "use the other arm", "the walker ought to look ancient"):  # fmt: skip
         assert refers_back(follow_up), follow_up
     for new in ("a person does a cartwheel", "someone bows politely", "A tired person waves goodbye.",
-                "a man jogs in a circle"):  # fmt: skip
+                "a man jogs in a circle", "a runner sprints", "a boxer throws a jab", "a dancer twirls",
+                "a person walks backwards"):  # fmt: skip
         assert not refers_back(new), new
     chat = model.chat()
     chat("a person walks", seconds=1.2, seed=0)

@@ -46,9 +46,11 @@ _WORD_REQUESTS = re.compile(
 )
 _REFERS_BACK = re.compile(  # words that point at an earlier motion of the conversation, or edit one
     r"\b(it|its|it's|this|that|these|those|them|same|again|previous|earlier|last one|instead|now|also|too|"
-    r"more|less|faster|slower|longer|shorter|anymore|any more|rather)\b|"
+    r"more|less|faster|slower|longer|shorter|anymore|any more|rather|the other)\b|"
+    r"\b(should|ought to)\s+(look|be|seem|act|appear|feel|move|go|do)\b|"  # "they should look scared"
+    r"\b(a bit|a little|a lot|a tad|slightly|much|even|way)\s+\w+er\b|"  # "a bit quicker", "even happier"
     r"^\s*(make|change|turn it|speed|slow|mirror|edit|add|keep|remove|but|and|then|redo|do it|undo|try|use|"
-    r"let|can you|could you|please)\b",
+    r"let|can you|could you|please|swap|switch|flip|reverse)\b",
     re.IGNORECASE,
 )
 _MOTION_VERBS = re.compile(r"\b(show|generate|make|create|animate|perform|do it|redo|regenerate)\b", re.IGNORECASE)

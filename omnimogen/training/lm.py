@@ -43,9 +43,10 @@ class LMTrainConfig:
     # be the one it was trained with. For teaching a trained model new captioned takes without
     # training from scratch.
     init_from: str | None = None
-    # Allow ``init_from`` a model trained on another tokenizer's codes: for a tokenizer fine-tuned from
-    # that one (``train tokenizer --set init_from=...``), whose codes mostly keep their meaning, so that
-    # training re-aligns the model rather than starting over. Its first answers are wrong until then.
+    # Allow ``init_from`` a model trained on another tokenizer's codes, its code embeddings kept by
+    # number. A fine-tuned tokenizer renumbers almost every code, so the model must learn to read them
+    # again (describing suffered most: README); ``omnimogen train realign`` moves the model onto the new
+    # codes first and keeps its reading. Kept for reproducing the runs that used it.
     init_other_tokenizer: bool = False
     text_vocab_size: int = 2048
     steps: int = 5_500  # the shipped default's recipe: 5,500 steps of 16 (README)
@@ -362,8 +363,9 @@ def _init_model(cfg: LMTrainConfig, tokenizer: MotionTokenizer) -> OmniMoGenLM |
     if base.tokenizer_fingerprint not in (None, tokenizer.fingerprint()) and not cfg.init_other_tokenizer:
         raise ConfigError(f"init_from: {cfg.init_dir()} was trained on tokenizer {base.tokenizer_fingerprint}, "
                           f"this run uses {tokenizer.fingerprint()}; its codes would mean other motions. "
-                          "Pass the tokenizer it was trained with (--tokenizer), or set init_other_tokenizer=true "
-                          "when this one is a fine-tune of it.")  # fmt: skip
+                          "Pass the tokenizer it was trained with (--tokenizer), or move the model onto this one's codes "
+                          "first: omnimogen train realign --model MODEL --tokenizer TOK --corpus DATA --out DIR, "
+                          "then init_from=DIR.")  # fmt: skip
     return base
 
 
