@@ -8,7 +8,7 @@ import pytest
 from conftest import bandai
 
 from omnimogen.data.bandai import Take, assign_splits, build_bandai, find_takes
-from omnimogen.data.captions import ACTIONS, STYLES, captions_for, mirror_label, mirror_text
+from omnimogen.data.captions import ACTIONS, STYLES, captions_for, label_words, mirror_label, mirror_text
 from omnimogen.data.dataset import Caption, MotionDataset
 from omnimogen.errors import FormatError
 from omnimogen.motion import SMPL22, Motion, mirror_joints
@@ -34,6 +34,10 @@ def test_captions_are_varied_deterministic_and_say_the_labels():
     assert captions_for("walk", "tired", 3, "other-take") != caps
     normal = captions_for("run", "normal", 5, "x")
     assert all("  " not in c and ",." not in c for c in normal)
+    # What a check of a caption looks for: the label's words, without the verbs the phrasings vary (a
+    # strict check: "raises the left arm" lacks "hand", and some captions say it so).
+    assert label_words("raise-up-left-hand") == ["left", "hand"] and label_words("normal") == []
+    assert label_words("walk-turn-right") == ["walk", "turn", "right"]
 
 
 def test_mirroring_swaps_sides_in_words_labels_and_joints(hml_joints):

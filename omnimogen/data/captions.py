@@ -543,3 +543,10 @@ def _options(action: str, style: str) -> list[str]:
             if (c := _compose(t, a, adv, adj, s))
         }
     )
+
+
+def label_words(label: str) -> list[str]:
+    """The words a caption of this label should contain, for checking one: 'raise-up-left-hand' ->
+    ['left', 'hand'] (the verbs and fillers that the phrasings vary are left out)."""
+    generic = {"up", "raise", "normal", "a", "the"}
+    return [w for w in label.replace("_", "-").split("-") if w and w not in generic]
