@@ -7,7 +7,9 @@ per clip and temperature. Each caption is scored with the shipped text-motion ev
 t2m suite scores generated motions: within shuffled batches of 32, the caption ranks the batch's
 real motions, and a clip of the caption's own action and style counts as a hit (Bandai captions
 are written from those labels). The ground-truth captions give the ceiling. The script also reports
-how many captions name the clip's action and style words, and how many distinct captions there are.
+how many captions name the clip's action and style words, and how many distinct captions there are,
+and, under the ground truth, the model's mean loss on the clips' own captions (``model_loss``).
+``--evaluator`` judges with another evaluator: the shipped one was trained on the captions of its day.
 """
 
 from __future__ import annotations
@@ -30,8 +32,24 @@ from omnimogen.data.captions import label_words
 from omnimogen.evaluation.evaluator import label_ranks, load_evaluator
 from omnimogen.instructions.corpus import Corpus
 from omnimogen.model.pipeline import load_model
+from omnimogen.model.vocab import Message, TextPart
 
 MAX_ROWS = 196
+
+
+@torch.no_grad()
+def caption_loss(model, motions: list[Motion], captions: list[str]) -> float:
+    """The model's mean loss (nats per token) on each clip's own caption, asked as ``describe`` asks:
+    how likely it finds the right words, apart from what it samples."""
+    losses = []
+    for motion, caption in zip(motions, captions, strict=True):
+        conv = [model._user_turn("Write a caption for <Motion>.", {"Motion": motion}),
+                Message("assistant", (TextPart(caption),))]  # fmt: skip
+        r = model.lm.vocab.render(conv)
+        tensor = lambda a: torch.as_tensor(np.asarray(a))[None].to(next(model.lm.parameters()).device)  # noqa: E731
+        out = model.lm(tensor(r.ids), tensor(r.codes), loss_mask=tensor(r.loss_mask).bool())
+        losses.append(float(out.loss))
+    return round(float(np.mean(losses)), 4)
 
 
 def main() -> None:
@@ -68,7 +86,8 @@ def main() -> None:
                 "distinct_captions": len(set(captions))}  # fmt: skip
         return out
 
-    results = {"ground_truth": scores([corpus.captions(c.id)[0] for c in clips])}
+    truth = [corpus.captions(c.id)[0] for c in clips]
+    results = {"ground_truth": scores(truth) | {"model_loss": caption_loss(model, motions, truth)}}
     print(f"ground truth: {results['ground_truth']}", flush=True)
     examples = {}
     for t in args.temperatures:
