@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from omnimogen import Motion
-from omnimogen.data.captions import label_words
+from omnimogen.data.captions import names_label
 from omnimogen.evaluation.evaluator import label_ranks, load_evaluator
 from omnimogen.instructions.corpus import Corpus
 from omnimogen.model.pipeline import load_model
@@ -41,13 +41,14 @@ MAX_ROWS = 196
 def caption_loss(model, motions: list[Motion], captions: list[str]) -> float:
     """The model's mean loss (nats per token) on each clip's own caption, asked as ``describe`` asks:
     how likely it finds the right words, apart from what it samples."""
+    device = next(model.lm.parameters()).device
     losses = []
     for motion, caption in zip(motions, captions, strict=True):
         conv = [model._user_turn("Write a caption for <Motion>.", {"Motion": motion}),
                 Message("assistant", (TextPart(caption),))]  # fmt: skip
         r = model.lm.vocab.render(conv)
-        tensor = lambda a: torch.as_tensor(np.asarray(a))[None].to(next(model.lm.parameters()).device)  # noqa: E731
-        out = model.lm(tensor(r.ids), tensor(r.codes), loss_mask=tensor(r.loss_mask).bool())
+        ids, codes, mask = (torch.as_tensor(a)[None].to(device) for a in (r.ids, r.codes, r.loss_mask))
+        out = model.lm(ids, codes, loss_mask=mask.bool())
         losses.append(float(out.loss))
     return round(float(np.mean(losses)), 4)
 
@@ -80,8 +81,8 @@ def main() -> None:
         text_emb = evaluator.embed_texts(captions)
         ranks = [label_ranks(text_emb, motion_emb, labels, 32, rng=r).recall() for r in range(args.repeats)]
         out = {k: round(float(np.mean([r[k] for r in ranks])), 4) for k in ranks[0]}
-        named = [all(w in cap.lower() for w in label_words(c.action)) for cap, c in zip(captions, clips, strict=True)]
-        styled = [all(w in cap.lower() for w in label_words(c.style)) for cap, c in zip(captions, clips, strict=True)]
+        named = [names_label(cap, c.action) for cap, c in zip(captions, clips, strict=True)]
+        styled = [names_label(cap, c.style) for cap, c in zip(captions, clips, strict=True)]
         out |= {"names_action": round(float(np.mean(named)), 4), "names_style": round(float(np.mean(styled)), 4),
                 "distinct_captions": len(set(captions))}  # fmt: skip
         return out

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import torch
 
-from omnimogen.data.captions import label_words
+from omnimogen.data.captions import names_label
 from omnimogen.instructions.corpus import Corpus
 from omnimogen.instructions.recipes import materialise
 from omnimogen.instructions.schema import Part, read_samples, write_samples
@@ -62,7 +62,7 @@ def main() -> None:
             if s.task == "describe" and source.get("dataset", -1) >= args.dataset_min:
                 ref = next(p.motion for p in s.turns[0].parts if p.motion is not None)
                 caption = teacher.describe(materialise(ref, corpus), temperature=0.0, seed=0).text
-                if not all(w in caption.lower() for w in label_words(source.get("action", ""))):
+                if not names_label(caption, source.get("action", "")):
                     kept += 1  # the teacher is wrong here: keep the corpus's caption
                     samples.append(s)
                     continue

@@ -8,7 +8,7 @@ import pytest
 from conftest import bandai
 
 from omnimogen.data.bandai import Take, assign_splits, build_bandai, find_takes
-from omnimogen.data.captions import ACTIONS, STYLES, captions_for, label_words, mirror_label, mirror_text
+from omnimogen.data.captions import ACTIONS, STYLES, captions_for, label_words, mirror_label, mirror_text, names_label
 from omnimogen.data.dataset import Caption, MotionDataset
 from omnimogen.errors import FormatError
 from omnimogen.motion import SMPL22, Motion, mirror_joints
@@ -38,6 +38,8 @@ def test_captions_are_varied_deterministic_and_say_the_labels():
     # strict check: "raises the left arm" lacks "hand", and some captions say it so).
     assert label_words("raise-up-left-hand") == ["left", "hand"] and label_words("normal") == []
     assert label_words("walk-turn-right") == ["walk", "turn", "right"]
+    assert names_label("She Raises the LEFT hand.", "raise-up-left-hand") and names_label("anything", "normal")
+    assert not names_label("She raises the left arm.", "raise-up-left-hand")
 
 
 def test_mirroring_swaps_sides_in_words_labels_and_joints(hml_joints):

@@ -72,6 +72,12 @@ def test_renumbered_codes_are_read_and_scored_as_before(tokenizers, hml_features
     for lvl, perm in enumerate(perms):
         seen = torch.unique(o[:, lvl])  # rows of codes never seen keep their old numbers' rows
         torch.testing.assert_close(got[:, lvl, perm[seen]], want[:, lvl, seen], atol=1e-3, rtol=1e-3)
+    with pytest.raises(ConfigError, match="levels of"):  # a model of other codebooks
+        realign(_model(cfg.num_levels, 2 * cfg.codebook_size), old, new, features)
+    flat = OmniMoGenLM(ModelConfig(layout="flat", hidden_size=32, layers=1, heads=2, intermediate_size=64),
+                       Vocab.train_bpe(TEXTS, 300, cfg.num_levels, cfg.codebook_size, "flat"))  # fmt: skip
+    with pytest.raises(ConfigError, match="grouped layout"):
+        realign(flat, old, new, features)
     # By number, the same model would read other motions.
     assert not torch.allclose(before.embed(ids, n[None]), before.embed(ids, o[None]), atol=1e-2)
 

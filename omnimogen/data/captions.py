@@ -550,3 +550,8 @@ def label_words(label: str) -> list[str]:
     ['left', 'hand'] (the verbs and fillers that the phrasings vary are left out)."""
     generic = {"up", "raise", "normal", "a", "the"}
     return [w for w in label.replace("_", "-").split("-") if w and w not in generic]
+
+
+def names_label(caption: str, label: str) -> bool:
+    """Whether ``caption`` has every one of ``label_words(label)`` (a label without any: True)."""
+    return all(w in caption.lower() for w in label_words(label))

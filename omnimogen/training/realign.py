@@ -29,7 +29,7 @@ import torch
 
 from ..fileio import atomic_path
 from ..instructions.corpus import Corpus
-from ..model.transformer import OmniMoGenLM, load_lm, save_lm
+from ..model.transformer import OmniMoGenLM, save_lm
 from ..tokenizer import MotionTokenizer, load_tokenizer
 from .common import ConfigError
 
@@ -50,10 +50,11 @@ def paired_codes(
     if old.config.downsample != new.config.downsample or old.config.num_levels != new.config.num_levels:
         raise ConfigError("the two tokenizers differ in downsampling or levels; their steps cannot be paired.")
     olds, news = [], []
+    old.eval(), new.eval()
     for f in features:
         for tok, out in ((old, olds), (new, news)):
             x = torch.from_numpy(tok.normalizer.normalize(f)).float()[None]
-            out.append(tok.eval().encode_tensor(x)[0])
+            out.append(tok.encode_tensor(x)[0])
     return torch.cat(olds), torch.cat(news)
 
 
@@ -128,17 +129,6 @@ def _relative_error(got: torch.Tensor, want: torch.Tensor) -> float:
     return float(((got - want).norm(dim=1) / want.norm(dim=1).clamp(min=1e-8)).mean())
 
 
-def base_tokenizer(model_dir: Path, model: OmniMoGenLM) -> MotionTokenizer:
-    """The tokenizer ``model_dir``'s model was trained on: its own ``tokenizer/`` or the shipped one."""
-    own = model_dir / "tokenizer"
-    tok = load_tokenizer(own if own.is_dir() else None)
-    trained_on = getattr(model, "tokenizer_fingerprint", None)
-    if trained_on is not None and trained_on != tok.fingerprint():
-        raise ConfigError(f"{model_dir}: trained on tokenizer {trained_on}, but "
-                          f"{own if own.is_dir() else 'the shipped tokenizer'} is {tok.fingerprint()}.")  # fmt: skip
-    return tok
-
-
 def training_features(corpus: str | Path | list, clips: int, seed: int = 0) -> list[np.ndarray]:
     """The features of ``clips`` training clips of the corpus (all of them when fewer), a seeded sample."""
     data = Corpus(corpus)
@@ -153,13 +143,13 @@ def realign_model(model_dir: str | Path | None, tokenizer: str | Path, corpus: s
                   clips: int = 800, ridge: float = 1.0) -> RealignReport:  # fmt: skip
     """The model of ``model_dir`` (None: the shipped one) moved onto ``tokenizer``'s codes, saved as a
     model folder at ``out`` (with that tokenizer in ``out/tokenizer`` and the report in ``out/realign.json``)."""
-    from ..model.pipeline import DEFAULT_DIR
+    from ..model.pipeline import DEFAULT_DIR, OmniMoGen
 
     model_dir, out = Path(model_dir or DEFAULT_DIR), Path(out)
     if not (model_dir / "config.json").is_file():
         raise ConfigError(f"{model_dir}: not a model folder (no config.json).")
-    model = load_lm(model_dir)
-    old, new = base_tokenizer(model_dir, model), load_tokenizer(tokenizer)
+    base = OmniMoGen.from_pretrained(model_dir, device="cpu")  # the model with the tokenizer it was trained on
+    model, old, new = base.lm, base.tokenizer, load_tokenizer(tokenizer)
     if old.fingerprint() == new.fingerprint():
         raise ConfigError(f"{model_dir} already reads tokenizer {new.fingerprint()}; nothing to realign.")
     report = realign(model, old, new, training_features(corpus, clips), ridge)
@@ -170,4 +160,4 @@ def realign_model(model_dir: str | Path | None, tokenizer: str | Path, corpus: s
     return report
 
 
-__all__ = ["RealignReport", "realign", "realign_model", "paired_codes", "base_tokenizer", "training_features"]
+__all__ = ["RealignReport", "realign", "realign_model", "paired_codes", "training_features"]
