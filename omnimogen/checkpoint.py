@@ -68,7 +68,7 @@ def read_config(directory: str | Path, kind: str, files: tuple[str, ...]) -> dic
     return doc
 
 
-HEADER_KEYS = ("type", "skeleton", "tokenizer", "text_model", "captions")  # what config.json holds beside the settings
+HEADER_KEYS = ("type", "skeleton", "tokenizer", "text_model", "captions", "sampling")  # what config.json holds beside the settings
 
 
 def config_from(doc: dict, cls, directory: str | Path):

@@ -4,6 +4,7 @@ another run, resume after an interruption, how the model is asked, and the comma
 Everything runs on a 40-take Bandai build with a tiny random evaluator and a tiny random model."""
 
 import json
+import shutil
 import warnings
 from dataclasses import replace
 
@@ -249,6 +250,15 @@ def test_tasks_ask_the_model_as_each_task_says(corpus, x2mo, model_dir, evaluato
     assert {c["seed"] for c in thought} <= {c["seed"] for c in plain}  # paired: the same seeds with Think mode
     if "knowledge" in present:
         assert any(not c["motion_only"] for c in by_kind[()])  # the plan in words may come first
+    own = tmp_path / "own"  # a model that carries its own sampling temperature: used, and recorded, when none is given
+    shutil.copytree(model_dir, own)
+    config = json.loads((own / "config.json").read_text())
+    (own / "config.json").write_text(json.dumps({**config, "sampling": {"temperature": 0.3}}))
+    oracle.calls.clear()
+    quick = replace(CFG, repeats=1, per_category=1)
+    run_bench("tasks", tmp_path / "own_t", config=quick, **{**kw, "model": own})
+    recorded = json.loads((tmp_path / "own_t" / bench.RUN_FILE).read_text())["config"]["temperature"]
+    assert {c["temperature"] for c in oracle.calls} == {0.3} and recorded == 0.3
 
 
 def test_t2m_ceiling_and_model(corpus, model_dir, evaluator_dir, tmp_path):
@@ -323,7 +333,7 @@ def test_follow_asks_like_a_user_and_scores_every_method(corpus, model_dir, eval
     assert main([*base, "--out", str(tmp_path / "i"), "--model", str(model_dir), "--temperature", "-1"]) == 2
     assert "temperature" in capsys.readouterr().err and not (tmp_path / "i" / "results.json").exists()
     cold = run_follow(tmp_path / "j", model=model_dir, split="all", repeats=1, temperature=0.0, **kw)
-    assert cold["temperature"] == 0.0 and "temperature" not in r  # recorded only when asked
+    assert cold["temperature"] == 0.0 and r["temperature"] == 1.0  # recorded as used: asked, else the model's own
 
 
 def test_t2m_and_anycontext_ask_in_the_held_out_words(corpus, anycontext, evaluator_dir, tmp_path):

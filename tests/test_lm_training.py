@@ -12,7 +12,7 @@ import torch
 from omnimogen.model.pipeline import OmniMoGen
 from omnimogen.motion import Motion
 from omnimogen.tokenizer import MotionTokenizer
-from omnimogen.training.common import ConfigError
+from omnimogen.training.common import ConfigError, resolve_config
 from omnimogen.training.lm import LMTrainConfig, model_from_run, train_lm
 
 SMALL = ["model.hidden_size=32", "model.layers=1", "model.heads=2", "model.intermediate_size=64", "text_vocab_size=400"]
@@ -192,3 +192,26 @@ def test_fine_tune_from_a_trained_model(inputs, tmp_path):
     with pytest.raises(ConfigError, match="not a model folder"):
         train_lm(inputs / "x2mo", inputs / "corpus", inputs / "tok", tmp_path / "z",
                  LMTrainConfig(**{**tune, "init_from": str(tmp_path / "nothing")}), progress=False)  # fmt: skip
+
+
+def test_task_weights_repeat_a_task_or_a_family_and_refuse_what_is_not_there():
+    from collections import Counter
+
+    from omnimogen.training.lm import weigh_tasks
+
+    items = [(t, object()) for t in ("describe", "t2m", "edit/speed", "edit/style", "edit/style")]
+    count = lambda w: Counter(t for t, _ in weigh_tasks(items, w))  # noqa: E731
+    assert count({}) == Counter(t for t, _ in items)
+    assert count({"describe": 4, "t2m": 0}) == {"describe": 4, "edit/speed": 1, "edit/style": 2}
+    assert count({"edit": 2, "edit/style": 3}) == {"describe": 1, "t2m": 1, "edit/speed": 2, "edit/style": 6}
+    repeated = weigh_tasks(items, {"describe": 3})
+    assert all(r is items[0][1] for t, r in repeated if t == "describe")  # the same renderings, not new ones
+    with pytest.raises(ConfigError, match="no training task 'describ'"):
+        weigh_tasks(items, {"describ": 2})
+    for bad in (1.5, -1, True, "2"):
+        with pytest.raises(ConfigError, match="whole number"):
+            weigh_tasks(items, {"describe": bad})
+    with pytest.raises(ConfigError, match="no training samples"):
+        weigh_tasks(items, {"describe": 0, "t2m": 0, "edit": 0})
+    cfg = resolve_config(LMTrainConfig, None, ["task_weights.describe=4"])  # --set task_weights.describe=4
+    assert cfg.task_weights == {"describe": 4}

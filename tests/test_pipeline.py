@@ -1,6 +1,7 @@
 """The user-facing model API on a tiny model that has memorised a few answers."""
 
 import copy
+import json
 
 import numpy as np
 import pytest
@@ -74,6 +75,28 @@ def test_words_and_motions_have_their_own_temperatures(model, hml_features):
     codes = [model.generate("a person walks", seconds=1.2, seed=s, text_temperature=0, **hot).parts[0].codes
              for s in range(2)]  # fmt: skip
     assert not np.array_equal(*codes)
+
+
+def test_a_model_samples_at_its_own_defaults_unless_the_caller_says_otherwise(model, tmp_path):
+    cold = {"temperature": 0, "text_temperature": 0}
+    greedy = model.generate("a person walks", seconds=1.2, **cold).parts[0].codes
+    model.lm.sampling = cold  # as scripts/ship_model.py --temperature saves it
+    try:
+        model.save_pretrained(tmp_path / "m")
+    finally:
+        model.lm.sampling = {}
+    own = OmniMoGen.from_pretrained(tmp_path / "m")
+    assert own.lm.sampling == cold
+    for seed in range(2):  # no temperature given: the model's own (greedy here), whatever the seed
+        np.testing.assert_array_equal(own.generate("a person walks", seconds=1.2, seed=seed).parts[0].codes, greedy)
+    hot = [own.generate("a person walks", seconds=1.2, seed=s, temperature=50.0, top_p=None).parts[0].codes
+           for s in range(2)]  # fmt: skip
+    assert not np.array_equal(*hot)  # the caller's temperature wins
+    config = json.loads((tmp_path / "m" / "config.json").read_text())
+    for bad in ({"temperature": -1}, {"temprature": 0.7}, [0.7]):  # a hand-edited file: refused, naming it
+        (tmp_path / "m" / "config.json").write_text(json.dumps({**config, "sampling": bad}))
+        with pytest.raises(FormatError, match="config.json.*sampling"):
+            OmniMoGen.from_pretrained(tmp_path / "m")
 
 
 def test_same_seed_same_result(model):

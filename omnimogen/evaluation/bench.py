@@ -48,6 +48,7 @@ from ..instructions.validate import file_sha256
 from ..model import pipeline
 from ..model.generate import MAX_TEMPERATURE
 from ..model.pipeline import MOTION_TEMPERATURE, GenerationError, load_model
+from ..model.transformer import sampling_defaults
 from ..motion import SMPL22, Motion
 from . import evaluator as ev
 from .bench_cases import SUITES, Case, case_seed, clips_used, load_cases, read_set, subset, with_think
@@ -79,7 +80,7 @@ class BenchConfig:
     mm_samples: int = 30
     mm_pairs: int = 10
     think_rounds: int = 3  # judge-and-regenerate rounds of Think mode
-    temperature: float = MOTION_TEMPERATURE  # the model's motion sampling temperature (the CLI's and the API's default)
+    temperature: float | None = None  # the motion's sampling temperature; None: the model's own (as generate's)
     chunk: int = 32  # motions per partial file: what an interruption can lose
 
 
@@ -267,7 +268,9 @@ class Producer:
         """The model's answer; a case that allows words first falls back to a motion-only answer."""
         inputs = {name: materialise(ref, self.corpus) for name, ref in case.inputs}
         kwargs = {"seed": case_seed(case, self.seed, repeat, sample), "frames": case.frames, "think": case.think,
-                  "rounds": self.cfg.think_rounds, "temperature": self.cfg.temperature}  # fmt: skip
+                  "rounds": self.cfg.think_rounds}  # fmt: skip
+        if self.cfg.temperature is not None:  # else the model's own
+            kwargs["temperature"] = self.cfg.temperature
         text, result = case.text(self.seed, repeat), None
         if not case.motion_only:
             with contextlib.suppress(GenerationError):  # words that never end: ask for the motion alone
@@ -408,7 +411,8 @@ def run_bench(suite: str, out: str | Path, *, data: str | Path, cases: str | Pat
     cfg = config or (QUICK if quick else BenchConfig())
     cfg = cfg if repeats is None else replace(cfg, repeats=repeats)
     cfg = cfg if temperature is None else replace(cfg, temperature=temperature)
-    check_number("temperature", cfg.temperature, 0, MAX_TEMPERATURE)
+    if cfg.temperature is not None:
+        check_number("temperature", cfg.temperature, 0, MAX_TEMPERATURE)
     for name, low in (("repeats", 1), ("chunk", 1), ("batch_size", 2), ("mm_samples", 2)):
         check_number(name, getattr(cfg, name), low, 10_000, integer=True)
     if suite == "t2m" and cases is not None:
@@ -418,6 +422,8 @@ def run_bench(suite: str, out: str | Path, *, data: str | Path, cases: str | Pat
     corpus = Corpus(data)
     model_dir = None if baselines_only else _checkpoint(model, pipeline.DEFAULT_DIR, "model", load_model)
     eval_dir = _checkpoint(evaluator, ev.DEFAULT_DIR, "evaluator", load_evaluator)
+    if model_dir is not None and cfg.temperature is None:  # recorded as used: the model's own, else the package's
+        cfg = replace(cfg, temperature=sampling_defaults(model_dir).get("temperature", MOTION_TEMPERATURE))
     case_list, set_files, data_name = _cases(suite, corpus, cases, progress, paraphrase)
     case_list = subset(case_list, cfg.per_category)
     case_list = with_think(case_list) if suite == "tasks" else case_list

@@ -409,7 +409,7 @@ def run_follow(out: str | Path, *, data: str | Path, model: str | Path | None = 
     import torch
     from tqdm import tqdm
 
-    from ..model.pipeline import load_model
+    from ..model.pipeline import MOTION_TEMPERATURE, load_model
     from .bench import dir_sha256, model_sha256, versions_of
     from .evaluator import DEFAULT_DIR as EVAL_DIR
     from .evaluator import load_evaluator
@@ -428,6 +428,8 @@ def run_follow(out: str | Path, *, data: str | Path, model: str | Path | None = 
     labeller = Labeller(load_evaluator(evaluator, device), corpus)
     model_dir = None if baselines_only else Path(model) if model else None
     lm = None if baselines_only else load_model(model_dir, device)
+    if lm is not None and temperature is None:  # recorded as used: the model's own, else the package's
+        options = {"temperature": lm.lm.sampling.get("temperature", MOTION_TEMPERATURE)}
     outcomes: list[Outcome] = []
     total = len(cases) * ((0 if baselines_only else repeats) + 2)
     with tqdm(total=total, disable=not progress, desc="follow", unit="case") as bar:

@@ -41,7 +41,9 @@ from .understand import (
 )
 from .vocab import Message, MotionCodes, TextPart
 
-MOTION_TEMPERATURE = 1.0  # the motion's default sampling temperature (generate, chat, the studio, bench)
+# The motion's sampling temperature where neither the caller nor the model's config.json ("sampling":
+# ``OmniMoGenLM.sampling``) gives one (generate, chat, the studio, bench).
+MOTION_TEMPERATURE = 1.0
 TEXT_TEMPERATURE = 0.6  # words are sampled cooler than motions: scripts/bench_describe.py measures why
 MAX_SECONDS = 60.0  # longer requests are refused; beyond the training length motions are continued
 WINDOW_FRAMES = WINDOW_ROWS + 1  # the longest motion of the training data (9.8 s)
@@ -188,7 +190,7 @@ class OmniMoGen:
         warning. False asks the model the words as given.
         """
         check_instruction(instruction)
-        opts = _options(options)
+        opts = _options(options, self.lm.sampling)
         motions = _motions(motions)
         if history is not None and not (isinstance(history, list) and all(isinstance(m, Message) for m in history)):
             raise InstructionError("history must be a list of Message turns, as a ChatSession keeps them.")
@@ -257,7 +259,7 @@ class OmniMoGen:
         seeds = seeds or [None if seed is None else seed + k for k in range(len(segments))]
         parts = [self.generate(text, seconds=sec, seed=s, **kwargs).motions[0]
                  for (text, sec), s in zip(segments, seeds, strict=True)]  # fmt: skip
-        opts = _options({k: v for k, v in kwargs.items() if k != "motion_only"})
+        opts = _options({k: v for k, v in kwargs.items() if k != "motion_only"}, self.lm.sampling)
         joints, starts, seams = parts[0].joints, [0], []
         for n, nxt in enumerate(parts[1:], start=1):  # the bridge into segment n has a seed of its own
             gen = torch.Generator().manual_seed(seeds[n] + 10_000) if seeds[n] is not None else None
@@ -448,12 +450,13 @@ def check_instruction(instruction) -> None:
         raise InstructionError("the instruction is not valid UTF-8 text; check the terminal's encoding.") from None
 
 
-def _options(options: dict) -> Options:
+def _options(options: dict, defaults: dict) -> Options:
+    """``Options`` from what the caller gave, the model's own sampling ``defaults`` where it gave none."""
     unknown = sorted(set(options) - set(OPTIONS))
     if unknown:
         hint = " (motions go in the motions mapping: {'SourceMotion': motion})" if unknown[0][:1].isupper() else ""
         raise InstructionError(f"unknown option {unknown[0]!r}; the options are {', '.join(OPTIONS)}{hint}.")
-    return Options(**options)
+    return Options(**{**defaults, **options})
 
 
 def _motions(motions) -> dict[str, Motion]:

@@ -17,7 +17,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..checkpoint import config_from, load_weights, read_config, save_checkpoint
-from ..errors import FormatError
+from ..errors import FormatError, OmnimogenError
 from .vocab import Vocab
 
 
@@ -48,12 +48,14 @@ class OmniMoGenLM(nn.Module):
     # The captions of the captioned clips the model was trained on (saved with it): requests in their
     # words are known to it (``understand.interpret``).
     known_captions: tuple[str, ...] = ()
-
     def __init__(self, config: ModelConfig, vocab: Vocab):
         super().__init__()
         if config.layout != vocab.layout:
             raise ValueError(f"model layout {config.layout!r} differs from the vocabulary's {vocab.layout!r}")
         self.config, self.vocab = config, vocab
+        # Sampling settings the model is best used with (saved with it; ``SAMPLING_KEYS``), e.g.
+        # {"temperature": 0.7}: what generation uses where the caller gives none.
+        self.sampling: dict = {}
         # Generation uses the lean decoder (fast_llama) where it supports the model; False forces
         # the Hugging Face forward (for comparison or debugging).
         self.lean_decoding = True
@@ -176,6 +178,8 @@ def save_lm(model: OmniMoGenLM, directory: str | Path, tokenizer_fingerprint: st
     config = {**asdict(model.config), "tokenizer": tokenizer_fingerprint}
     if model.known_captions:
         config["captions"] = list(model.known_captions)
+    if model.sampling:
+        config["sampling"] = check_sampling(model.sampling, directory)
     save_checkpoint(directory, "omnimogen.lm", config, model, half=(lambda name: True) if half else None)
 
 
@@ -191,7 +195,30 @@ def load_lm(directory: str | Path) -> OmniMoGenLM:
     if not isinstance(captions, list) or not all(isinstance(c, str) and c.strip() for c in captions):
         raise FormatError(f"{directory / 'config.json'}: 'captions' must be a list of captions.")
     model.known_captions = tuple(captions)
+    model.sampling = check_sampling(doc.get("sampling", {}), directory)
     return model.eval()
+
+
+SAMPLING_KEYS = ("temperature", "text_temperature", "top_k", "top_p")  # what a model's config.json may set
+
+
+def check_sampling(sampling, directory: str | Path) -> dict:
+    """A model's sampling defaults, checked as generation would check them (a FormatError names the file)."""
+    from .generate import SamplingOptions  # generate imports this module
+
+    where = Path(directory) / "config.json"
+    if not isinstance(sampling, dict) or set(sampling) - set(SAMPLING_KEYS):
+        raise FormatError(f"{where}: 'sampling' must map some of {', '.join(SAMPLING_KEYS)} to values.")
+    try:
+        SamplingOptions(**sampling)
+    except OmnimogenError as e:
+        raise FormatError(f"{where}: sampling: {e}") from None
+    return dict(sampling)
+
+
+def sampling_defaults(directory: str | Path) -> dict:
+    """The sampling defaults saved with the model in ``directory``, read without loading its weights."""
+    return check_sampling(read_config(directory, "omnimogen.lm", LM_FILES).get("sampling", {}), directory)
 
 
 def _scratch(config: ModelConfig, vocab: Vocab, vocab_size: int):

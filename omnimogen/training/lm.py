@@ -69,6 +69,11 @@ class LMTrainConfig:
     device: str = "auto"  # "auto": CUDA when there is one; "cpu" forces the CPU
     mixed_precision: str = "auto"  # "auto": bfloat16 on a GPU, full precision on the CPU; "no", "bf16", "fp16"
     prepare_workers: int = 1  # processes that encode the motions during preparation
+    # Times each task's training samples are seen per epoch, by task ("describe") or family ("edit");
+    # whole numbers, 1 for the rest, 0 leaves a task out. Fine-tuning on new corpora erodes a skill the
+    # set asks little of (describing, 4% of X2Mo: README); weighing it up rehearses it without a new
+    # set or a new preparation.
+    task_weights: dict = field(default_factory=dict)
 
     def model_config(self) -> ModelConfig:
         if self.init_from:
@@ -83,6 +88,27 @@ class LMTrainConfig:
         from ..model.pipeline import DEFAULT_DIR
 
         return DEFAULT_DIR if self.init_from == "default" else Path(self.init_from)
+
+
+def weigh_tasks(items: list[tuple[str, Rendered]], weights: dict) -> list[tuple[str, Rendered]]:
+    """``items`` with each task's samples repeated as ``weights`` says (``LMTrainConfig.task_weights``)."""
+    tasks = {t for t, _ in items}
+    for name, w in weights.items():
+        if not any(t == name or t.startswith(name + "/") for t in tasks):
+            raise ConfigError(f"task_weights: no training task {name!r}; the set has {', '.join(sorted(tasks))}.")
+        if isinstance(w, bool) or not isinstance(w, int) or w < 0:
+            raise ConfigError(f"task_weights.{name} must be a whole number >= 0, got {w!r}.")
+
+    def weight(task: str) -> int:  # the most specific name given: "edit/speed" before "edit"
+        for name in (task, task.split("/")[0]):
+            if name in weights:
+                return weights[name]
+        return 1
+
+    out = [item for item in items for _ in range(weight(item[0]))]
+    if not out:
+        raise ConfigError("task_weights leave no training samples.")
+    return out
 
 
 def sample_messages(sample: Sample, codes_of) -> list[Message]:
@@ -468,5 +494,8 @@ def train_lm(x2mo: str | Path | None, corpus: str | Path | list | None, tokenize
         save_lm(raw, directory, tok.fingerprint())
         tok.save_pretrained(Path(directory) / "tokenizer")
 
-    return train_loop(acc, run, cfg, model, opt, sched, data["train"], collate=collate, train_step=train_step,
+    train = weigh_tasks(data["train"], cfg.task_weights)
+    if cfg.task_weights:
+        acc.print(f"task_weights {cfg.task_weights}: {len(train)} training renderings (from {len(data['train'])})")
+    return train_loop(acc, run, cfg, model, opt, sched, train, collate=collate, train_step=train_step,
                       validate=validate, save=save, name="lm", progress=progress)  # fmt: skip
