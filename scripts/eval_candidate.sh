@@ -4,7 +4,7 @@
 #     bash scripts/eval_candidate.sh MODEL OUT [TEMPERATURE] [DATA] [HELDOUT_EVALUATOR]
 #
 # MODEL: a model folder (RUN/final); OUT: a results folder; TEMPERATURE: the motion's sampling temperature
-# (default: the package's, pipeline.MOTION_TEMPERATURE); DATA: the folder holding bandai/, anycontext/, x2mo/ (default data). Two sequences run
+# (default: the model's own, from its config.json, else the package's 1.0); DATA: the folder holding bandai/, anycontext/, x2mo/ (default data). Two sequences run
 # side by side on one thread each. The shipped model's figures to compare with are in the README
 # ("A fifth ..." and "Measured"). Describing motions is part of it: a model moved onto another tokenizer's
 # codes can generate well and still have forgotten how to read motions (the fifth fine-tune, 2026-12-07).

@@ -51,10 +51,11 @@ def main() -> None:
     ap.add_argument("--data", required=True)
     ap.add_argument("--model")
     ap.add_argument("--cases", nargs="+", required=True)
+    ap.add_argument("--prompts", help="a prompts file (default: the shipped follow suite's)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args()
-    cases = {c.id: c for c in load_prompts(split="all")}
+    cases = {c.id: c for c in load_prompts(args.prompts, split="all")}
     binder, model = Binder(Corpus(args.data)), load_model(args.model)
     args.out.mkdir(parents=True, exist_ok=True)
     for cid in args.cases:
