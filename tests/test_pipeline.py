@@ -99,6 +99,25 @@ def test_a_model_samples_at_its_own_defaults_unless_the_caller_says_otherwise(mo
             OmniMoGen.from_pretrained(tmp_path / "m")
 
 
+def test_a_caption_or_an_asked_question_is_answered_in_words_never_with_a_motion(model, hml_features, monkeypatch):
+    from omnimogen.model.generate import SamplingOptions, _Grammar
+
+    sp = model.lm.vocab.special
+    free, words = (_Grammar(model.lm, 1, SamplingOptions(words_only=w)).allowed(0) for w in (False, True))
+    assert free[sp["<mo>"]] and free[sp["<name>"]]  # a turn may open a motion ...
+    assert not words[sp["<mo>"]] and not words[sp["<name>"]] and words[sp["<eoa>"]]  # ... unless words are asked
+    assert (words.sum() - 1) == (free.sum() - 3)  # every word token stays allowed
+    asked = []
+    real = model._answer
+    monkeypatch.setattr(model, "_answer", lambda m, opt, *a, **k: asked.append(opt) or real(m, opt, *a, **k))
+    clip = Motion.from_features(hml_features[:24])
+    assert model.describe(clip, temperature=0).text == "A person walks forward."
+    model.chat()("what is <Motion> doing?", {"Motion": clip}, temperature=0)
+    assert [o.words_only for o in asked] == [True, True]
+    with pytest.raises(OptionError, match="words only"):
+        model.describe(clip, motion_only=True)
+
+
 def test_same_seed_same_result(model):
     a = model.generate("a person walks", seed=3, temperature=1.5, top_p=None)
     b = model.generate("a person walks", seed=3, temperature=1.5, top_p=None)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from ..errors import OmnimogenError, check_number
+from ..errors import OmnimogenError, OptionError, check_number
 from .fast_llama import LlamaDecoder
 from .transformer import OmniMoGenLM
 from .vocab import Rendered
@@ -35,6 +35,7 @@ class SamplingOptions:
     motion_steps: int | None = None  # force every motion span to exactly this many latent steps
     max_motion_steps: int = 64  # a span is closed after this many steps (the training maximum)
     motion_only: bool = False  # the answer is exactly one motion (text-to-motion, an edit), no words
+    words_only: bool = False  # the answer is words, no motion (a caption, an answer to a question)
 
     def __post_init__(self):  # the one check of the sampling settings, for the CLI and the API alike
         check_number("temperature", self.temperature, 0, MAX_TEMPERATURE)
@@ -48,6 +49,8 @@ class SamplingOptions:
         if self.motion_steps is not None:
             check_number("motion_steps", self.motion_steps, 1, integer=True)
         check_number("max_motion_steps", self.max_motion_steps, 1, integer=True)
+        if self.motion_only and self.words_only:
+            raise OptionError("an answer cannot be a motion only and words only at once.")
 
 
 class Cancelled(OmnimogenError):
@@ -140,8 +143,10 @@ class _Grammar:
         sp = v.special
         text = torch.zeros(width, dtype=torch.bool)
         text[: v.text_size] = torch.from_numpy(v.text_token_mask())
-        self.text_ok = text.clone()
-        for s in ("<mo>", "<name>", "<eoa>"):
+        self.words_ok = text.clone()
+        self.words_ok[sp["<eoa>"]] = True
+        self.text_ok = self.words_ok.clone()
+        for s in ("<mo>", "<name>"):
             self.text_ok[sp[s]] = True
         self.name_ok = text.clone()
         self.name_first = text.clone()
@@ -175,7 +180,7 @@ class _Grammar:
         if st == self.TEXT:
             if self.opt.motion_only:
                 return self._only("<mo>") if self.spans[i] == 0 else self._only("<eoa>")
-            return self.text_ok
+            return self.words_ok if self.opt.words_only else self.text_ok
         if st == self.NAME:
             return self.name_first if self.name_len[i] == 0 else self.name_ok
         if st == self.DONE:

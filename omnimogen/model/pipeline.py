@@ -75,6 +75,7 @@ class Options:
     top_k: int | None = None
     top_p: float | None = 0.95
     motion_only: bool = False  # the answer is exactly one motion, no words
+    words_only: bool = False  # the answer is words, no motion (describe, questions in a chat)
     interpret_words: bool = True  # a text-to-motion request is read as the nearest known action (understand.py)
 
     def __post_init__(self):
@@ -91,7 +92,7 @@ class Options:
 
     def sampling(self, **overrides) -> SamplingOptions:
         settings = {"temperature": self.temperature, "text_temperature": self.text_temperature, "top_k": self.top_k,
-                    "top_p": self.top_p, "motion_only": self.motion_only}  # fmt: skip
+                    "top_p": self.top_p, "motion_only": self.motion_only, "words_only": self.words_only}  # fmt: skip
         return SamplingOptions(**{**settings, **overrides})
 
 
@@ -273,6 +274,7 @@ class OmniMoGen:
         """Motion to text; the answer is words only, so ``temperature`` sets theirs."""
         if "temperature" in kwargs:
             kwargs.setdefault("text_temperature", kwargs["temperature"])
+        kwargs.setdefault("words_only", True)  # a caption, never a motion (the model wrote one in 1 of 20 once)
         return self("Write a caption for <Motion>.", {"Motion": motion}, **kwargs)
 
     def chat(self) -> ChatSession:
@@ -308,7 +310,7 @@ class OmniMoGen:
 
     def _window(self, instruction: str, frames: int, gen, opts: Options, motions: dict[str, Motion]) -> Motion:
         """One window of a long motion: exactly ``frames`` frames, motion only."""
-        opt = opts.sampling(motion_steps=self.latent_steps(frames), motion_only=True)
+        opt = opts.sampling(motion_steps=self.latent_steps(frames), motion_only=True, words_only=False)
         return self._answer([self._user_turn(instruction, motions)], opt, gen, frames).motions[0]
 
     def _user_turn(self, instruction: str, motions: dict[str, Motion]) -> Message:
@@ -403,6 +405,7 @@ class ChatSession:
         check_instruction(instruction)
         words = asks_for_words(instruction)
         options.setdefault("motion_only", not words)
+        options.setdefault("words_only", words)
         fresh = not motions and not words and not refers_back(instruction)
         if self.last_frames and not fresh and not motions and options.get("seconds") is None \
                 and options.get("frames") is None and spoken_seconds(instruction) is None \

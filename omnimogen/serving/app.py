@@ -389,7 +389,8 @@ def create_app(model_path: str | None = None, limits: Limits = Limits(), model=N
     async def generate(req: GenerateRequest, request: Request, job: JobId = None) -> Answer:
         opts, given = _options(req), bound(req.motions)
 
-        opts["motion_only"] = not asks_for_words(req.instruction)  # as a conversation turn: a motion unless asked
+        words = asks_for_words(req.instruction)  # as a conversation turn: a motion unless words are asked
+        opts["motion_only"], opts["words_only"] = not words, words
 
         def work() -> Answer:
             model = get_model()
