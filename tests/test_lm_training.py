@@ -117,6 +117,45 @@ def test_the_preparation_cache_holds_no_pickle_and_a_damaged_one_is_rebuilt(inpu
         assert len(rebuilt["train"]) == len(first["train"]) and cache.stat().st_size > 1000
 
 
+def test_a_set_that_differs_in_words_only_is_prepared_without_encoding_a_motion_again(inputs, tmp_path, monkeypatch):
+    """The codes of every motion reference are kept beside the renderings (``codes-*.npz``, per tokenizer
+    and corpus): another instruction set over the same clips (new captions, another mix) encodes none."""
+    import shutil
+
+    import numpy as np
+
+    from omnimogen.training import lm
+
+    tok = MotionTokenizer.from_pretrained(inputs / "tok")
+    reworded = tmp_path / "x2mo_reworded"
+    shutil.copytree(inputs / "x2mo", reworded)
+    manifest = json.loads((reworded / "manifest.json").read_text())
+    (reworded / "manifest.json").write_text(json.dumps({**manifest, "note": "captions rewritten"}))
+    for shard in reworded.glob("train-*.jsonl"):
+        shard.write_text(shard.read_text().replace('"text":"', '"text":"Please: '))  # every sentence reworded
+    encoded = []
+    real = lm._encode_ref
+    monkeypatch.setattr(lm, "_encode_ref", lambda corpus, t, ref, shifts: encoded.append(ref) or real(corpus, t, ref, shifts))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        _, first = lm.prepare(inputs / "x2mo", inputs / "corpus", tok, _cfg(augment_shifts=2), tmp_path / "run", False)
+        refs = len(encoded)
+        _, second = lm.prepare(reworded, inputs / "corpus", tok, _cfg(augment_shifts=2), tmp_path / "run", False)
+    assert refs > 0 and len(encoded) == refs  # new renderings, no motion encoded again
+    assert len(list((tmp_path / "run").glob("prepared-*.npz"))) == 2
+    for (_, a), (_, b) in zip(first["train"] + first["val"], second["train"] + second["val"], strict=True):
+        np.testing.assert_array_equal(a.codes[a.codes >= 0], b.codes[b.codes >= 0])  # the same motions' codes
+    assert any(not np.array_equal(a.ids, b.ids) for (_, a), (_, b) in zip(first["train"], second["train"], strict=True))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        lm.prepare(reworded, inputs / "corpus", tok, _cfg(augment_shifts=3), tmp_path / "run", False)
+    assert len(encoded) > refs  # other shifts are other codes: the train motions are encoded again
+    (store,) = (tmp_path / "run").glob("codes-*.npz")
+    store.write_bytes(b"damaged")
+    with pytest.warns(UserWarning, match="unreadable code cache"):
+        assert lm.load_codes(store) == {}
+
+
 def test_prepare_only_then_train_where_there_is_no_corpus(inputs, tmp_path):
     """``train lm --prepare-only`` on the machine with the data; the run folder alone trains elsewhere,
     to the same weights as a run that prepared itself."""

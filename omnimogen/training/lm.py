@@ -169,7 +169,9 @@ def prepare(x2mo: Path, corpus_dir: Path | list[Path], tokenizer: MotionTokenize
     ``cache`` when it was made from the same inputs. With
     ``cfg.prepare_workers`` > 1 the motions are encoded in that many processes, which load the
     tokenizer from ``tokenizer_dir``. ``cache/prepared.json`` records the last preparation (its
-    settings and the corpus's train captions), so that ``load_prepared`` can train from it alone."""
+    settings and the corpus's train captions), so that ``load_prepared`` can train from it alone.
+    ``cache/codes-*.npz`` keeps every motion's codes (per tokenizer and corpus), so that another set
+    over the same clips encodes only the motions it adds; training elsewhere does not need it."""
     mcfg = cfg.model_config()
     inputs = [
         (x2mo / "manifest.json").read_text() if (x2mo / "manifest.json").is_file() else str(x2mo),
@@ -198,11 +200,18 @@ def prepare(x2mo: Path, corpus_dir: Path | list[Path], tokenizer: MotionTokenize
     refs = {ref_key(m): m for samples in splits.values() for s in samples for m in s.motions()}
     train_refs = {ref_key(m) for s in splits["train"] for m in s.motions()}
     todo = [(k, ref, cfg.augment_shifts if k in train_refs else 1) for k, ref in sorted(refs.items())]
-    if cfg.prepare_workers > 1 and tokenizer_dir is not None:
-        codes = _encode_in_workers(todo, corpus_dir, tokenizer_dir, cfg.prepare_workers, progress)
+    store = cache / f"codes-{_codes_key(tokenizer, corpus_dir)}.npz"
+    known = load_codes(store)
+    codes = {k: known[k][1] for k, _, shifts in todo if k in known and known[k][0] == shifts}
+    todo = [item for item in todo if item[0] not in codes]  # only motions no earlier preparation encoded
+    if cfg.prepare_workers > 1 and tokenizer_dir is not None and todo:
+        codes |= _encode_in_workers(todo, corpus_dir, tokenizer_dir, cfg.prepare_workers, progress)
     else:
-        for k, ref, shifts in tqdm(todo, desc="encoding motions", disable=not progress):
+        for k, ref, shifts in tqdm(todo, desc="encoding motions", disable=not progress or not todo):
             codes[k] = _encode_ref(corpus, tokenizer, ref, shifts)
+    if todo:
+        cache.mkdir(parents=True, exist_ok=True)
+        save_codes(store, known | {k: (shifts, codes[k]) for k, _, shifts in todo})
     texts = [p.text or p.name for s in splits["train"] for t in s.turns for p in t.parts if p.text or p.name]
     if vocab is None:
         vocab = Vocab.train_bpe(texts, cfg.text_vocab_size, tokenizer.config.num_levels,
@@ -271,6 +280,43 @@ def load_rendered(path: Path) -> dict[str, list[tuple[str, Rendered]]]:
             out[split] = [(t, Rendered(ids[a:b], mask[a:b], None if codes is None else codes[a:b]))
                           for t, a, b in zip(tasks, offsets[:-1], offsets[1:], strict=True)]  # fmt: skip
     return out
+
+
+def _codes_key(tokenizer: MotionTokenizer, corpus_dir: Path | list[Path]) -> str:
+    """What a motion's codes depend on besides its reference: the tokenizer's weights and the corpus folders."""
+    folders = [str(Path(c).resolve()) for c in (corpus_dir if isinstance(corpus_dir, list) else [corpus_dir])]
+    return hashlib.sha256(json.dumps([tokenizer.fingerprint(), folders]).encode()).hexdigest()[:16]
+
+
+def save_codes(path: Path, codes: dict[str, tuple[int, list[np.ndarray]]]) -> None:
+    """Every motion reference's codes (``ref key -> (shifts asked, codes at shift 0, 1, ...)``) as one
+    ``.npz`` of plain arrays, written atomically. A later preparation of another instruction set over the
+    same corpus and tokenizer (new captions, another mix) encodes only the motions this lacks."""
+    index = [[k, shifts, [len(c) for c in variants]] for k, (shifts, variants) in sorted(codes.items())]
+    rows = [c for _, (_, variants) in sorted(codes.items()) for c in variants]
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:
+            np.savez_compressed(f, index=np.frombuffer(json.dumps(index).encode(), dtype=np.uint8),
+                                codes=np.concatenate(rows).astype(np.int16) if rows else np.zeros((0, 1), np.int16))  # fmt: skip
+
+
+def load_codes(path: Path) -> dict[str, tuple[int, list[np.ndarray]]]:
+    """What :func:`save_codes` wrote; empty when there is none or it is damaged (it is only a cache)."""
+    if not path.is_file():
+        return {}
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            index, flat = json.loads(z["index"].tobytes().decode()), z["codes"].astype(np.int64)
+        out, at = {}, 0
+        for k, shifts, lengths in index:
+            out[k] = (shifts, [flat[a : a + n] for a, n in zip(np.cumsum([at, *lengths[:-1]]), lengths, strict=True)])
+            at += sum(lengths)
+        if at != len(flat):
+            raise ValueError("the index and the codes disagree in length")
+        return out
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as e:
+        warnings.warn(f"{path}: unreadable code cache ({e}); encoding again.", stacklevel=2)
+        return {}
 
 
 def _encode_ref(corpus: Corpus, tokenizer: MotionTokenizer, ref, shifts: int) -> list[np.ndarray]:
