@@ -48,6 +48,7 @@ class OmniMoGenLM(nn.Module):
     # The captions of the captioned clips the model was trained on (saved with it): requests in their
     # words are known to it (``understand.interpret``).
     known_captions: tuple[str, ...] = ()
+
     def __init__(self, config: ModelConfig, vocab: Vocab):
         super().__init__()
         if config.layout != vocab.layout:
