@@ -252,6 +252,12 @@ def test_everyday_words_are_read_as_known_actions_and_unknown_ones_say_so():
     assert (r.action, r.style, r.known) == ("bow", "normal", True)
     r = understand.interpret("a weary guy waves bye with his left hand")
     assert r.known and r.style == "tired" and r.caption.startswith("A person")
+    # A style meant but not named by the tables' words is read from the words' sense; none is made up.
+    for words, style in (("a person walks, grinning from ear to ear", "happy"), ("someone walks along, sobbing", "sad"),
+                         ("a man stomps off, red in the face and shouting", "angry")):  # fmt: skip
+        assert understand.style_of(words) == "normal" and understand.interpret(words).style == style, words
+    for plain in ("a person walks to the door", "someone waves at a friend", "a person runs for the bus"):
+        assert understand.interpret(plain).style == "normal", plain
     r = understand.interpret("do a backflip off the wall")
     assert not r.known and understand.unknown_request_warnings(r, "do a backflip off the wall")
     assert understand.unknown_request_warnings(understand.interpret("someone bows"), "someone bows") == []
@@ -265,9 +271,12 @@ def test_the_shipped_phrase_embeddings_are_those_of_the_current_tables():
     from omnimogen.evaluation.evaluator import load_sentence_encoder
 
     phrases, labels = understand.known_phrases()
-    with np.load(understand.KNOWN_FILE) as z:
-        assert str(z["digest"]) == understand._digest(phrases), "stale known_phrases.npz: remake it"
-        shipped = z["embeddings"].astype(np.float32)
-    assert len(shipped) == len(phrases) == len(labels)
-    fresh = load_sentence_encoder()(phrases[:: len(phrases) // 7]).numpy()
-    np.testing.assert_allclose(shipped[:: len(phrases) // 7], fresh, atol=2e-3)
+    sentences = understand._style_sentences()[2]
+    for name, texts in (("embeddings", phrases), ("styles", sentences)):
+        with np.load(understand.KNOWN_FILE) as z:
+            assert str(z[f"{name}_digest"]) == understand._digest(texts), "stale known_phrases.npz: remake it"
+            shipped = z[name].astype(np.float32)
+        assert len(shipped) == len(texts)
+        fresh = load_sentence_encoder()(texts[:: len(texts) // 7]).numpy()
+        np.testing.assert_allclose(shipped[:: len(texts) // 7], fresh, atol=2e-3)
+    assert len(phrases) == len(labels)

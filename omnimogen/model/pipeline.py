@@ -215,7 +215,8 @@ class OmniMoGen:
             messages = [*(history or []), prompt]
             result = self._answer(messages, opt, gen, frames=n)
             if opts.think:  # a judgment's complaints about a style the words never asked for are not taken
-                unasked = ("style",) if style_of(instruction) == "normal" else ()
+                style = reading.style if reading is not None else style_of(instruction)
+                unasked = ("style",) if style == "normal" else ()
                 result = self._reflect(messages, result, opt, gen, opts.rounds, n, unasked)
         warnings = unknown_request_warnings(reading, instruction) if reading is not None else []
         return dataclasses.replace(result, prompt=prompt, reading=reading, warnings=[*result.warnings, *warnings])

@@ -61,6 +61,7 @@ UNKNOWN_SIMILARITY = 0.3  # below this cosine to every known phrase a request is
 # Measured on the extra corpus's captions: "jump forward" ~ "forward jump" 0.87, "do a cartwheel" ~
 # "a person does a cartwheel" 0.82, while "jump rope" ~ "jump" is 0.77 and the rest are below 0.75.
 COVERED_SIMILARITY = 0.8
+STYLE_GAIN = 0.15  # the cosine a style's words must add to a plain request (chosen on the follow dev half)
 # Everyday activities the Bandai corpus has no motion for: a request nearer to one of these than to any
 # known phrase is "unknown". Written for this list, not taken from the follow suite's prompts.
 NOT_IN_CORPUS = (
@@ -208,31 +209,39 @@ def _digest(phrases: list[str]) -> str:
     return hashlib.sha256("\n".join(phrases).encode()).hexdigest()
 
 
-@functools.cache
-def _bank() -> tuple[list[str], list[str | None], np.ndarray]:
-    """(phrases, labels, unit embeddings): the shipped embeddings when they were made from these very
-    phrases (embedding 800 phrases takes seconds, which every command-line call would pay), else
-    embedded now."""
+def _embedded(name: str, sentences: list[str]) -> np.ndarray:
+    """Unit embeddings of ``sentences``: the shipped ones (``KNOWN_FILE``, arrays ``name`` and
+    ``name_digest``) when they were made from these very sentences (embedding 800 phrases takes
+    seconds, which every command-line call would pay), else embedded now."""
     from ..evaluation.evaluator import load_sentence_encoder
 
-    phrases, labels = known_phrases()
     if KNOWN_FILE.is_file():
         with np.load(KNOWN_FILE) as z:
-            if str(z["digest"]) == _digest(phrases):
-                return phrases, labels, z["embeddings"].astype(np.float32)
-    return phrases, labels, load_sentence_encoder()(phrases).numpy()
+            if f"{name}_digest" in z and str(z[f"{name}_digest"]) == _digest(sentences):
+                return z[name].astype(np.float32)
+    return load_sentence_encoder()(sentences).numpy()
+
+
+@functools.cache
+def _bank() -> tuple[list[str], list[str | None], np.ndarray]:
+    """(phrases, labels, unit embeddings) of :func:`known_phrases`."""
+    phrases, labels = known_phrases()
+    return phrases, labels, _embedded("embeddings", phrases)
 
 
 def write_known(path: Path = KNOWN_FILE) -> Path:
-    """Embed the known phrases and store them (float16) with the digest of the phrase list; run
-    ``python -m omnimogen.model.understand`` after changing the caption, phrasing or concept tables."""
+    """Embed the known phrases and the style sentences and store them (float16) with the digests of
+    their lists; run ``python -m omnimogen.model.understand`` after changing the caption, phrasing or
+    concept tables."""
     from ..evaluation.evaluator import load_sentence_encoder
 
-    phrases, _ = known_phrases()
-    emb = load_sentence_encoder()(phrases).numpy().astype(np.float16)
+    arrays = {}
+    for name, sentences in (("embeddings", known_phrases()[0]), ("styles", _style_sentences()[2])):
+        arrays[name] = load_sentence_encoder()(sentences).numpy().astype(np.float16)
+        arrays[f"{name}_digest"] = np.array(_digest(sentences))
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as f:
-            np.savez_compressed(f, digest=np.array(_digest(phrases)), embeddings=emb)
+            np.savez_compressed(f, **arrays)
     return path
 
 
@@ -249,15 +258,54 @@ def _style_words() -> list[tuple[str, str]]:
     return sorted(out, key=lambda p: (-len(p[0]), p[0], p[1]))
 
 
-def style_of(text: str) -> str:
+def style_of(text: str, by_sense: bool = False) -> str:
     """The style the words name: the longest style word or phrase of the caption and phrasing tables
-    found in them, else "normal". (Nearest single words in the MiniLM space were tried: on the follow
-    suite's dev prompts they named a style in a third of the prompts that asked for none.)"""
+    found in them; else, with ``by_sense``, the style their sense is nearest to (:func:`style_by_sense`);
+    else "normal"."""
     low = text.lower()
     for word, style in _style_words():
         if style != "normal" and re.search(rf"\b{re.escape(word)}\b", low):
             return style
-    return "normal"
+    return style_by_sense(text) if by_sense else "normal"
+
+
+PLAIN = ("A person moves.", "a person")  # the request's plain readings that style words are added to
+
+
+def _style_sentences() -> tuple[list[str], list[bool], list[str]]:
+    """(styles, adverbial, sentences): "A person moves <adverb>." (adverbial) and "a <adjective> person"
+    for every style word of the caption tables, then the two :data:`PLAIN` sentences (not in the first two)."""
+    from ..data.captions import STYLES
+
+    pairs = [(s, True, f"A person moves {a}.") for s, (advs, _) in STYLES.items() if s != "normal" for a in advs if a]
+    pairs += [(s, False, f"a {a} person") for s, (_, adjs) in STYLES.items() if s != "normal" for a in adjs if a]
+    return [s for s, _, _ in pairs], [a for _, a, _ in pairs], [t for _, _, t in pairs] + list(PLAIN)
+
+
+@functools.cache
+def _style_bank() -> tuple[list[str], list[bool], np.ndarray]:
+    styles, adverbial, sentences = _style_sentences()
+    return styles, adverbial, _embedded("styles", sentences)
+
+
+def style_by_sense(text: str) -> str:
+    """The style the words mean without naming it ("yawning", "seething", "beaming"): for each style,
+    how much nearer to the request (in the MiniLM space) its best adverb brings "A person moves." and
+    its best adjective brings "a person", averaged; the largest such gain if it is at least
+    :data:`STYLE_GAIN`, else "normal". On the follow suite's dev prompts this and the tables' words
+    name the asked style for 17 of 43 (the tables' words alone: 1), and a style for 1 of 39 that ask
+    for none (single words' nearness alone, tried before: a third)."""
+    from ..evaluation.evaluator import load_sentence_encoder
+
+    styles, adverbial, emb = _style_bank()
+    sims = emb @ load_sentence_encoder()([text]).numpy()[0]
+    gains = sims[:-2] - np.where(adverbial, sims[-2], sims[-1])  # over the plain sentence of its kind
+    best: dict[str, list[float]] = {}  # style -> [best adverb's gain, best adjective's gain]
+    for style, adverb, gain in zip(styles, adverbial, gains, strict=True):
+        pair = best.setdefault(style, [-1.0, -1.0])
+        pair[not adverb] = max(pair[not adverb], float(gain))
+    style, gain = max(((s, sum(pair) / 2) for s, pair in best.items()), key=lambda p: p[1])
+    return style if gain >= STYLE_GAIN else "normal"
 
 
 _SIDE = re.compile(r"\b(left|right)(?:wards?|-hand(?:ed)?)?\b", re.IGNORECASE)
@@ -320,7 +368,7 @@ def interpret(instruction: str, captions: tuple[str, ...] = ()) -> Reading:
         caption = phrases[i].strip().rstrip(".")
         return Reading("", "normal", phrases[i], float(sims[i]), known, caption[0].upper() + caption[1:] + ".")
     action = _with_side(labels[i], instruction)
-    style = style_of(instruction)
+    style = style_of(instruction, by_sense=True)
     return Reading(action, style, phrases[i], float(sims[i]), known, canonical_caption(action, style))
 
 
