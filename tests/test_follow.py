@@ -234,6 +234,7 @@ def test_length_words_questions_and_sides():
     assert not understand.changes_length("make <SourceMotion> look sad")
     assert not understand.changes_length("curve the path to the left")
     assert understand.changes_length("<Motion> What comes next?") and understand.changes_length("show the next part")
+    assert understand.changes_length("quicken <SourceMotion> a bit")
     assert not understand.changes_length("make the walker in <SourceMotion> take the next corner on their right")
     assert understand.asks_for_words("What is the person doing in <Motion>?")
     assert understand.asks_for_words("describe <Motion>")

@@ -38,7 +38,7 @@ _SECONDS = re.compile(
 _LENGTH_WORDS = re.compile(
     r"\b(fast|faster|quick|quicker|quickly|slow|slower|slowly|speed|sped|pace|paced|tempo|hurry|rush|"
     r"slow[- ]motion|longer|shorter|shorten|lengthen|extend|duration|seconds?|double[- ]time|half[- ]time|"
-    r"twice|times as|x\d|\d+(?:\.\d+)?x|brisk|briskly|leisurely|continue|"
+    r"twice|times as|x\d|\d+(?:\.\d+)?x|brisk|briskly|leisurely|quicken|hasten|accelerate|continue|"
     r"(?:comes|happens|do|does|did) next|next (?:part|bit|moves?|seconds?))\b",  # not "take the next corner"
     re.IGNORECASE,
 )
