@@ -186,7 +186,7 @@ def cmd_generate(args) -> None:
     for k in range(args.samples):
         seed = None if args.seed is None else args.seed + k
         result = model(args.text, motions, seconds=args.seconds, frames=args.frames, seed=seed, think=args.think,
-                       top_k=args.top_k, top_p=args.top_p, motion_only=args.motion_only, **_temperatures(args))
+                       top_k=args.top_k, top_p=args.top_p, motion_only=args.motion_only, **_sampling(args))
         _say_reading(result)
         if result.reasoning:
             print(f"reasoning: {result.reasoning}")
@@ -211,9 +211,11 @@ def _say_reading(result) -> None:
         print(f"warning: {w}", file=sys.stderr)
 
 
-def _temperatures(args) -> dict:
-    """The motion's and the words' sampling temperatures where given (else the model's defaults)."""
-    given = {"temperature": getattr(args, "temperature", None), "text_temperature": args.text_temperature}
+def _sampling(args) -> dict:
+    """The motion's and the words' sampling temperatures and the guidance where given (else the model's
+    defaults)."""
+    given = {"temperature": getattr(args, "temperature", None), "text_temperature": args.text_temperature,
+             "guidance": getattr(args, "guidance", None)}  # fmt: skip
     return {k: v for k, v in given.items() if v is not None}
 
 
@@ -225,7 +227,7 @@ def cmd_describe(args) -> None:
     motion = _load(args.input, args)
     for k in range(args.samples):
         seed = None if args.seed is None else args.seed + k
-        print(model.describe(motion, seed=seed, **_temperatures(args)).text)
+        print(model.describe(motion, seed=seed, **_sampling(args)).text)
 
 
 def cmd_chat(args) -> None:
@@ -256,7 +258,7 @@ def cmd_chat(args) -> None:
                     print(f"error: {e}")
             continue
         try:
-            result = session(line, seed=args.seed, **_temperatures(args))
+            result = session(line, seed=args.seed, **_sampling(args))
         except OmnimogenError as e:
             print(f"error: {e}")
             continue
@@ -507,6 +509,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--temperature", type=float, help="temperature of the motion (default: the model's)")
     p.add_argument("--text-temperature", type=float, help="temperature of the words (default: the model's)")
+    p.add_argument("--guidance", type=float, help="classifier-free guidance of the motion, 1 for none (default: the model's)")
     p.add_argument("--top-k", type=int)
     p.add_argument("--top-p", type=float, default=0.95)
     p.add_argument("--model", help="model directory (default: the one shipped with the package)")
@@ -531,6 +534,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int)
     p.add_argument("--temperature", type=float, help="temperature of the motion (default: the model's)")
     p.add_argument("--text-temperature", type=float, help="temperature of the words (default: the model's)")
+    p.add_argument("--guidance", type=float, help="classifier-free guidance of the motion, 1 for none (default: the model's)")
     _add_device_flags(p)
     p.set_defaults(func=cmd_chat)
 

@@ -3,6 +3,7 @@
     python scripts/ship_model.py --model /work/runs/lm_grouped/best --out omnimogen/assets/model
     python scripts/ship_model.py --model RUN/best --with-tokenizer     # also ship the tokenizer it was trained on
     python scripts/ship_model.py --model RUN/best --temperature 0.7    # the motion temperature it was measured at
+    python scripts/ship_model.py --model omnimogen/assets/model --guidance 2   # change a default of the shipped one
 
 The shipped model carries no tokenizer of its own: it must have been trained on the shipped one
 (the fingerprints are compared), or ``--with-tokenizer`` replaces the shipped tokenizer with the
@@ -42,11 +43,12 @@ def main() -> None:
     ap.add_argument("--temperature", type=float,
                     help="the motion sampling temperature generation uses by default (saved in config.json; "
                          "default: the model's own, else the package's)")  # fmt: skip
+    ap.add_argument("--guidance", type=float, help="the classifier-free guidance generation uses by default (1: none)")
     args = ap.parse_args()
     torch.set_num_threads(2)
     full = OmniMoGen.from_pretrained(args.model)
-    if args.temperature is not None:
-        full.lm.sampling = {**full.lm.sampling, "temperature": args.temperature}
+    given = {"temperature": args.temperature, "guidance": args.guidance}
+    full.lm.sampling = {**full.lm.sampling, **{k: v for k, v in given.items() if v is not None}}
     if args.with_tokenizer:
         tok_out = Path(args.tokenizer_out)
         with tempfile.TemporaryDirectory(dir=tok_out.parent) as tmp:

@@ -141,6 +141,32 @@ def test_constraints_hold_and_length_is_obeyed(setup):
                 pos += 1
 
 
+def test_guidance_contrasts_with_the_unconditional_prompt(setup):
+    """Guided codes come from unconditional + g x (conditional - unconditional) logits: an unconditional
+    prompt equal to the prompt, or g = 1, changes nothing; another one changes the codes, not the form."""
+    from omnimogen.errors import OptionError
+
+    vocab, model = setup
+    ask = vocab.render([Message("user", (TextPart("walk"),))], generation_prompt=True)
+    free = vocab.render([Message("user", (TextPart("a person walks forward happily"),))], generation_prompt=True)
+    opt = SamplingOptions(temperature=0, max_new_tokens=80, motion_steps=6, motion_only=True)
+    plain = generate(model, [ask], opt)
+    if vocab.layout == "flat":
+        with pytest.raises(OptionError, match="grouped"):
+            generate(model, [ask], SamplingOptions(guidance=2.0), unconditional=[free])
+        return
+    same = generate(model, [ask], SamplingOptions(**{**opt.__dict__, "guidance": 3.0}), unconditional=[ask])
+    off = generate(model, [ask], opt, unconditional=[free])  # guidance 1: the unconditional prompt is not run
+    guided = generate(model, [ask], SamplingOptions(**{**opt.__dict__, "guidance": 3.0}), unconditional=[free])
+    for out in (same, off):
+        np.testing.assert_array_equal(out.ids[0], plain.ids[0])
+        np.testing.assert_array_equal(out.codes[0], plain.codes[0])
+    np.testing.assert_array_equal(guided.ids[0], plain.ids[0])  # the grammar's tokens: 6 steps, then the end
+    assert guided.codes[0].shape == plain.codes[0].shape and not np.array_equal(guided.codes[0], plain.codes[0])
+    with pytest.raises(OptionError, match="guidance"):
+        SamplingOptions(guidance=-1.0)
+
+
 def test_grouped_loss_weighs_codes(setup):
     vocab, model = setup
     r = vocab.render(conversation(np.random.default_rng(5)))

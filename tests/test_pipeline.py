@@ -10,6 +10,7 @@ from conftest import FIXTURES, HERE
 
 from omnimogen import Motion
 from omnimogen.errors import FormatError, OptionError
+from omnimogen.model import pipeline
 from omnimogen.model.pipeline import GenerationError, InstructionError, OmniMoGen
 from omnimogen.model.transformer import ModelConfig, OmniMoGenLM
 from omnimogen.model.vocab import Message, MotionCodes, TextPart, Vocab
@@ -77,8 +78,8 @@ def test_words_and_motions_have_their_own_temperatures(model, hml_features):
     assert not np.array_equal(*codes)
 
 
-def test_a_model_samples_at_its_own_defaults_unless_the_caller_says_otherwise(model, tmp_path):
-    cold = {"temperature": 0, "text_temperature": 0}
+def test_a_model_samples_at_its_own_defaults_unless_the_caller_says_otherwise(model, tmp_path, monkeypatch):
+    cold = {"temperature": 0, "text_temperature": 0, "guidance": 3.0}
     greedy = model.generate("a person walks", seconds=1.2, **cold).parts[0].codes
     model.lm.sampling = cold  # as scripts/ship_model.py --temperature saves it
     try:
@@ -92,8 +93,16 @@ def test_a_model_samples_at_its_own_defaults_unless_the_caller_says_otherwise(mo
     hot = [own.generate("a person walks", seconds=1.2, seed=s, temperature=50.0, top_p=None).parts[0].codes
            for s in range(2)]  # fmt: skip
     assert not np.array_equal(*hot)  # the caller's temperature wins
+    asked = []  # guidance: each motion answer beside "A person moves." alone; words-only answers unguided
+    real = pipeline.generate
+    monkeypatch.setattr(pipeline, "generate", lambda lm, p, opt, gen, unconditional=None: asked.append(
+        (opt.guidance, unconditional and unconditional[0].ids.tolist())) or real(lm, p, opt, gen))  # fmt: skip
+    own.edit(own.generate("a person walks", seconds=1.2).motions[0], "make it look happy")
+    own.describe(own.generate("a person walks", seconds=1.2, guidance=1.0).motions[0])
+    free = own.lm.vocab.render([Message("user", (TextPart(pipeline.UNCONDITIONAL),))], generation_prompt=True)
+    assert asked == [(3.0, free.ids.tolist())] * 2 + [(1.0, None), (3.0, None)]
     config = json.loads((tmp_path / "m" / "config.json").read_text())
-    for bad in ({"temperature": -1}, {"temprature": 0.7}, [0.7]):  # a hand-edited file: refused, naming it
+    for bad in ({"temperature": -1}, {"temprature": 0.7}, [0.7], {"guidance": -2}):  # hand-edited: refused, named
         (tmp_path / "m" / "config.json").write_text(json.dumps({**config, "sampling": bad}))
         with pytest.raises(FormatError, match="config.json.*sampling"):
             OmniMoGen.from_pretrained(tmp_path / "m")

@@ -431,7 +431,8 @@ def run_bench(suite: str, out: str | Path, *, data: str | Path, cases: str | Pat
     identity = {
         "format": FORMAT, "suite": suite,
         "model": {"name": None if model_dir is None else str(model or "default"),
-                  "sha256": None if model_dir is None else model_sha256(model_dir)},
+                  "sha256": None if model_dir is None else model_sha256(model_dir),
+                  "sampling": None if model_dir is None else sampling_defaults(model_dir)},  # e.g. its guidance
         "data": {"name": f"{corpus.root.name}:{data_name}",
                  "sha256": _digest(set_files + _corpus_files(corpus, case_list))},
         "evaluator": {"name": str(evaluator or "default"), "sha256": eval_sha},

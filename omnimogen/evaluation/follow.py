@@ -443,7 +443,8 @@ def run_follow(out: str | Path, *, data: str | Path, model: str | Path | None = 
     results = summarise(outcomes, cases, split, repeats)
     results |= {"suite": "follow", "seed": seed, "split": split, "prompts": str(prompts or "shipped"), **options,
                 "model": None if baselines_only else {"name": str(model or "default"),
-                                                      "sha256": model_sha256(model_dir or _default_model_dir())},
+                                                      "sha256": model_sha256(model_dir or _default_model_dir()),
+                                                      "sampling": lm.lm.sampling},  # its defaults: guidance
                 "data": {"name": corpus.root.name}, "versions": versions_of(dir_sha256(Path(evaluator or EVAL_DIR))),
                 "seconds": round(time.perf_counter() - start, 1), "date": time.strftime("%Y-%m-%d"),
                 "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, torch threads {torch.get_num_threads()}"}  # fmt: skip

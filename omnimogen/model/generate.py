@@ -23,6 +23,7 @@ from .transformer import OmniMoGenLM
 from .vocab import Rendered
 
 MAX_TEMPERATURE = 100.0  # far past useful (1 is the model's own distribution; 50 is nearly uniform)
+MAX_GUIDANCE = 20.0
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,7 @@ class SamplingOptions:
     max_motion_steps: int = 64  # a span is closed after this many steps (the training maximum)
     motion_only: bool = False  # the answer is exactly one motion (text-to-motion, an edit), no words
     words_only: bool = False  # the answer is words, no motion (a caption, an answer to a question)
+    guidance: float = 1.0  # motion codes from unconditional + guidance x (conditional - unconditional) logits; 1: off
 
     def __post_init__(self):  # the one check of the sampling settings, for the CLI and the API alike
         check_number("temperature", self.temperature, 0, MAX_TEMPERATURE)
@@ -49,6 +51,7 @@ class SamplingOptions:
         if self.motion_steps is not None:
             check_number("motion_steps", self.motion_steps, 1, integer=True)
         check_number("max_motion_steps", self.max_motion_steps, 1, integer=True)
+        check_number("guidance", self.guidance, 0, MAX_GUIDANCE)
         if self.motion_only and self.words_only:
             raise OptionError("an answer cannot be a motion only and words only at once.")
 
@@ -235,18 +238,29 @@ def generate(
     options: SamplingOptions = SamplingOptions(),
     generator: torch.Generator | None = None,
     use_cache: bool = True,
+    unconditional: list[Rendered] | None = None,
 ) -> Generated:
-    """Write the assistant turn that follows each prompt (rendered with ``generation_prompt=True``)."""
+    """Write the assistant turn that follows each prompt (rendered with ``generation_prompt=True``).
+    ``unconditional``: one prompt per prompt that asks for less (the same turn without what it asks
+    for), run beside it with the same answer; with ``options.guidance`` g, each motion code is
+    sampled from unconditional + g x (conditional - unconditional) logits (classifier-free guidance,
+    as MoMask and T2M-GPT's successors sample; a grouped layout only)."""
     model.eval()
     v = model.vocab
     grouped = v.layout == "grouped"
     pad = v.special["<pad>"]
-    B, T0 = len(prompts), max(len(p.ids) for p in prompts)
+    B = len(prompts)
+    guided = unconditional is not None and options.guidance != 1.0
+    if guided:
+        if not grouped or len(unconditional) != B:
+            raise OptionError("guidance needs a grouped-layout model and one unconditional prompt per prompt.")
+        prompts = [*prompts, *unconditional]  # rows B.. follow rows ..B: the same tokens, other context
+    R, T0 = len(prompts), max(len(p.ids) for p in prompts)
     device = next(model.parameters()).device
     # Left padding, so every prompt ends at the same position.
-    ids = torch.full((B, T0), pad, dtype=torch.long)
-    attn = torch.zeros((B, T0), dtype=torch.long)
-    codes = torch.full((B, T0, v.levels), -1, dtype=torch.long) if grouped else None
+    ids = torch.full((R, T0), pad, dtype=torch.long)
+    attn = torch.zeros((R, T0), dtype=torch.long)
+    codes = torch.full((R, T0, v.levels), -1, dtype=torch.long) if grouped else None
     for b, p in enumerate(prompts):
         n = len(p.ids)
         ids[b, T0 - n :] = torch.from_numpy(p.ids)
@@ -261,7 +275,7 @@ def generate(
     past = None
     cur_ids, cur_codes = ids, codes
     fast = (
-        LlamaDecoder(model.lm, B, T0 + options.max_new_tokens)
+        LlamaDecoder(model.lm, R, T0 + options.max_new_tokens)
         if use_cache and model.lean_decoding and LlamaDecoder.supports(model.lm)
         else None
     )
@@ -273,6 +287,7 @@ def generate(
         pos = (attn.cumsum(-1) - 1).clamp(min=0)
         allowed = torch.stack([grammar.allowed(b) for b in range(B)]).to(device)
         forced = bool((allowed.sum(-1) == 1).all())  # the grammar leaves one choice: no logits needed
+        allowed = allowed.repeat(R // B, 1)
         if fast is not None:
             hidden = fast(model.embed(cur_ids, cur_codes), attn, pos[:, -cur_ids.shape[1] :])[:, -1]
             logits = None if forced else fast.logits(hidden)
@@ -284,13 +299,16 @@ def generate(
             out = model(ids, codes, attention_mask=attn, position_ids=pos)
             logits, hidden = out.logits[:, -1], out.hidden[:, -1]  # (B, V), (B, H)
         token = (
-            allowed.int().argmax(-1) if forced else _sample(logits, allowed, options, generator, grammar.temperatures())
+            allowed[:B].int().argmax(-1)
+            if forced
+            else _sample(logits[:B], allowed[:B], options, generator, grammar.temperatures())
         )
         step_codes = torch.full((B, v.levels), -1, dtype=torch.long, device=device)
         if grouped:
             is_step = token == v.special["<step>"]
             if is_step.any():
-                step_codes[is_step] = _sample_step(model, hidden[is_step], options, generator)
+                free = hidden[B:][is_step] if guided else None
+                step_codes[is_step] = _sample_step(model, hidden[:B][is_step], options, generator, free)
         for b in range(B):
             if grammar.state[b] == grammar.DONE:
                 continue
@@ -300,11 +318,11 @@ def generate(
             grammar.advance(b, int(token[b]))
         if all(s == grammar.DONE for s in grammar.state):
             break
-        cur_ids = token[:, None]
-        cur_codes = step_codes[:, None] if grouped else None
+        cur_ids = token.repeat(R // B)[:, None]
+        cur_codes = step_codes.repeat(R // B, 1)[:, None] if grouped else None
         ids = torch.cat([ids, cur_ids], 1)
         codes = torch.cat([codes, cur_codes], 1) if grouped else None
-        attn = torch.cat([attn, torch.ones((B, 1), dtype=attn.dtype, device=device)], 1)
+        attn = torch.cat([attn, torch.ones((R, 1), dtype=attn.dtype, device=device)], 1)
     return Generated(
         ids=[np.array(x, dtype=np.int64) for x in new_ids],
         codes=[np.array(c, dtype=np.int64).reshape(-1, v.levels) if grouped else None for c in new_codes],
@@ -312,12 +330,18 @@ def generate(
     )
 
 
-def _sample_step(model: OmniMoGenLM, hidden: torch.Tensor, opt: SamplingOptions, gen) -> torch.Tensor:
-    """Codes (N, L) of one latent step, level by level, each conditioned on the coarser ones."""
+def _sample_step(model: OmniMoGenLM, hidden: torch.Tensor, opt: SamplingOptions, gen,
+                 free: torch.Tensor | None = None) -> torch.Tensor:  # fmt: skip
+    """Codes (N, L) of one latent step, level by level, each conditioned on the coarser ones.
+    ``free``: the unconditional rows' hidden states, to guide by (``opt.guidance``)."""
     n, L, K = hidden.shape[0], model.vocab.levels, model.vocab.codebook_size
     chosen = torch.empty((n, L), dtype=torch.long, device=hidden.device)
     cond = torch.zeros_like(hidden)
     for level in range(L):
-        chosen[:, level] = _sample(model.level_logits(hidden, cond, level), None, opt, gen)
+        logits = model.level_logits(hidden, cond, level)
+        if free is not None:
+            base = model.level_logits(free, cond, level)
+            logits = base + opt.guidance * (logits - base)
+        chosen[:, level] = _sample(logits, None, opt, gen)
         cond = cond + model.code_cond(chosen[:, level] + level * K)
     return chosen

@@ -60,6 +60,16 @@ class GenerationError(OmnimogenError, RuntimeError):
     """The model did not produce a valid answer within its retries."""
 
 
+# Guidance's unconditional turn: a request for any motion at all, without the conversation, the bound
+# motions or the words (tried on the follow dev half: keeping the turn's motions did no better).
+UNCONDITIONAL = "A person moves."
+
+
+def unconditional(messages: list[Message]) -> list[Message]:
+    """What a guided answer is contrasted with (``Options.guidance``): :data:`UNCONDITIONAL`, alone."""
+    return [Message("user", (TextPart(UNCONDITIONAL),))]
+
+
 @dataclass(frozen=True)
 class Options:
     """How one request is carried out; checked when made. Motions are never options: they are passed by
@@ -74,6 +84,7 @@ class Options:
     text_temperature: float | None = TEXT_TEMPERATURE  # the words' (None: ``temperature``)
     top_k: int | None = None
     top_p: float | None = 0.95
+    guidance: float = 1.0  # classifier-free guidance of the motion codes (generate.py); 1: none
     motion_only: bool = False  # the answer is exactly one motion, no words
     words_only: bool = False  # the answer is words, no motion (describe, questions in a chat)
     interpret_words: bool = True  # a text-to-motion request is read as the nearest known action (understand.py)
@@ -92,7 +103,8 @@ class Options:
 
     def sampling(self, **overrides) -> SamplingOptions:
         settings = {"temperature": self.temperature, "text_temperature": self.text_temperature, "top_k": self.top_k,
-                    "top_p": self.top_p, "motion_only": self.motion_only, "words_only": self.words_only}  # fmt: skip
+                    "top_p": self.top_p, "guidance": self.guidance, "motion_only": self.motion_only,
+                    "words_only": self.words_only}  # fmt: skip
         return SamplingOptions(**{**settings, **overrides})
 
 
@@ -331,9 +343,12 @@ class OmniMoGen:
 
     def _answer(self, messages, opt: SamplingOptions, gen, frames: int | None, retries: int = 3) -> Result:
         prompt = self.lm.vocab.render(messages, generation_prompt=True)
+        free = None  # guided motion codes: the same turn asked for less, beside it (generate.py)
+        if opt.guidance != 1.0 and not opt.words_only:
+            free = [self.lm.vocab.render(unconditional(messages), generation_prompt=True)]
         last_error = "no answer"
         for _ in range(retries):
-            out = generate(self.lm, [prompt], opt, gen)
+            out = generate(self.lm, [prompt], opt, gen, unconditional=free)
             if not out.finished[0]:
                 last_error = f"the answer did not finish within {opt.max_new_tokens} tokens"
                 continue
