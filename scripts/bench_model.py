@@ -8,7 +8,8 @@ the edit, generation, decoding to joints). ``--random`` measures the default arc
 random weights (latency does not depend on the weights when the answer's length is fixed). Also
 reports decoding speed in positions per second and the achieved forward FLOP rate as a fraction of
 this machine's float32 matmul peak, measured in the same run, and times the 9.8 s case with the
-lean decoder (``omnimogen.model.fast_llama``) and with the Hugging Face forward in alternating runs.
+lean decoder (``omnimogen.model.fast_llama``) and with the Hugging Face forward in alternating runs,
+and, for a model whose defaults guide its answers, with that guidance and without it.
 """
 
 from __future__ import annotations
@@ -94,6 +95,7 @@ def main() -> None:
         "model": "random weights, default architecture" if args.random else str(args.model or "shipped default"),
         "layout": model.lm.vocab.layout,
         "parameters_millions": round(sum(p.numel() for p in model.lm.parameters()) / 1e6, 2),
+        "sampling": model.lm.sampling,  # the model's defaults (its guidance applies to every case below)
         "seconds_median": {},
     }
     for name, fn in cases.items():
@@ -126,6 +128,20 @@ def main() -> None:
         "spread_hf_s": [round(min(times[False]), 4), round(max(times[False]), 4)],
         "greedy_4s_answers_identical": f"{same} of {len(PROMPTS)}",
     }
+
+    # The model's own guidance (an unconditional row run beside the answer) against none, alternately.
+    own = model.lm.sampling.get("guidance", 1.0)
+    if own != 1.0:
+        guided = {1.0: [], own: []}
+        for _ in range(args.repeats):
+            for g in guided:
+                t = time.perf_counter()
+                model.generate("a person walks forward happily", seconds=9.8, guidance=g, **kw)
+                guided[g].append(time.perf_counter() - t)
+        result["text_to_9.8s_guidance_side_by_side"] = {
+            f"guidance {g}": {"median_s": round(statistics.median(v), 4), "spread_s": [round(min(v), 4), round(max(v), 4)]}
+            for g, v in guided.items()
+        }
 
     # Decoding speed: positions per second in the 9.8 s case, and the FLOP rate that implies.
     lm = model.lm

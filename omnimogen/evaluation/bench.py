@@ -430,9 +430,9 @@ def run_bench(suite: str, out: str | Path, *, data: str | Path, cases: str | Pat
     eval_sha = dir_sha256(eval_dir)
     identity = {
         "format": FORMAT, "suite": suite,
-        "model": {"name": None if model_dir is None else str(model or "default"),
-                  "sha256": None if model_dir is None else model_sha256(model_dir),
-                  "sampling": None if model_dir is None else sampling_defaults(model_dir)},  # e.g. its guidance
+        "model": {"name": None, "sha256": None} if model_dir is None else {
+            "name": str(model or "default"), "sha256": model_sha256(model_dir),
+            "sampling": sampling_defaults(model_dir)},  # its defaults, e.g. its guidance
         "data": {"name": f"{corpus.root.name}:{data_name}",
                  "sha256": _digest(set_files + _corpus_files(corpus, case_list))},
         "evaluator": {"name": str(evaluator or "default"), "sha256": eval_sha},
