@@ -336,11 +336,12 @@ def _sample_step(model: OmniMoGenLM, hidden: torch.Tensor, opt: SamplingOptions,
     ``free``: the unconditional rows' hidden states, to guide by (``opt.guidance``)."""
     n, L, K = hidden.shape[0], model.vocab.levels, model.vocab.codebook_size
     chosen = torch.empty((n, L), dtype=torch.long, device=hidden.device)
+    rows = hidden if free is None else torch.cat([hidden, free])  # both halves in one product per level
     cond = torch.zeros_like(hidden)
     for level in range(L):
-        logits = model.level_logits(hidden, cond, level)
+        logits = model.level_logits(rows, cond if free is None else cond.repeat(2, 1), level)
         if free is not None:
-            base = model.level_logits(free, cond, level)
+            logits, base = logits[:n], logits[n:]
             logits = base + opt.guidance * (logits - base)
         chosen[:, level] = _sample(logits, None, opt, gen)
         cond = cond + model.code_cond(chosen[:, level] + level * K)
