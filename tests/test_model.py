@@ -141,6 +141,18 @@ def test_constraints_hold_and_length_is_obeyed(setup):
                 pos += 1
 
 
+def test_a_motion_the_model_sizes_stays_within_its_bounds(setup):
+    vocab, model = setup
+    p = vocab.render([Message("user", (TextPart("walk"),))], generation_prompt=True)
+    opt = SamplingOptions(temperature=2.0, max_new_tokens=120, motion_only=True, min_motion_steps=5, max_motion_steps=7)
+    for seed in range(6):
+        out = generate(model, [p], opt, torch.Generator().manual_seed(seed))
+        (motion,) = [x for x in vocab.parse(np.concatenate([p.ids, out.ids[0]]),
+                                            None if out.codes[0] is None else np.concatenate([p.codes, out.codes[0]])
+                                            )[-1].parts if isinstance(x, MotionCodes)]  # fmt: skip
+        assert 5 <= len(motion.codes) <= 7
+
+
 def test_guidance_contrasts_with_the_unconditional_prompt(setup):
     """Guided codes come from unconditional + g x (conditional - unconditional) logits: an unconditional
     prompt equal to the prompt, or g = 1, changes nothing; another one changes the codes, not the form."""

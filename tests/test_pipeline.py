@@ -441,6 +441,8 @@ def test_everyday_words_are_asked_as_the_training_captions_and_unknown_requests_
     raw = model.generate("my character takes a calm stroll ahead", seconds=1.2, seed=0, interpret_words=False)
     assert raw.reading is None and raw.prompt.parts[-1].text == "my character takes a calm stroll ahead"
     assert out.warnings == []
+    for seed in range(3):  # the model decides the length: not under 2 s (pipeline.SHORTEST_FRAMES)
+        assert model.generate("a person runs", seed=seed).motions[0].num_frames >= pipeline.SHORTEST_FRAMES
     odd = model.generate("do a backflip", seconds=1.2, seed=0)
     assert len(odd.warnings) == 1 and "not trained on anything like" in odd.warnings[0]
     assert odd.prompt.parts[-1].text == "do a backflip"  # an unknown request keeps its words

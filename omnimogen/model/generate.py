@@ -35,6 +35,7 @@ class SamplingOptions:
     max_new_tokens: int = 512
     motion_steps: int | None = None  # force every motion span to exactly this many latent steps
     max_motion_steps: int = 64  # a span is closed after this many steps (the training maximum)
+    min_motion_steps: int = 1  # ... and not before this many (where the model decides the length)
     motion_only: bool = False  # the answer is exactly one motion (text-to-motion, an edit), no words
     words_only: bool = False  # the answer is words, no motion (a caption, an answer to a question)
     guidance: float = 1.0  # motion codes from unconditional + guidance x (conditional - unconditional) logits; 1: off
@@ -51,6 +52,7 @@ class SamplingOptions:
         if self.motion_steps is not None:
             check_number("motion_steps", self.motion_steps, 1, integer=True)
         check_number("max_motion_steps", self.max_motion_steps, 1, integer=True)
+        check_number("min_motion_steps", self.min_motion_steps, 1, self.max_motion_steps, integer=True)
         check_number("guidance", self.guidance, 0, MAX_GUIDANCE)
         if self.motion_only and self.words_only:
             raise OptionError("an answer cannot be a motion only and words only at once.")
@@ -202,7 +204,7 @@ class _Grammar:
         steps, fixed = self.steps[i], self.opt.motion_steps
         if fixed is not None:
             return steps >= fixed, steps >= fixed
-        return steps >= self.opt.max_motion_steps, steps >= 1
+        return steps >= self.opt.max_motion_steps, steps >= self.opt.min_motion_steps
 
     def advance(self, i: int, token: int) -> None:
         sp = self.v.special

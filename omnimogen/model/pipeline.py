@@ -47,6 +47,9 @@ MOTION_TEMPERATURE = 1.0
 TEXT_TEMPERATURE = 0.6  # words are sampled cooler than motions: scripts/bench_describe.py measures why
 MAX_SECONDS = 60.0  # longer requests are refused; beyond the training length motions are continued
 WINDOW_FRAMES = WINDOW_ROWS + 1  # the longest motion of the training data (9.8 s)
+# A text-to-motion answer whose length the model decides is at least this long (2 s: HumanML3D keeps no
+# shorter motion; the model, which also learned 0.4 s crops, once answered "a light jog" in 0.65 s).
+SHORTEST_FRAMES = 40
 MAX_ROUNDS = 5  # self-reflection rounds (the paper measures 1 to 5)
 MAX_SAMPLES = 64  # answers to one request on the command line; more is a loop in a script
 DEFAULT_DIR = Path(__file__).resolve().parent.parent / "assets" / "model"
@@ -223,7 +226,9 @@ class OmniMoGen:
                                  WINDOW_FRAMES, 2 * self.tokenizer.config.downsample + 1)  # fmt: skip
             result = Result("<Motion>", [Motion.from_joints(joints, caption=asked)])
         else:
-            opt = opts.sampling(motion_steps=self.latent_steps(n))
+            sized = n is not None or motions or history  # else the model decides: not under 2 s
+            opt = opts.sampling(motion_steps=self.latent_steps(n),
+                                **({} if sized else {"min_motion_steps": self.latent_steps(SHORTEST_FRAMES)}))
             messages = [*(history or []), prompt]
             result = self._answer(messages, opt, gen, frames=n)
             if opts.think:  # a judgment's complaints about a style the words never asked for are not taken
