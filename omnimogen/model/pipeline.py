@@ -393,7 +393,7 @@ class OmniMoGen:
                 break
             answer = Message("assistant", result.parts)
             ask = Message("user", (TextPart("Critique your attempt."),))  # as the reflection data asks
-            judge_opt = dataclasses.replace(opt, motion_steps=None, motion_only=False)
+            judge_opt = dataclasses.replace(opt, motion_steps=None, motion_only=False, words_only=True)  # a critique
             try:
                 verdict = self._answer([*messages, answer, ask], judge_opt, gen, frames=None)
             except GenerationError as e:  # keep the motion we have rather than fail the whole call
