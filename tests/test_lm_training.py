@@ -6,10 +6,12 @@ import subprocess
 import sys
 import warnings
 
+import numpy as np
 import pytest
 import torch
 
 from omnimogen.model.pipeline import OmniMoGen
+from omnimogen.model.vocab import Message, MotionCodes, TextPart, Vocab
 from omnimogen.motion import Motion
 from omnimogen.tokenizer import MotionTokenizer
 from omnimogen.training.common import ConfigError, resolve_config
@@ -254,3 +256,29 @@ def test_task_weights_repeat_a_task_or_a_family_and_refuse_what_is_not_there():
         weigh_tasks(items, {"describe": 0, "t2m": 0, "edit": 0})
     cfg = resolve_config(LMTrainConfig, None, ["task_weights.describe=4"])  # --set task_weights.describe=4
     assert cfg.task_weights == {"describe": 4}
+
+
+def test_unconditional_copies_keep_the_answer_and_replace_the_words():
+    from omnimogen.model.pipeline import UNCONDITIONAL
+    from omnimogen.training.lm import with_unconditional
+
+    vocab = Vocab.train_bpe(["a person walks forward", UNCONDITIONAL, "describe <Motion>"] * 20, 300, 3, 16, "grouped")
+    rng = np.random.default_rng(0)
+    def render(text):  # noqa: E306
+        answer = MotionCodes(rng.integers(0, 16, (int(rng.integers(2, 6)), 3)))
+        return vocab.render([Message("user", (TextPart(text),)), Message("assistant", (answer,))])
+    items = [("t2m", render(f"a person walks forward {k}")) for k in range(10)] + [("describe", render("describe"))]
+    out = with_unconditional(items, vocab, 0.3, seed=1)
+    assert out[: len(items)] == items and [t for t, _ in out[len(items):]] == ["t2m/unconditional"] * 3
+    for _, r in out[len(items):]:
+        user, answer = vocab.parse(r.ids, r.codes)
+        assert user.parts[-1].text == UNCONDITIONAL
+        source = next(s for t, s in items if t == "t2m" and np.array_equal(vocab.parse(s.ids, s.codes)[1].parts[0].codes,
+                                                                             answer.parts[0].codes))  # fmt: skip
+        assert r.loss_mask.sum() == source.loss_mask.sum()  # the same answer is learned
+    assert with_unconditional(items, vocab, 0.0) == items
+    for bad in (1.5, -0.1, True, "0.1"):
+        with pytest.raises(ConfigError, match="unconditional_share"):
+            with_unconditional(items, vocab, bad)
+    with pytest.raises(ConfigError, match="needs text-to-motion"):
+        with_unconditional(items[-1:], vocab, 0.1)

@@ -74,6 +74,11 @@ class LMTrainConfig:
     # set asks little of (describing, 4% of X2Mo: README); weighing it up rehearses it without a new
     # set or a new preparation.
     task_weights: dict = field(default_factory=dict)
+    # Prompt dropout for classifier-free guidance: this share of the text-to-motion renderings is also
+    # shown with its words replaced by the unconditional request (``pipeline.UNCONDITIONAL``), so the
+    # row that guidance contrasts with is the model's learned "any motion" (MoMask and T2M-GPT drop
+    # the text of about 10% of their samples). 0: none.
+    unconditional_share: float = 0.0
 
     def model_config(self) -> ModelConfig:
         if self.init_from:
@@ -109,6 +114,25 @@ def weigh_tasks(items: list[tuple[str, Rendered]], weights: dict) -> list[tuple[
     if not out:
         raise ConfigError("task_weights leave no training samples.")
     return out
+
+
+def with_unconditional(items: list[tuple[str, Rendered]], vocab, share: float, seed: int = 0) -> list[tuple[str, Rendered]]:
+    """``items`` and, for a seeded ``share`` of the text-to-motion ones, a copy whose user words are
+    ``pipeline.UNCONDITIONAL`` (the same answer, so the model learns what "any motion" looks like)."""
+    from ..model.pipeline import UNCONDITIONAL
+
+    if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 <= share <= 1:
+        raise ConfigError(f"unconditional_share must be a number from 0 to 1, got {share!r}.")
+    t2m = [r for task, r in items if task == "t2m"]
+    if share and not t2m:
+        raise ConfigError("unconditional_share needs text-to-motion samples; the set has none.")
+    rng = np.random.default_rng(seed)
+    chosen = rng.choice(len(t2m), size=int(round(share * len(t2m))), replace=False) if t2m else []
+    extra = []
+    for k in sorted(chosen):
+        user, *answer = vocab.parse(t2m[k].ids, t2m[k].codes)
+        extra.append(("t2m/unconditional", vocab.render([Message("user", (TextPart(UNCONDITIONAL),)), *answer])))
+    return items + extra
 
 
 def sample_messages(sample: Sample, codes_of) -> list[Message]:
@@ -543,5 +567,8 @@ def train_lm(x2mo: str | Path | None, corpus: str | Path | list | None, tokenize
     train = weigh_tasks(data["train"], cfg.task_weights)
     if cfg.task_weights:
         acc.print(f"task_weights {cfg.task_weights}: {len(train)} training renderings (from {len(data['train'])})")
+    if cfg.unconditional_share:
+        train = with_unconditional(train, raw.vocab, cfg.unconditional_share, cfg.seed)
+        acc.print(f"unconditional_share {cfg.unconditional_share}: {len(train)} training renderings")
     return train_loop(acc, run, cfg, model, opt, sched, train, collate=collate, train_step=train_step,
                       validate=validate, save=save, name="lm", progress=progress)  # fmt: skip
