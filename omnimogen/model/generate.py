@@ -289,10 +289,9 @@ def generate(
         pos = (attn.cumsum(-1) - 1).clamp(min=0)
         allowed = torch.stack([grammar.allowed(b) for b in range(B)]).to(device)
         forced = bool((allowed.sum(-1) == 1).all())  # the grammar leaves one choice: no logits needed
-        allowed = allowed.repeat(R // B, 1)
-        if fast is not None:
+        if fast is not None:  # tokens come from rows ..B only: the unconditional rows follow them
             hidden = fast(model.embed(cur_ids, cur_codes), attn, pos[:, -cur_ids.shape[1] :])[:, -1]
-            logits = None if forced else fast.logits(hidden)
+            logits = None if forced else fast.logits(hidden[:B])
         elif use_cache:
             out = model(cur_ids, cur_codes, attention_mask=attn, position_ids=pos[:, -cur_ids.shape[1] :],
                         past_key_values=past, use_cache=True)  # fmt: skip
@@ -301,9 +300,7 @@ def generate(
             out = model(ids, codes, attention_mask=attn, position_ids=pos)
             logits, hidden = out.logits[:, -1], out.hidden[:, -1]  # (B, V), (B, H)
         token = (
-            allowed[:B].int().argmax(-1)
-            if forced
-            else _sample(logits[:B], allowed[:B], options, generator, grammar.temperatures())
+            allowed.int().argmax(-1) if forced else _sample(logits[:B], allowed, options, generator, grammar.temperatures())
         )
         step_codes = torch.full((B, v.levels), -1, dtype=torch.long, device=device)
         if grouped:

@@ -63,14 +63,10 @@ class GenerationError(OmnimogenError, RuntimeError):
     """The model did not produce a valid answer within its retries."""
 
 
-# Guidance's unconditional turn: a request for any motion at all, without the conversation, the bound
-# motions or the words (tried on the follow dev half: keeping the turn's motions did no better).
+# What a guided answer is contrasted with (``Options.guidance``): a request for any motion at all, asked
+# alone, without the conversation, the bound motions or the words (tried on the follow dev half:
+# keeping the turn's motions did no better).
 UNCONDITIONAL = "A person moves."
-
-
-def unconditional(messages: list[Message]) -> list[Message]:
-    """What a guided answer is contrasted with (``Options.guidance``): :data:`UNCONDITIONAL`, alone."""
-    return [Message("user", (TextPart(UNCONDITIONAL),))]
 
 
 @dataclass(frozen=True)
@@ -348,9 +344,9 @@ class OmniMoGen:
 
     def _answer(self, messages, opt: SamplingOptions, gen, frames: int | None, retries: int = 3) -> Result:
         prompt = self.lm.vocab.render(messages, generation_prompt=True)
-        free = None  # guided motion codes: the same turn asked for less, beside it (generate.py)
+        free = None  # guided motion codes: UNCONDITIONAL asked beside the answer (generate.py)
         if opt.guidance != 1.0 and not opt.words_only:
-            free = [self.lm.vocab.render(unconditional(messages), generation_prompt=True)]
+            free = [self.lm.vocab.render([Message("user", (TextPart(UNCONDITIONAL),))], generation_prompt=True)]
         last_error = "no answer"
         for _ in range(retries):
             out = generate(self.lm, [prompt], opt, gen, unconditional=free)
