@@ -186,7 +186,8 @@ def cmd_generate(args) -> None:
     for k in range(args.samples):
         seed = None if args.seed is None else args.seed + k
         result = model(args.text, motions, seconds=args.seconds, frames=args.frames, seed=seed, think=args.think,
-                       top_k=args.top_k, top_p=args.top_p, motion_only=args.motion_only, **_sampling(args))
+                       top_k=args.top_k, top_p=args.top_p, motion_only=args.motion_only, keep_parts=args.keep_parts,
+                       **_sampling(args))
         _say_reading(result)
         if result.reasoning:
             print(f"reasoning: {result.reasoning}")
@@ -202,11 +203,16 @@ def cmd_generate(args) -> None:
 
 
 def _say_reading(result) -> None:
-    """How the words were read (when the model was asked other words than the user's) and any warning."""
+    """How the words were read (when the model was asked other words than the user's), the body parts an
+    edit kept, and any warning."""
     r = result.reading
     if r is not None and r.known:
         nearest = f"nearest known action '{r.action}'" if r.action else "a caption the model was trained on"
         print(f"read as: {r.caption!r} ({nearest}, similarity {r.similarity:.2f})", file=sys.stderr)
+    k = getattr(result, "kept", None)
+    if k is not None:
+        print(f"kept from the motion being edited: {', '.join(k.kept)} (the model's: {', '.join(k.changed)})",
+              file=sys.stderr)  # fmt: skip
     for w in result.warnings:
         print(f"warning: {w}", file=sys.stderr)
 
@@ -440,7 +446,8 @@ def cmd_bench(args) -> None:
             raise OmnimogenError("the follow suite takes its cases from --prompts, not --cases.")
         run_follow(args.out, data=args.data, model=args.model, evaluator=args.evaluator, prompts=args.prompts,
                    split=args.split, repeats=args.repeats or (1 if args.quick else 3), seed=args.seed,
-                   baselines_only=args.baselines_only, device=args.device, temperature=args.temperature)  # fmt: skip
+                   baselines_only=args.baselines_only, device=args.device, temperature=args.temperature,
+                   keep_parts=args.keep_parts)  # fmt: skip
         print((Path(args.out) / "report.md").read_text(encoding="utf-8"))
         print(f"wrote {Path(args.out) / 'results.json'}, report.md, answers.jsonl and results.png")
         return
@@ -501,6 +508,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the answer is exactly one motion (default); --no-motion-only lets the model write words "
                         "before it (a plan for knowledge prompts)")  # fmt: skip
     p.add_argument("--words", dest="motion_only", action="store_false", help="the same as --no-motion-only")
+    p.add_argument("--keep-parts", action=argparse.BooleanOptionalAction, default=True,
+                   help="body parts the words keep ('keep the legs of <SourceMotion> and wave') are copied from the "
+                        "motion being edited (default); --no-keep-parts leaves the whole body to the model")  # fmt: skip
     p.add_argument(
         "--no-preview",
         dest="preview",
@@ -626,6 +636,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="follow, --paraphrase: which half of the paraphrase set (score test only for a final model)")
     p.add_argument("--prompts", help="follow: a prompts file like omnimogen/evaluation/follow_prompts.json")
     p.add_argument("--temperature", type=float, help="the model's motion sampling temperature (default: the model's, as generate)")
+    p.add_argument("--no-keep-parts", dest="keep_parts", action="store_false",
+                   help="follow: leave the body parts an edit keeps to the model too (as generate --no-keep-parts)")
     _add_device_flags(p, dtype=False)  # scores are reported in float32
     p.set_defaults(func=cmd_bench)
 

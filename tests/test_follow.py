@@ -170,6 +170,19 @@ def test_the_paraphrase_set_is_complete_and_valid():
         load_prompts(split="train")
 
 
+SUITES = sorted((Path(__file__).parents[1] / "benchmarks" / "follow").glob("*/prompts.json"))  # turns, body parts
+
+
+def test_the_suites_in_words_of_their_own_are_valid():
+    assert len(SUITES) >= 3
+    for path in SUITES:
+        for c in load_prompts(path, "all"):
+            assert all(labels["action"] in ACTIONS for labels in c.motions.values()), c.id
+            for t in c.turns:
+                assert t.expect.get("action") is None or t.expect["action"] in ACTIONS, c.id
+                assert set(t.expect.get("kept_parts", ())) <= set(checks.PART_JOINTS), c.id
+
+
 def _norm(text: str) -> str:
     return re.sub(r"[^a-z0-9<> ]+", " ", text.lower()).split() and " ".join(
         re.sub(r"[^a-z0-9<> ]+", " ", text.lower()).split()
@@ -184,7 +197,7 @@ def test_no_training_text_contains_a_paraphrase(tmp_path):
     from omnimogen.instructions.builder import build_x2mo
     from omnimogen.instructions.schema import read_samples
 
-    asked = {_norm(t.instruction) for c in load_prompts(split="all") for t in c.turns}
+    asked = {_norm(t.instruction) for path in (None, *SUITES) for c in load_prompts(path, "all") for t in c.turns}
     # the held-out AnyContext frames: every fixed piece of three words or more between their slots
     held = frames("all")
     for f in [*(f for k in ("style", "trajectory", "speed", "compositional") for f in held[k]),
@@ -281,3 +294,31 @@ def test_the_shipped_phrase_embeddings_are_those_of_the_current_tables():
         fresh = load_sentence_encoder()(texts[:: len(texts) // 7]).numpy()
         np.testing.assert_allclose(shipped[:: len(texts) // 7], fresh, atol=2e-3)
     assert len(phrases) == len(labels)
+
+
+@pytest.mark.parametrize("words, kept", [
+    # what is kept named, the rest changes; what changes named, the rest is kept
+    ("keep the legs of <SourceMotion> as they are and wave the right hand", ("legs", "torso", "left_arm")),
+    ("Retain the upper body from <SourceMotion>, and walk forward with the leg movement at the same time.",
+     ("torso", "left_arm", "right_arm")),
+    ("<SourceMotion>, but only the left arm should do something new: lift it", ("legs", "torso", "right_arm")),
+    ("Replace the lower half of the body of <SourceMotion> with one where the person will walk on ahead.",
+     ("torso", "left_arm", "right_arm")),
+    ("keep everything apart from the left hand in <SourceMotion>; it waves", ("legs", "torso", "right_arm")),
+    ("hold both hands up high while the feet of <SourceMotion> do not change", ("legs", "torso")),
+    ("leave the hips and legs alone and make <SourceMotion> raise the hand, the right one", ("legs", "torso", "left_arm")),
+    ("make the walker in <SourceMotion> wave with both arms, the torso and legs untouched", ("legs", "torso")),
+    # no body part kept: other edits, and words that keep a manner, a person or a time rather than a part
+    ("make <SourceMotion> walk with the same style", None),
+    ("Keep the gait of <SourceMotion> and turn right.", None),
+    ("<SourceMotion> Now have the same person raise the left arm, keeping the mood and style.", None),
+    ("make the arm raise in <SourceMotion> take only half as long", None),
+    ("make <SourceMotion> look tired", None),
+    ("change the arms and legs of <SourceMotion> to a run", None),
+])  # fmt: skip
+def test_the_body_parts_an_edit_keeps_are_read_from_its_words(words, kept):
+    read = understand.kept_parts(words)
+    if kept is None:
+        assert read is None, read
+    else:
+        assert read.kept == kept and set(read.changed) == set(understand.BODY) - set(kept), read

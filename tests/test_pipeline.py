@@ -350,6 +350,13 @@ def test_cli_generate_and_describe(model, tmp_path, capsys, hml_features):
         assert main([*edit, "--model", str(tmp_path / "m")]) == 2
         assert "would be lost" in capsys.readouterr().err and take.read_bytes() == before
     assert not (tmp_path / "take_1.npy").exists()
+    # Kept body parts are said on stderr, and --no-keep-parts leaves them to the model.
+    keep = ["generate", "keep the legs of <SourceMotion> and raise the right hand", "--motion", f"SourceMotion={take}",
+            "--model", str(tmp_path / "m"), "--seed", "0"]  # fmt: skip
+    assert main([*keep, "-o", str(tmp_path / "kept.npy")]) == 0
+    assert "kept from the motion being edited: legs, torso, left_arm" in capsys.readouterr().err
+    assert main([*keep, "-o", str(tmp_path / "alone.npy"), "--no-keep-parts"]) == 0
+    assert "kept from" not in capsys.readouterr().err
     # An unknown output format fails before anything loads (here the model would not); no -o says so.
     assert main(["generate", "a person walks", "-o", str(tmp_path / "x.fbx"), "--model", str(tmp_path / "no")]) == 2
     assert "cannot save '.fbx'" in capsys.readouterr().err
@@ -367,6 +374,22 @@ def test_edits_keep_the_source_length_unless_the_words_ask_otherwise(model, hml_
     # In-context: the answer may follow a longer reference's path, so the model decides its length.
     assert model.implied_frames("the path of <RefMotion>, the action of <SourceMotion>",
                                  {"SourceMotion": source, "RefMotion": ref}) is None  # fmt: skip
+
+
+def test_a_chat_question_about_the_motion_is_asked_as_its_caption(model):
+    from omnimogen.model.understand import asks_for_caption
+
+    for q in ("what is the person doing?", "What's he doing now?", "describe it", "so what happens in that one?",
+              "what did they do?", "what does the animation look like?"):  # fmt: skip
+        assert asks_for_caption(q), q
+    for q in ("why did it turn left?", "does it look sad?", "make it look happy", "what comes next? show it"):
+        assert not asks_for_caption(q), q
+    chat = model.chat()
+    walk = chat("a person walks", seconds=1.2, seed=0).motions[0]
+    answer = chat("what is the person doing?", seed=0)
+    assert not answer.motions and isinstance(answer.prompt.parts[0], MotionCodes)  # the last answer, bound
+    assert answer.text == model.describe(walk, seed=0).text
+    assert [m.role for m in chat.history] == ["user", "assistant"] * 2
 
 
 def test_every_chat_turn_that_asks_for_a_motion_gets_one_of_the_same_length(model):
@@ -451,3 +474,40 @@ def test_everyday_words_are_asked_as_the_training_captions_and_unknown_requests_
 def test_a_duration_in_the_words_is_kept_within_what_a_call_may_ask(model):
     assert model.implied_frames("a 0.1 s twitch", {}) == 2 * model.tokenizer.config.downsample + 1
     assert model.implied_frames("walk on for 500 seconds", {}) == 60 * 20 + 1  # at most MAX_SECONDS
+
+
+def test_the_body_parts_an_edit_keeps_come_from_the_edited_motion(model):
+    """A walk that should keep its legs and raise the right arm: the answer's arm on the source's legs,
+    torso, left arm and path (a real raise and a real walk stand in for the model and the user)."""
+    from omnimogen.evaluation import checks
+
+    walk = np.load(FIXTURES.parent / "dataset-2_walk-turn-left_normal_004.joints.npy")
+    raise_ = np.load(FIXTURES.parent / "dataset-2_raise-up-right-hand_normal_007.joints.npy")
+    n = min(len(walk), len(raise_))
+    edited, answer = Motion.from_joints(walk[:n]), Motion.from_joints(raise_[:n])
+    words = "keep the legs of <SourceMotion> as they are and raise the right hand"
+    codes = MotionCodes(model.tokenizer.encode(answer))
+    out = model.keep_parts(pipeline.Result("<Motion>", [answer], parts=(codes,)), words, edited)
+    got = out.motions[0]
+    assert out.kept.kept == ("legs", "torso", "left_arm") and got.num_frames == n
+    for part in ("legs", "torso", "left_arm"):
+        assert checks.part_error(got.joints, edited.joints, part) < 0.02, part
+    assert checks.part_error(got.joints, answer.joints, "right_arm") < 0.06  # its rotations, on the kept torso
+    assert checks.part_error(got.joints, edited.joints, "right_arm") > checks.KEPT_METRES
+    assert checks.raised_hand(got.joints) == "right"
+    np.testing.assert_allclose(got.joints[:, 0, [0, 2]], edited.joints[:, 0, [0, 2]], atol=0.01)  # the legs' path
+    assert len(out.parts) == 1 and not np.array_equal(out.parts[0].codes, codes.codes)  # a follow-up edits this
+    # Words that keep nothing, an answer of another length, or keep_parts=False: the answer as it was.
+    assert model.keep_parts(out, "make <SourceMotion> look tired", edited) is out
+    short = pipeline.Result("<Motion>", [Motion.from_joints(raise_[: n - 8])], parts=(codes,))
+    kept = model.keep_parts(short, words, edited)
+    assert kept.motions == short.motions and "another length" in kept.warnings[0]
+    source = Motion.from_joints(walk[:25])
+    assert model.edit(source, words, seed=0).kept is not None
+    assert model.edit(source, words, seed=0, keep_parts=False).kept is None
+    chat = model.chat()  # a follow-up keeps the parts of the last answer
+    first = chat("a person walks", seconds=1.2, seed=0).motions[0]
+    follow_up = chat("now keep the legs the same and raise the right hand", seed=1)
+    assert follow_up.kept is not None and follow_up.motions[0].num_frames == first.num_frames
+    # (by rotation: the tiny model's bones are not the reference skeleton's, so positions move a little)
+    assert checks.part_error(follow_up.motions[0].joints, first.joints, "legs") < checks.KEPT_METRES

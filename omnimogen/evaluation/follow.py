@@ -403,9 +403,11 @@ def _ask(model, case: FollowCase, motions: dict[str, Motion], seed: int,
 def run_follow(out: str | Path, *, data: str | Path, model: str | Path | None = None,
                evaluator: str | Path | None = None, prompts: str | Path | None = None, split: str = "dev",
                repeats: int = 3, seed: int = 0, baselines_only: bool = False, families: tuple[str, ...] = (),
-               progress: bool = True, device=None, temperature: float | None = None) -> dict:  # fmt: skip
+               progress: bool = True, device=None, temperature: float | None = None,
+               keep_parts: bool = True) -> dict:  # fmt: skip
     """Ask every case of ``split`` and write ``results.json``, ``report.md`` and ``results.png`` to ``out``.
-    ``temperature``: the model's motion sampling temperature (None: its default)."""
+    ``temperature``: the model's motion sampling temperature (None: its default); ``keep_parts=False``:
+    the body parts an edit keeps are left to the model too (``Options.keep_parts``), to measure it alone."""
     import torch
     from tqdm import tqdm
 
@@ -430,6 +432,8 @@ def run_follow(out: str | Path, *, data: str | Path, model: str | Path | None = 
     lm = None if baselines_only else load_model(model_dir, device)
     if lm is not None and temperature is None:  # recorded as used: the model's own, else the package's
         options = {"temperature": lm.lm.sampling.get("temperature", MOTION_TEMPERATURE)}
+    if not keep_parts:
+        options["keep_parts"] = False
     outcomes: list[Outcome] = []
     total = len(cases) * ((0 if baselines_only else repeats) + 2)
     with tqdm(total=total, disable=not progress, desc="follow", unit="case") as bar:

@@ -22,6 +22,7 @@ import torch
 
 from ..device import module_device, resolve_device, resolve_dtype
 from ..errors import FormatError, OmnimogenError, check_number
+from ..instructions.recipes import splice
 from ..instructions.schema import PLACEHOLDER
 from ..motion import FPS, WINDOW_ROWS, Motion
 from ..tokenizer import MotionTokenizer, load_tokenizer
@@ -29,10 +30,13 @@ from .generate import SamplingOptions, generate
 from .stitch import INBETWEEN, POSE_FRAMES, bridged, long_motion
 from .transformer import OmniMoGenLM, load_lm, save_lm
 from .understand import (
+    KeptParts,
     Reading,
+    asks_for_caption,
     asks_for_words,
     changes_length,
     interpret,
+    kept_parts,
     read_judgment,
     refers_back,
     spoken_seconds,
@@ -87,6 +91,7 @@ class Options:
     motion_only: bool = False  # the answer is exactly one motion, no words
     words_only: bool = False  # the answer is words, no motion (describe, questions in a chat)
     interpret_words: bool = True  # a text-to-motion request is read as the nearest known action (understand.py)
+    keep_parts: bool = True  # body parts an edit's words keep are taken from the edited motion (understand.kept_parts)
 
     def __post_init__(self):
         self.sampling()  # checks the sampling settings
@@ -121,6 +126,7 @@ class Result:
     attempts: tuple = field(default=(), repr=False)
     warnings: list[str] = field(default_factory=list)  # e.g. a request the model does not know (see understand.py)
     reading: Reading | None = None  # how a text-to-motion request was read (interpret_words=True)
+    kept: KeptParts | None = None  # body parts taken from the edited motion as the words asked (keep_parts=True)
     prompt: Message | None = field(default=None, repr=False)  # the user turn as the model was asked it
 
 
@@ -232,7 +238,32 @@ class OmniMoGen:
                 unasked = ("style",) if style == "normal" else ()
                 result = self._reflect(messages, result, opt, gen, opts.rounds, n, unasked)
         warnings = unknown_request_warnings(reading, instruction) if reading is not None else []
+        if opts.keep_parts and list(motions) == ["SourceMotion"]:  # an edit (a continuation's <Motion> is not)
+            result = self.keep_parts(result, instruction, motions["SourceMotion"])
         return dataclasses.replace(result, prompt=prompt, reading=reading, warnings=[*result.warnings, *warnings])
+
+    def keep_parts(self, result: Result, instruction: str, edited: Motion) -> Result:
+        """``result`` with the body parts the words keep ("keep the legs of <SourceMotion> and wave the
+        right hand") taken from ``edited`` and the parts they change from the model's answer, by rotation
+        (``instructions.recipes.splice``, as the training's body-part edits were made); the path goes
+        with the legs. The model alone cannot copy half a body: its kept parts drift by tens of
+        centimetres. An answer of another length than ``edited`` is left as it is, with a warning."""
+        parts = kept_parts(instruction)
+        if parts is None or len(result.motions) != 1:
+            return result
+        answer, edited = result.motions[0], edited.resample(FPS)
+        if answer.num_frames != edited.num_frames:
+            return dataclasses.replace(result, warnings=[*result.warnings, (
+                f"the words keep the {', '.join(parts.kept)} of the motion, but the answer has another length "
+                f"({answer.num_frames} frames, not {edited.num_frames}), so they are the model's own.")])
+        # A splice is one frame shorter than its inputs (rotations come from feature rows): the last
+        # frame is given twice so that the edit keeps the motion's length.
+        last = [Motion.from_joints(np.concatenate([m.joints, m.joints[-1:]]), FPS) for m in (edited, answer)]
+        motion = splice(*last, parts.changed)
+        motion = Motion.from_joints(motion.joints, FPS, caption=answer.caption, name=answer.name)
+        codes = MotionCodes(self.tokenizer.encode(motion))  # what a follow-up turn edits
+        swapped = tuple(codes if isinstance(p, MotionCodes) else p for p in result.parts)
+        return dataclasses.replace(result, motions=[motion], parts=swapped, kept=parts)
 
     def generate(self, text: str, **kwargs) -> Result:
         """Text to motion: the answer is one motion (``motion_only=False`` lets the model write words too)."""
@@ -412,6 +443,7 @@ class ChatSession:
         self.model = model
         self.history: list[Message] = []
         self.last_frames: int | None = None  # the last answer's length, which follow-up edits keep
+        self.last_motion: Motion | None = None  # the last answer's motion, whose body parts a follow-up may keep
 
     def __call__(self, instruction: str, motions: Mapping[str, Motion] | None = None, **options) -> Result:
         """One turn. Unless the instruction asks for words (a question, a caption, a critique), the
@@ -424,13 +456,18 @@ class ChatSession:
         options.setdefault("motion_only", not words)
         options.setdefault("words_only", words)
         fresh = not motions and not words and not refers_back(instruction)
-        if self.last_frames and not fresh and not motions and options.get("seconds") is None \
+        if self.last_frames and not fresh and not words and not motions and options.get("seconds") is None \
                 and options.get("frames") is None and spoken_seconds(instruction) is None \
                 and not changes_length(instruction):  # fmt: skip
             options["frames"] = self.last_frames  # a follow-up edits the last answer: same length
-        result = self.model(instruction, motions, history=None if fresh else self.history, **options)
+        if words and not motions and self.last_motion is not None and asks_for_caption(instruction):
+            result = self.model.describe(self.last_motion, **options)  # "what is the person doing?"
+        else:
+            result = self.model(instruction, motions, history=None if fresh else self.history, **options)
+        if not fresh and not motions and self.last_motion is not None and options.get("keep_parts", True):
+            result = self.model.keep_parts(result, instruction, self.last_motion)
         if result.motions:
-            self.last_frames = result.motions[-1].num_frames
+            self.last_frames, self.last_motion = result.motions[-1].num_frames, result.motions[-1]
         self.history += [result.prompt, Message("assistant", result.parts)]
         return result
 
@@ -441,7 +478,7 @@ class ChatSession:
         parts = tuple(MotionCodes(self.model.tokenizer.encode(m)) for m in answers)
         self.history += [prompt, Message("assistant", parts)]
         if answers:
-            self.last_frames = answers[-1].num_frames
+            self.last_frames, self.last_motion = answers[-1].num_frames, answers[-1]
 
 
 def load_model(path: str | Path | None = None, device=None, dtype=None) -> OmniMoGen:

