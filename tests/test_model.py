@@ -177,6 +177,16 @@ def test_guidance_contrasts_with_the_unconditional_prompt(setup):
     assert guided.codes[0].shape == plain.codes[0].shape and not np.array_equal(guided.codes[0], plain.codes[0])
     with pytest.raises(OptionError, match="guidance"):
         SamplingOptions(guidance=-1.0)
+    # A second unconditional prompt (the request without its style) adds style_guidance x (c - it):
+    # nothing at 0, the request itself nothing at any weight, another request changes the codes.
+    guide = {**opt.__dict__, "guidance": 3.0}
+    for h, second in ((0.0, free), (4.0, ask)):
+        styled = generate(model, [ask], SamplingOptions(**{**guide, "style_guidance": h}), unconditional=[free, second])
+        np.testing.assert_array_equal(styled.codes[0], guided.codes[0])
+    styled = generate(model, [ask], SamplingOptions(**{**guide, "style_guidance": 4.0}), unconditional=[free, free])
+    assert not np.array_equal(styled.codes[0], guided.codes[0])
+    with pytest.raises(OptionError, match="one or two"):
+        generate(model, [ask], SamplingOptions(**guide), unconditional=[free] * 3)
 
 
 def test_grouped_loss_weighs_codes(setup):

@@ -95,12 +95,19 @@ def test_a_model_samples_at_its_own_defaults_unless_the_caller_says_otherwise(mo
     assert not np.array_equal(*hot)  # the caller's temperature wins
     asked = []  # guidance: each motion answer beside "A person moves." alone; words-only answers unguided
     real = pipeline.generate
+    asked_unconditional = []
     monkeypatch.setattr(pipeline, "generate", lambda lm, p, opt, gen, unconditional=None: asked.append(
-        (opt.guidance, unconditional and unconditional[0].ids.tolist())) or real(lm, p, opt, gen))  # fmt: skip
+        (opt.guidance, unconditional and unconditional[0].ids.tolist())) or asked_unconditional.append(
+        unconditional) or real(lm, p, opt, gen))  # fmt: skip
     own.edit(own.generate("a person walks", seconds=1.2).motions[0], "make it look happy")
     own.describe(own.generate("a person walks", seconds=1.2, guidance=1.0).motions[0])
     free = own.lm.vocab.render([Message("user", (TextPart(pipeline.UNCONDITIONAL),))], generation_prompt=True)
     assert asked == [(3.0, free.ids.tolist())] * 2 + [(1.0, None), (3.0, None)]
+    asked_unconditional.clear()  # a style read from the words, with style_guidance: also the request without it
+    own.generate("a tired person walks", seconds=1.2, style_guidance=1.0)
+    own.generate("a tired person walks", seconds=1.2)
+    plain = own.lm.vocab.render([Message("user", (TextPart("A person walks forward."),))], generation_prompt=True)
+    assert [len(u) for u in asked_unconditional] == [2, 1] and asked_unconditional[0][1].ids.tolist() == plain.ids.tolist()
     config = json.loads((tmp_path / "m" / "config.json").read_text())
     for bad in ({"temperature": -1}, {"temprature": 0.7}, [0.7], {"guidance": -2}):  # hand-edited: refused, named
         (tmp_path / "m" / "config.json").write_text(json.dumps({**config, "sampling": bad}))

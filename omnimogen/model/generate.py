@@ -39,6 +39,7 @@ class SamplingOptions:
     motion_only: bool = False  # the answer is exactly one motion (text-to-motion, an edit), no words
     words_only: bool = False  # the answer is words, no motion (a caption, an answer to a question)
     guidance: float = 1.0  # motion codes from unconditional + guidance x (conditional - unconditional) logits; 1: off
+    style_guidance: float = 0.0  # + this x (conditional - the request without its style), where that is asked too
 
     def __post_init__(self):  # the one check of the sampling settings, for the CLI and the API alike
         check_number("temperature", self.temperature, 0, MAX_TEMPERATURE)
@@ -54,6 +55,7 @@ class SamplingOptions:
         check_number("max_motion_steps", self.max_motion_steps, 1, integer=True)
         check_number("min_motion_steps", self.min_motion_steps, 1, self.max_motion_steps, integer=True)
         check_number("guidance", self.guidance, 0, MAX_GUIDANCE)
+        check_number("style_guidance", self.style_guidance, 0, MAX_GUIDANCE)
         if self.motion_only and self.words_only:
             raise OptionError("an answer cannot be a motion only and words only at once.")
 
@@ -246,7 +248,8 @@ def generate(
     ``unconditional``: one prompt per prompt that asks for less (the same turn without what it asks
     for), run beside it with the same answer; with ``options.guidance`` g, each motion code is
     sampled from unconditional + g x (conditional - unconditional) logits (classifier-free guidance,
-    as MoMask and T2M-GPT's successors sample; a grouped layout only)."""
+    as MoMask and T2M-GPT's successors sample; a grouped layout only). A second B of them (the
+    requests without their style) adds ``options.style_guidance`` x (conditional - that) to those logits."""
     model.eval()
     v = model.vocab
     grouped = v.layout == "grouped"
@@ -254,8 +257,8 @@ def generate(
     B = len(prompts)
     guided = unconditional is not None and options.guidance != 1.0
     if guided:
-        if not grouped or len(unconditional) != B:
-            raise OptionError("guidance needs a grouped-layout model and one unconditional prompt per prompt.")
+        if not grouped or len(unconditional) not in (B, 2 * B):
+            raise OptionError("guidance needs a grouped-layout model and one or two unconditional prompts per prompt.")
         prompts = [*prompts, *unconditional]  # rows B.. follow rows ..B: the same tokens, other context
     R, T0 = len(prompts), max(len(p.ids) for p in prompts)
     device = next(model.parameters()).device
@@ -306,7 +309,7 @@ def generate(
         if grouped:
             is_step = token == v.special["<step>"]
             if is_step.any():
-                free = hidden[B:][is_step] if guided else None
+                free = hidden[B:].view(R // B - 1, B, -1)[:, is_step].flatten(0, 1) if guided else None
                 step_codes[is_step] = _sample_step(model, hidden[:B][is_step], options, generator, free)
         for b in range(B):
             if grammar.state[b] == grammar.DONE:
@@ -332,16 +335,18 @@ def generate(
 def _sample_step(model: OmniMoGenLM, hidden: torch.Tensor, opt: SamplingOptions, gen,
                  free: torch.Tensor | None = None) -> torch.Tensor:  # fmt: skip
     """Codes (N, L) of one latent step, level by level, each conditioned on the coarser ones.
-    ``free``: the unconditional rows' hidden states, to guide by (``opt.guidance``)."""
+    ``free``: the unconditional rows' hidden states (N, or 2N with the unstyled ones), to guide by."""
     n, L, K = hidden.shape[0], model.vocab.levels, model.vocab.codebook_size
     chosen = torch.empty((n, L), dtype=torch.long, device=hidden.device)
-    rows = hidden if free is None else torch.cat([hidden, free])  # both halves in one product per level
+    rows = hidden if free is None else torch.cat([hidden, free])  # every row in one product per level
     cond = torch.zeros_like(hidden)
     for level in range(L):
-        logits = model.level_logits(rows, cond if free is None else cond.repeat(2, 1), level)
+        logits = model.level_logits(rows, cond.repeat(len(rows) // n, 1), level)
         if free is not None:
-            logits, base = logits[:n], logits[n:]
-            logits = base + opt.guidance * (logits - base)
+            c, u, unstyled = logits[:n], logits[n : 2 * n], logits[2 * n :]
+            logits = u + opt.guidance * (c - u)
+            if len(unstyled):  # the requests without their style: towards the style
+                logits = logits + opt.style_guidance * (c - unstyled)
         chosen[:, level] = _sample(logits, None, opt, gen)
         cond = cond + model.code_cond(chosen[:, level] + level * K)
     return chosen

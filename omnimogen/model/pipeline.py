@@ -34,6 +34,7 @@ from .understand import (
     Reading,
     asks_for_caption,
     asks_for_words,
+    canonical_caption,
     changes_length,
     interpret,
     kept_parts,
@@ -88,6 +89,7 @@ class Options:
     top_k: int | None = None
     top_p: float | None = 0.95
     guidance: float = 1.0  # classifier-free guidance of the motion codes (generate.py); 1: none
+    style_guidance: float = 0.0  # with guidance, a read style also pushed against the same request without it
     motion_only: bool = False  # the answer is exactly one motion, no words
     words_only: bool = False  # the answer is words, no motion (describe, questions in a chat)
     interpret_words: bool = True  # a text-to-motion request is read as the nearest known action (understand.py)
@@ -107,7 +109,8 @@ class Options:
 
     def sampling(self, **overrides) -> SamplingOptions:
         settings = {"temperature": self.temperature, "text_temperature": self.text_temperature, "top_k": self.top_k,
-                    "top_p": self.top_p, "guidance": self.guidance, "motion_only": self.motion_only,
+                    "top_p": self.top_p, "guidance": self.guidance, "style_guidance": self.style_guidance,
+                    "motion_only": self.motion_only,
                     "words_only": self.words_only}  # fmt: skip
         return SamplingOptions(**{**settings, **overrides})
 
@@ -232,7 +235,9 @@ class OmniMoGen:
             opt = opts.sampling(motion_steps=self.latent_steps(n),
                                 **({} if sized else {"min_motion_steps": self.latent_steps(SHORTEST_FRAMES)}))
             messages = [*(history or []), prompt]
-            result = self._answer(messages, opt, gen, frames=n)
+            styled = reading is not None and reading.known and reading.action and reading.style != "normal"
+            unstyled = canonical_caption(reading.action, "normal") if styled and opt.style_guidance else None
+            result = self._answer(messages, opt, gen, frames=n, unstyled=unstyled)
             if opts.think:  # a judgment's complaints about a style the words never asked for are not taken
                 style = reading.style if reading is not None else style_of(instruction)
                 unasked = ("style",) if style == "normal" else ()
@@ -373,11 +378,15 @@ class OmniMoGen:
         parts = [MotionCodes(self.tokenizer.encode(motions[name]), name) for name in named]
         return Message("user", (*parts, TextPart(instruction)))
 
-    def _answer(self, messages, opt: SamplingOptions, gen, frames: int | None, retries: int = 3) -> Result:
+    def _answer(self, messages, opt: SamplingOptions, gen, frames: int | None, retries: int = 3,
+                unstyled: str | None = None) -> Result:  # fmt: skip
+        """The model's answer to the last turn of ``messages``. Guided motion codes are contrasted with
+        UNCONDITIONAL asked alone, and with ``unstyled`` too where given (the request without its style)."""
         prompt = self.lm.vocab.render(messages, generation_prompt=True)
-        free = None  # guided motion codes: UNCONDITIONAL asked beside the answer (generate.py)
+        free = None  # guided motion codes: the requests asked beside the answer (generate.py)
         if opt.guidance != 1.0 and not opt.words_only:
-            free = [self.lm.vocab.render([Message("user", (TextPart(UNCONDITIONAL),))], generation_prompt=True)]
+            free = [self.lm.vocab.render([Message("user", (TextPart(text),))], generation_prompt=True)
+                    for text in (UNCONDITIONAL, unstyled) if text]  # fmt: skip
         last_error = "no answer"
         for _ in range(retries):
             out = generate(self.lm, [prompt], opt, gen, unconditional=free)

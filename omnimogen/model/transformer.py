@@ -200,7 +200,7 @@ def load_lm(directory: str | Path) -> OmniMoGenLM:
     return model.eval()
 
 
-SAMPLING_KEYS = ("temperature", "text_temperature", "top_k", "top_p", "guidance")  # what a model's config.json may set
+SAMPLING_KEYS = ("temperature", "text_temperature", "top_k", "top_p", "guidance", "style_guidance")  # what a model's config.json may set
 
 
 def check_sampling(sampling, directory: str | Path) -> dict:

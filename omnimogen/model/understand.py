@@ -526,8 +526,10 @@ _CHANGE = r"(?:chang\w*|differ\w*|moves?|want|need|should|alter\w*|redo\w*|edit\
 _ONLY = re.compile(rf"\b(?:only|just|solely)\b.*\b{_CHANGE}\b|\b{_CHANGE}\b.*\b(?:only|just|solely)\b|"
                    rf"\b(?:{_NOUNS})(?: movements?| motion)? only\b|\b(?:(?:replac|swap|substitut|exchang)\w*(?: in)?|use) "
                    rf"(?:(?:a|the|new|its|their|his|her)\s+)*(?:\w+\s+)?(?:{_NOUNS})\b", re.IGNORECASE)
-_CLAUSE = re.compile(r"[;,.:!?]|\b(?:but|while|whereas|though|although|then|so)\b|\bas (?=(?:the|a|he|she|someone)\b)|"
-                     rf"\band\b(?!\s+(?:(?:the|its|his|her|their|both|whole|entire)\s+)*(?:{_NOUNS})\b)",
+_DET = r"(?:(?:the|its|his|her|their|both|whole|entire)\s+)*"
+_CLAUSE = re.compile(r"[;.:!?]|\b(?:but|while|whereas|though|although|then|so)\b|\bas (?=(?:the|a|he|she|someone)\b)|"
+                     rf",(?!\s*(?:{_NOUNS}|head|neck)\s*(?:,|\band\b))|"  # not a list: "the hips, legs and torso"
+                     rf"\band\b(?!\s+{_DET}(?:{_NOUNS})\b)",
                      re.IGNORECASE)  # fmt: skip
 
 
