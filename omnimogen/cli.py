@@ -209,6 +209,8 @@ def _say_reading(result) -> None:
     if r is not None and r.known:
         nearest = f"nearest known action '{r.action}'" if r.action else "a caption the model was trained on"
         print(f"read as: {r.caption!r} ({nearest}, similarity {r.similarity:.2f})", file=sys.stderr)
+    if getattr(result, "composed", None):
+        print(f"composed, not generated: {result.composed}", file=sys.stderr)
     k = getattr(result, "kept", None)
     if k is not None:
         print(f"kept from the motion being edited: {', '.join(k.kept)} (the model's: {', '.join(k.changed)})",

@@ -322,3 +322,16 @@ def test_the_body_parts_an_edit_keeps_are_read_from_its_words(words, kept):
         assert read is None, read
     else:
         assert read.kept == kept and set(read.changed) == set(understand.BODY) - set(kept), read
+
+
+@pytest.mark.parametrize("words, roles", [
+    ("Follow the path of <MotionA> while doing what the person in <MotionB> does with their arms.", ("MotionA", "MotionB")),
+    ("the wave of <SourceMotion>, done along wherever <RefMotion> travels", ("RefMotion", "SourceMotion")),
+    ("<RefMotion> sets the direction; <SourceMotion> the gesture", ("RefMotion", "SourceMotion")),
+    # no path asked of one of them, or of both: the model answers
+    ("the punch of <SourceMotion> with the swagger of whoever is walking in <RefMotion>", None),
+    ("the route of <SourceMotion> and the route of <RefMotion>", None),
+    ("make <SourceMotion> go where it went before", None),
+])  # fmt: skip
+def test_which_motion_gives_the_path_is_read_from_the_words(words, roles):
+    assert understand.path_and_action(words) == roles

@@ -518,3 +518,25 @@ def test_the_body_parts_an_edit_keeps_come_from_the_edited_motion(model):
     assert follow_up.kept is not None and follow_up.motions[0].num_frames == first.num_frames
     # (by rotation: the tiny model's bones are not the reference skeleton's, so positions move a little)
     assert checks.part_error(follow_up.motions[0].joints, first.joints, "legs") < checks.KEPT_METRES
+
+
+def test_the_path_of_one_motion_with_the_gesture_of_the_other_is_composed(model):
+    """A real turning walk's path and legs with a real right-hand raise: composed by the splice the
+    training's examples were made with, not generated; where the joints disagree, the model answers."""
+    from omnimogen.evaluation import checks
+
+    walk = Motion.from_joints(np.load(FIXTURES.parent / "dataset-2_walk-turn-left_normal_004.joints.npy"))
+    raise_ = Motion.from_joints(np.load(FIXTURES.parent / "dataset-2_raise-up-right-hand_normal_007.joints.npy"))
+    words = "take the route of <RefMotion> with the raised hand from <SourceMotion>"
+    out = model(words, {"SourceMotion": raise_, "RefMotion": walk}, seed=0)
+    got = out.motions[0]
+    assert out.composed and "right_arm of <SourceMotion>" in out.composed and got.num_frames == walk.num_frames
+    assert checks.raised_hand(got.joints) == "right"  # the path within 10 cm (the features' root integrates)
+    assert checks.path_error(got.joints, walk.joints) < 0.1 < checks.path_error(raise_.joints, walk.joints)
+    assert checks.part_error(got.joints, walk.joints, "legs") < 0.02
+    assert out.prompt is not None and isinstance(out.parts[0], MotionCodes)
+    # The roles the other way round (a path asked of the raise, which stays in place): generated.
+    swapped = model(words, {"SourceMotion": walk, "RefMotion": raise_}, seed=0)
+    assert swapped.composed is None
+    assert model(words, {"SourceMotion": raise_, "RefMotion": walk}, seed=0, keep_parts=False).composed is None
+

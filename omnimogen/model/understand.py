@@ -592,5 +592,42 @@ def kept_parts(instruction: str) -> KeptParts | None:
     return KeptParts(tuple(p for p in BODY if p in kept), tuple(p for p in BODY if p in changed))
 
 
+# ---- which bound motion gives the path ------------------------------------------------------------
+
+# Words for where a motion goes (not "walk": "as heavy as whoever is walking in <RefMotion>" asks for
+# a manner) and for what it does.
+_PATH_WORDS = re.compile(r"\b(\w*paths?|routes?|trajector(?:y|ies)|course|track|direction|ground|where(?:ver)?|lines?(?! up)|"
+                         r"travel\w*|cover\w*|heading|heads|goes|going)\b", re.IGNORECASE)  # fmt: skip
+_DOING_WORDS = re.compile(r"\b(action|gestures?|arms?|hands?|waves?|waving|raised?|raising|does|do|doing|"
+                          r"moves?|manner|style|mood|feel\w*|looks?|carr(?:y|ies))\b", re.IGNORECASE)  # fmt: skip
+_ROLE_CLAUSE = re.compile(r"[;,.:!?]|\b(?:and|but|while|with|whereas)\b", re.IGNORECASE)
+
+
+def path_and_action(instruction: str) -> tuple[str, str] | None:
+    """(the placeholder whose path the words ask for, the other one) for an instruction that names two
+    motions and asks for the path of one and what the other does ("take the route walked in
+    <RefMotion> and let the wave from <SourceMotion> happen along the way"), else None. Each clause
+    that names one placeholder is read for path words ("route", "where ... goes", "course") and
+    words of doing ("wave", "the arms", "what ... does", "manner"); the path's must name only path
+    words, the other's none."""
+    names = list(dict.fromkeys(PLACEHOLDER.findall(instruction)))
+    if len(names) != 2:
+        return None
+    path: dict[str, int] = dict.fromkeys(names, 0)
+    doing: dict[str, int] = dict.fromkeys(names, 0)
+    for clause in _ROLE_CLAUSE.split(instruction):
+        named = set(PLACEHOLDER.findall(clause))
+        if len(named) != 1:
+            continue
+        (name,) = named
+        path[name] += len(_PATH_WORDS.findall(clause))
+        doing[name] += len(_DOING_WORDS.findall(clause))
+    roads = [n for n in names if path[n] and not doing[n]]
+    if len(roads) != 1:
+        return None
+    other = next(n for n in names if n != roads[0])
+    return (roads[0], other) if not path[other] else None
+
+
 if __name__ == "__main__":
     print(f"wrote {write_known()}")

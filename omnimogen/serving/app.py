@@ -71,6 +71,7 @@ class Answer(BaseModel):
     text: str
     read_as: str | None = Field(default=None, description="the words the model was asked, when it read the request")
     kept: list[str] = Field(default_factory=list, description="body parts an edit kept from the motion it edited")
+    composed: str | None = Field(default=None, description="how the answer was made from the given motions' parts")
     reasoning: str | None = None
     warnings: list[str] = []
     motions: list[MotionInfo] = []
@@ -293,7 +294,8 @@ def create_app(model_path: str | None = None, limits: Limits = Limits(), model=N
     def answer(result, instruction: str) -> Answer:
         read = result.reading.caption if result.reading is not None and result.reading.known else None
         kept = list(result.kept.kept) if result.kept is not None else []
-        return Answer(text=result.text, read_as=read, kept=kept, reasoning=result.reasoning, warnings=list(result.warnings),
+        return Answer(text=result.text, read_as=read, kept=kept, composed=result.composed, reasoning=result.reasoning,
+                      warnings=list(result.warnings),
                       motions=[keep(m.with_caption(m.caption or instruction)) for m in result.motions])  # fmt: skip
 
     @app.exception_handler(OmnimogenError)

@@ -81,6 +81,7 @@ function turnBox(instruction) {
 
 async function show(box, answer) {
   if (answer.read_as) { const r = document.createElement("div"); r.className = "reasoning"; r.textContent = `read as: ${answer.read_as}`; box.append(r); }
+  if (answer.composed) { const c = document.createElement("div"); c.className = "reasoning"; c.textContent = `composed, not generated: ${answer.composed}`; box.append(c); }
   if (answer.kept && answer.kept.length) { const k = document.createElement("div"); k.className = "reasoning"; k.textContent = `kept from the motion edited: ${answer.kept.join(", ")}`; box.append(k); }
   if (answer.reasoning) { const r = document.createElement("div"); r.className = "reasoning"; r.textContent = answer.reasoning; box.append(r); }
   for (const w of answer.warnings) { const d = document.createElement("div"); d.className = "warning"; d.textContent = "⚠ " + w; box.append(d); }
