@@ -274,10 +274,7 @@ class OmniMoGen:
         if locomotion(path.joints) == "in_place" or locomotion(gesture.joints) != "in_place" or hand == "none":
             return None
         arms = ("left_arm", "right_arm") if hand == "both" else (f"{hand}_arm",)
-        n = path.num_frames + 1  # a splice is one frame shorter than its inputs: the last frame twice
-        held = np.concatenate([gesture.joints, np.repeat(gesture.joints[-1:], max(0, n - gesture.num_frames), 0)])
-        last = np.concatenate([path.joints, path.joints[-1:]])
-        motion = splice(Motion.from_joints(last, FPS), Motion.from_joints(held[:n], FPS), arms)
+        motion = _splice_whole(path, gesture, arms)
         return motion, f"the path, legs and torso of <{roles[0]}> with the {', '.join(arms)} of <{roles[1]}>"
 
     def keep_parts(self, result: Result, instruction: str, edited: Motion) -> Result:
@@ -294,10 +291,7 @@ class OmniMoGen:
             return dataclasses.replace(result, warnings=[*result.warnings, (
                 f"the words keep the {', '.join(parts.kept)} of the motion, but the answer has another length "
                 f"({answer.num_frames} frames, not {edited.num_frames}), so they are the model's own.")])
-        # A splice is one frame shorter than its inputs (rotations come from feature rows): the last
-        # frame is given twice so that the edit keeps the motion's length.
-        last = [Motion.from_joints(np.concatenate([m.joints, m.joints[-1:]]), FPS) for m in (edited, answer)]
-        motion = splice(*last, parts.changed)
+        motion = _splice_whole(edited, answer, parts.changed)
         motion = Motion.from_joints(motion.joints, FPS, caption=answer.caption, name=answer.name)
         codes = MotionCodes(self.tokenizer.encode(motion))  # what a follow-up turn edits
         swapped = tuple(codes if isinstance(p, MotionCodes) else p for p in result.parts)
@@ -521,6 +515,16 @@ class ChatSession:
         self.history += [prompt, Message("assistant", parts)]
         if answers:
             self.last_frames, self.last_motion = answers[-1].num_frames, answers[-1]
+
+
+def _splice_whole(base: Motion, donor: Motion, parts) -> Motion:
+    """``base`` (20 fps) with ``parts`` from ``donor`` (``recipes.splice``), frame for frame and as long
+    as ``base``: a splice is one frame shorter than its inputs (rotations come from feature rows), so
+    each input's last frame is given twice, and a shorter donor is held at its last pose."""
+    n = base.num_frames + 1
+    held = np.concatenate([donor.joints, np.repeat(donor.joints[-1:], max(0, n - donor.num_frames), 0)])[:n]
+    last = np.concatenate([base.joints, base.joints[-1:]])
+    return splice(Motion.from_joints(last, FPS), Motion.from_joints(held, FPS), parts)
 
 
 def load_model(path: str | Path | None = None, device=None, dtype=None) -> OmniMoGen:
