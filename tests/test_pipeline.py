@@ -540,3 +540,26 @@ def test_the_path_of_one_motion_with_the_gesture_of_the_other_is_composed(model)
     assert swapped.composed is None
     assert model(words, {"SourceMotion": raise_, "RefMotion": walk}, seed=0, keep_parts=False).composed is None
 
+
+def test_a_walk_bent_onto_another_path_turns_with_it_and_keeps_its_own_steps(model):
+    """A real right turn walked along a real left turn's path (motion path editing): it turns left,
+    follows that path, faces along it, and its body in its own frame is unchanged; a motion in place
+    has no path to bend. Through the pipeline: "keep the manner of <SourceMotion> but follow the route of <RefMotion>"."""
+    from omnimogen.evaluation import checks
+    from omnimogen.model.compose import along_path
+
+    left = Motion.from_joints(np.load(FIXTURES.parent / "dataset-2_walk-turn-left_normal_004.joints.npy"))
+    right = Motion.from_joints(np.load(FIXTURES.parent / "dataset-2_walk-turn-right_normal_005.joints.npy"))
+    raise_ = Motion.from_joints(np.load(FIXTURES.parent / "dataset-2_raise-up-right-hand_normal_007.joints.npy"))
+    bent = along_path(right, left)
+    assert bent.num_frames == right.num_frames and checks.turn_side(bent.joints) == "left"
+    assert checks.path_error(bent.joints, left.joints) < 0.15 < 1.5 < checks.path_error(right.joints, left.joints)
+    assert checks.facing_along_path(bent.joints) > 0.9
+    for part in ("legs", "torso", "arms"):
+        assert checks.part_error(bent.joints, right.joints, part) < 1e-4, part
+    assert along_path(raise_, left) is None and along_path(left, raise_) is None
+    out = model("keep the manner of <SourceMotion> but follow the route of <RefMotion>",
+                {"SourceMotion": right, "RefMotion": left})  # fmt: skip
+    assert out.composed == "<SourceMotion> walked along the path of <RefMotion>"
+    assert checks.turn_side(out.motions[0].joints) == "left"
+

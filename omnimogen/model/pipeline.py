@@ -22,10 +22,10 @@ import torch
 
 from ..device import module_device, resolve_device, resolve_dtype
 from ..errors import FormatError, OmnimogenError, check_number
-from ..instructions.recipes import splice
 from ..instructions.schema import PLACEHOLDER
 from ..motion import FPS, WINDOW_ROWS, Motion
 from ..tokenizer import MotionTokenizer, load_tokenizer
+from .compose import along_path, splice_whole
 from .generate import SamplingOptions, generate
 from .stitch import INBETWEEN, POSE_FRAMES, bridged, long_motion
 from .transformer import OmniMoGenLM, load_lm, save_lm
@@ -256,25 +256,30 @@ class OmniMoGen:
         return dataclasses.replace(result, prompt=prompt, reading=reading, warnings=[*result.warnings, *warnings])
 
     def compose(self, instruction: str, motions: dict[str, Motion]) -> tuple[Motion, str] | None:
-        """The path of one motion with the arm gesture of the other, when the words ask for that
-        ("take the route walked in <RefMotion> and let the wave from <SourceMotion> happen along the
-        way": ``understand.path_and_action``) and the joints agree (the first travels, the second
-        raises a hand in place): the legs, path and torso of the first with the gesturing arms of the
-        second, spliced by rotation as the training's examples of this task were made. The model was
-        trained on exactly these and still walks the path in 22% of the follow suite's answers; the
-        splice walks it always. The gesture is held at its last pose where it is the shorter. None
-        otherwise: the model answers."""
+        """The path of one motion with what the other does, made from the two when the words ask for
+        that ("take the route walked in <RefMotion> and let the wave from <SourceMotion> happen along
+        the way", "the moping manner of <SourceMotion> along the route of <RefMotion>":
+        ``understand.path_and_action``) and the joints allow it (``compose.py``): a hand raised in place
+        is spliced onto the route's legs, path and torso, as the training's examples of this task were
+        made; a motion that travels itself is bent onto the route's path. The model was trained on
+        such examples and follows the path in 22% of the follow suite's answers. None otherwise: the
+        model answers."""
         from ..evaluation.checks import locomotion, raised_hand
 
         roles = path_and_action(instruction)
         if roles is None:
             return None
-        path, gesture = (motions[name].resample(FPS) for name in roles)
-        hand = raised_hand(gesture.joints)
-        if locomotion(path.joints) == "in_place" or locomotion(gesture.joints) != "in_place" or hand == "none":
+        path, other = (motions[name].resample(FPS) for name in roles)
+        if locomotion(path.joints) == "in_place":
+            return None
+        if locomotion(other.joints) != "in_place":  # a walk of its own: its manner along the route
+            bent = along_path(other, path)
+            return None if bent is None else (bent, f"<{roles[1]}> walked along the path of <{roles[0]}>")
+        hand = raised_hand(other.joints)
+        if hand == "none":
             return None
         arms = ("left_arm", "right_arm") if hand == "both" else (f"{hand}_arm",)
-        motion = _splice_whole(path, gesture, arms)
+        motion = splice_whole(path, other, arms)
         return motion, f"the path, legs and torso of <{roles[0]}> with the {', '.join(arms)} of <{roles[1]}>"
 
     def keep_parts(self, result: Result, instruction: str, edited: Motion) -> Result:
@@ -291,7 +296,7 @@ class OmniMoGen:
             return dataclasses.replace(result, warnings=[*result.warnings, (
                 f"the words keep the {', '.join(parts.kept)} of the motion, but the answer has another length "
                 f"({answer.num_frames} frames, not {edited.num_frames}), so they are the model's own.")])
-        motion = _splice_whole(edited, answer, parts.changed)
+        motion = splice_whole(edited, answer, parts.changed)
         motion = Motion.from_joints(motion.joints, FPS, caption=answer.caption, name=answer.name)
         codes = MotionCodes(self.tokenizer.encode(motion))  # what a follow-up turn edits
         swapped = tuple(codes if isinstance(p, MotionCodes) else p for p in result.parts)
@@ -515,16 +520,6 @@ class ChatSession:
         self.history += [prompt, Message("assistant", parts)]
         if answers:
             self.last_frames, self.last_motion = answers[-1].num_frames, answers[-1]
-
-
-def _splice_whole(base: Motion, donor: Motion, parts) -> Motion:
-    """``base`` (20 fps) with ``parts`` from ``donor`` (``recipes.splice``), frame for frame and as long
-    as ``base``: a splice is one frame shorter than its inputs (rotations come from feature rows), so
-    each input's last frame is given twice, and a shorter donor is held at its last pose."""
-    n = base.num_frames + 1
-    held = np.concatenate([donor.joints, np.repeat(donor.joints[-1:], max(0, n - donor.num_frames), 0)])[:n]
-    last = np.concatenate([base.joints, base.joints[-1:]])
-    return splice(Motion.from_joints(last, FPS), Motion.from_joints(held, FPS), parts)
 
 
 def load_model(path: str | Path | None = None, device=None, dtype=None) -> OmniMoGen:
