@@ -335,3 +335,18 @@ def test_the_body_parts_an_edit_keeps_are_read_from_its_words(words, kept):
 ])  # fmt: skip
 def test_which_motion_gives_the_path_is_read_from_the_words(words, roles):
     assert understand.path_and_action(words) == roles
+
+
+@pytest.mark.parametrize("words, turn", [
+    ("make <SourceMotion> hang a left about halfway", (90.0, 0.5)),
+    ("<SourceMotion> but it curves 45 degrees to the right near the end", (-45.0, 0.75)),
+    ("have <SourceMotion> turn slightly rightwards right away", (-30.0, 0.15)),
+    ("send <SourceMotion> off at an angle to the left", (35.0, 0.05)),
+    ("<SourceMotion>, then a u-turn to the left", (180.0, 0.5)),
+    # no single side, no turn, or something a turn is not
+    ("make <SourceMotion> turn", None), ("wave the right hand in <SourceMotion>", None),
+    ("mirror <SourceMotion> so it turns left", None), ("make <SourceMotion> walk backwards to the left", None),
+    ("walk <SourceMotion> in a circle to the right", None),
+])  # fmt: skip
+def test_a_turn_asked_of_a_walk_is_read_from_the_words(words, turn):
+    assert understand.asked_turn(words) == turn

@@ -563,3 +563,27 @@ def test_a_walk_bent_onto_another_path_turns_with_it_and_keeps_its_own_steps(mod
     assert out.composed == "<SourceMotion> walked along the path of <RefMotion>"
     assert checks.turn_side(out.motions[0].joints) == "left"
 
+
+def test_a_walk_asked_to_turn_is_bent_onto_a_turning_course(model):
+    """A real walk (the first 2 s of a left turn's take, bending left by 30 degrees) asked to turn right
+    halfway: it turns about 90 degrees further right than it did, faces along its path and keeps its
+    length and its body; asked for more than a turn, or in place, the model answers."""
+    from omnimogen.evaluation import checks
+    from omnimogen.model.compose import turned
+
+    left = np.load(FIXTURES.parent / "dataset-2_walk-turn-left_normal_004.joints.npy")
+    straight = Motion.from_joints(left[:40])
+    assert checks.locomotion(straight.joints) == "forward"
+    out = model("make <SourceMotion> turn right halfway", {"SourceMotion": straight}, seed=0)
+    got = out.motions[0]
+    assert out.composed and "90 degrees to the right" in out.composed and got.num_frames == straight.num_frames
+    added = checks.turn_degrees(got.joints) - checks.turn_degrees(straight.joints)
+    assert -100 < added < -80 and checks.facing_along_path(got.joints) > 0.9
+    assert checks.part_error(got.joints, straight.joints, "legs") < 1e-4
+    assert abs(checks.path_length(got.joints) - checks.path_length(straight.joints)) < 0.1  # no glide
+    for other in ("make <SourceMotion> turn right and look sad", "make <SourceMotion> jog and turn right"):
+        assert model(other, {"SourceMotion": straight}, seed=0).composed is None, other
+    raise_ = Motion.from_joints(np.load(FIXTURES.parent / "dataset-2_raise-up-right-hand_normal_007.joints.npy"))
+    assert model("make <SourceMotion> turn right halfway", {"SourceMotion": raise_}, seed=0).composed is None
+    assert turned(raise_, 90.0) is None
+

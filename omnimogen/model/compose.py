@@ -6,7 +6,8 @@ path in 22%).
 - :func:`splice_whole`: a motion with some body parts of another, by rotation
   (``instructions.recipes.splice``, as the training's body-part edits were made), frame for frame;
 - :func:`along_path`: a travelling motion bent onto another's path (motion path editing, as in
-  Gleicher, "Motion Path Editing", I3D 2001): the body turned with the path, its own sway kept.
+  Gleicher, "Motion Path Editing", I3D 2001): the body turned with the path, its own sway kept;
+- :func:`turned`: the same onto a course made from words ("turn right halfway").
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from ..motion import FPS, SMPL22, Motion
 PATH_RATIO = (0.8, 1.25)
 SMOOTH_FRAMES = 21  # the path is the root's course averaged over about 1 s (the sway of the steps is kept apart)
 TANGENT_METRES = 0.2  # a path's direction at a point: towards the point this far further along it
+TURN_RADIUS = 1.0  # metres: the arc of a turn asked in words (Bandai's turning walks turn within about 1-2 m)
 
 
 def splice_whole(base: Motion, donor: Motion, parts) -> Motion:
@@ -65,6 +67,33 @@ def _direction(course: np.ndarray, arc: np.ndarray, s: np.ndarray) -> np.ndarray
     return np.unwrap(np.arctan2(d[:, 0], d[:, 1]))
 
 
+def _bend(a: np.ndarray, course_b: np.ndarray, name: str | None, cut: bool, min_metres: float,
+          straight: bool = False) -> Motion | None:  # fmt: skip
+    """Joints ``a`` (20 fps) walked along ``course_b`` (T', 2), a course already placed at ``a``'s start;
+    ``straight``: ``a`` is taken to walk straight (its course's own bends are sway, not turns)."""
+    course_a, arc_a = _course(a)
+    arc_b = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(course_b, axis=0), axis=1))])
+    if min(arc_a[-1], arc_b[-1]) < min_metres:
+        return None
+    if cut and arc_a[-1] > arc_b[-1] * PATH_RATIO[1]:  # the motion goes further: it ends where the route ends
+        a = a[: int(np.searchsorted(arc_a, arc_b[-1])) + 1]
+        course_a, arc_a = _course(a)
+    if not PATH_RATIO[0] <= arc_b[-1] / arc_a[-1] <= PATH_RATIO[1]:
+        return None
+    progress = arc_a * (arc_b[-1] / arc_a[-1])
+    target = _at(course_b, arc_b, progress)
+    turned_b = _direction(course_b, arc_b, progress)
+    turned_a = np.zeros_like(turned_b) if straight else _direction(course_a, arc_a, arc_a)
+    delta = (turned_b - turned_b[0]) - (turned_a - turned_a[0])  # (T,) how much more the route has turned
+    out = a.copy()
+    off_x = a[:, :, 0] - course_a[:, None, 0]
+    off_z = a[:, :, 2] - course_a[:, None, 1]
+    cd, sd = np.cos(delta)[:, None], np.sin(delta)[:, None]
+    out[:, :, 0] = off_x * cd + off_z * sd + target[:, None, 0]
+    out[:, :, 2] = -off_x * sd + off_z * cd + target[:, None, 1]
+    return Motion.from_joints(out.astype(np.float32), FPS, name=name)
+
+
 def along_path(motion: Motion, route: Motion, min_metres: float = 0.6) -> Motion | None:
     """``motion`` walked along ``route``'s path: each frame moved to the point of the route's course
     (turned into ``motion``'s start position and facing) as far along as ``motion`` has come on its own
@@ -75,27 +104,31 @@ def along_path(motion: Motion, route: Motion, min_metres: float = 0.6) -> Motion
     PATH_RATIO allows, unless the motion is the longer: it is then cut where it has come as far as the
     route goes (a shorter one is not looped: its feet would glide)."""
     a, b = motion.resample(FPS).joints.astype(np.float64), route.resample(FPS).joints.astype(np.float64)
-    course_a, arc_a = _course(a)
-    course_b, arc_b = _course(b)
-    if min(arc_a[-1], arc_b[-1]) < min_metres:
-        return None
-    if arc_a[-1] > arc_b[-1] * PATH_RATIO[1]:  # the motion goes further: it ends where the route ends
-        a = a[: int(np.searchsorted(arc_a, arc_b[-1])) + 1]
-        course_a, arc_a = _course(a)
-    if not PATH_RATIO[0] <= arc_b[-1] / arc_a[-1] <= PATH_RATIO[1]:
-        return None
+    course_b, _ = _course(b)
     turn = _facing(a) - _facing(b)  # the route turned into the motion's start facing and position
     c, s = np.cos(turn), np.sin(turn)
     rel = course_b - course_b[0]
-    course_b = np.stack([rel[:, 0] * c + rel[:, 1] * s, -rel[:, 0] * s + rel[:, 1] * c], axis=1) + course_a[0]
-    progress = arc_a * (arc_b[-1] / arc_a[-1])
-    target = _at(course_b, arc_b, progress)
-    turned_b, turned_a = _direction(course_b, arc_b, progress), _direction(course_a, arc_a, arc_a)
-    delta = (turned_b - turned_b[0]) - (turned_a - turned_a[0])  # (T,) how much more the route has turned
-    out = a.copy()
-    off_x = a[:, :, 0] - course_a[:, None, 0]
-    off_z = a[:, :, 2] - course_a[:, None, 1]
-    cd, sd = np.cos(delta)[:, None], np.sin(delta)[:, None]
-    out[:, :, 0] = off_x * cd + off_z * sd + target[:, None, 0]
-    out[:, :, 2] = -off_x * sd + off_z * cd + target[:, None, 1]
-    return Motion.from_joints(out.astype(np.float32), FPS, name=motion.name)
+    placed = np.stack([rel[:, 0] * c + rel[:, 1] * s, -rel[:, 0] * s + rel[:, 1] * c], axis=1) + _course(a)[0][0]
+    return _bend(a, placed, motion.name, True, min_metres)
+
+
+def turned(motion: Motion, degrees: float, at: float = 0.5, radius: float = TURN_RADIUS,
+           min_metres: float = 0.6) -> Motion | None:  # fmt: skip
+    """``motion`` walked the way it goes (start to end), turning by ``degrees`` (positive: to its left)
+    on an arc of ``radius`` metres centred ``at`` that share of the distance it covers, then straight
+    on (:func:`along_path` onto a course made for it; the same distance, so its feet do not glide).
+    None when it hardly travels."""
+    a = motion.resample(FPS).joints.astype(np.float64)
+    course_a, arc_a = _course(a)
+    distance = arc_a[-1]
+    if distance < min_metres:
+        return None
+    theta = np.radians(degrees)
+    radius = min(radius, 0.6 * distance / max(abs(theta), 1e-6))  # the arc fits in the walk
+    s = np.linspace(0.0, distance, max(2, int(distance / 0.02)))
+    start = max(0.0, at * distance - radius * abs(theta) / 2)
+    chord = course_a[-1] - course_a[0]  # the way it walks, start to end
+    phi = np.arctan2(chord[0], chord[1]) + theta * np.clip((s - start) / (radius * abs(theta) + 1e-9), 0, 1)
+    steps = np.diff(s, prepend=0.0)
+    course = course_a[0] + np.cumsum(np.stack([np.sin(phi) * steps, np.cos(phi) * steps], axis=1), axis=0)
+    return _bend(a, course, motion.name, False, min_metres, straight=True)

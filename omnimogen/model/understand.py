@@ -630,5 +630,48 @@ def path_and_action(instruction: str) -> tuple[str, str] | None:
     return (roads[0], other) if not path[other] else None
 
 
+# ---- a turn asked of a walk ------------------------------------------------------------------------
+
+_TURN = re.compile(r"\b(turn\w*|hang a|pivot\w*|corner\w*|bend\w*|swing\w*|swerv\w*|bank\w*|rounds?|veer\w*|curv\w*|"
+                   r"hallway|facing)\b", re.IGNORECASE)  # fmt: skip
+_DIAGONAL = re.compile(r"\b(diagonal\w*|diagnoal|angl\w*|slant\w*)\b", re.IGNORECASE)
+_NOT_A_TURN = re.compile(r"\b(flip\w*|mirror\w*|swap\w*|other side|backwards?|rearward\w*|reverse|back up|"
+                         r"backing|circle|zig\w*|spin\w*|faster|slower)\b", re.IGNORECASE)  # fmt: skip
+_DEGREES = re.compile(r"\b(\d{1,3}|ninety|forty[- ]five|thirty|sixty)\s*(?:degrees?|deg|°)", re.IGNORECASE)
+_HALF = re.compile(r"\b(turn\w*\s+(?:\w+\s+)?around|u-turn|about[- ]face|half[- ]turn)\b", re.IGNORECASE)
+_SLIGHT = re.compile(r"\b(slight\w*|shallow|a little|a bit|gentl\w*|soft)\b", re.IGNORECASE)
+_EARLY = re.compile(r"\b(right away|at once|immediately|straight away|at the start|from the start|early)\b", re.IGNORECASE)
+_LATE = re.compile(r"\b(before it ends|at the end|near the end|late|finally|toward the end|end up)\b", re.IGNORECASE)
+
+
+def asked_turn(instruction: str) -> tuple[float, float] | None:
+    """(degrees, where) of a turn the words ask of a walk ("turn", "corner", "bend", or a number of
+    degrees, which win over a diagonal also named): degrees positive to the left (a quarter turn
+    unless they say otherwise; 30 for a slight one, 180 to turn around, a number where they give one),
+    where as the share
+    of the walk at which it turns (halfway unless they say early or late); a diagonal ("angle off to
+    the left", "on a diagonal") is 35 degrees taken at once. None when the words name no single side,
+    no turn or diagonal, or something a turn is not (a mirror image, walking backward, a circle)."""
+    text = PLACEHOLDER.sub(" ", instruction)
+    named = re.sub(r"\bright(?:[- ]angle\w*| away| now)|all right", " ", text, flags=re.IGNORECASE)  # not sides
+    sides = {m.lower() for m in re.findall(r"\b(left|right)(?:wards?|-hand\w*)?\b", named, re.IGNORECASE)}
+    number = _DEGREES.search(text)
+    diagonal = not _TURN.search(text) and bool(_DIAGONAL.search(named))  # "a corner, not just a diagonal": a turn
+    turn = not diagonal and bool(_TURN.search(text) or number)
+    if len(sides) != 1 or _NOT_A_TURN.search(text) or not (diagonal or turn):
+        return None
+    if number:
+        word = re.sub(r"[- ]", "", number.group(1).lower())
+        degrees = float({"ninety": 90, "fortyfive": 45, "thirty": 30, "sixty": 60}.get(word, word))
+    elif _HALF.search(text):
+        degrees = 180.0
+    elif _SLIGHT.search(text):
+        degrees = 30.0
+    else:
+        degrees = 35.0 if diagonal else 90.0
+    where = 0.05 if diagonal else 0.15 if _EARLY.search(text) else 0.75 if _LATE.search(text) else 0.5
+    return (degrees if sides == {"left"} else -degrees), where
+
+
 if __name__ == "__main__":
     print(f"wrote {write_known()}")
