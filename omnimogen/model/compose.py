@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..instructions.recipes import splice
-from ..motion import FPS, SMPL22, Motion
+from ..motion import FPS, Motion
 
 # A path is taken when the two motions cover distances within this ratio of each other: the bent
 # motion covers the route's distance in its own time, so its feet glide by the difference.
@@ -33,14 +33,6 @@ def splice_whole(base: Motion, donor: Motion, parts) -> Motion:
     held = np.concatenate([donor.joints, np.repeat(donor.joints[-1:], max(0, n - donor.num_frames), 0)])[:n]
     last = np.concatenate([base.joints, base.joints[-1:]])
     return splice(Motion.from_joints(last, FPS), Motion.from_joints(held, FPS), parts)
-
-
-def _facing(joints: np.ndarray) -> float:
-    """The first frames' facing angle (radians, atan2(x, z) of the forward direction)."""
-    r_hip, l_hip, r_sh, l_sh = SMPL22.face_joints
-    across = (joints[:5, r_hip] - joints[:5, l_hip] + joints[:5, r_sh] - joints[:5, l_sh]).mean(0)
-    forward = np.cross([0.0, 1.0, 0.0], across)
-    return float(np.arctan2(forward[0], forward[2]))
 
 
 def _course(joints: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -103,9 +95,11 @@ def along_path(motion: Motion, route: Motion, min_metres: float = 0.6) -> Motion
     when either hardly travels (less than ``min_metres``) or their distances differ by more than
     PATH_RATIO allows, unless the motion is the longer: it is then cut where it has come as far as the
     route goes (a shorter one is not looped: its feet would glide)."""
+    from ..evaluation.checks import headings  # (lazily: the evaluation package loads the evaluator)
+
     a, b = motion.resample(FPS).joints.astype(np.float64), route.resample(FPS).joints.astype(np.float64)
     course_b, _ = _course(b)
-    turn = _facing(a) - _facing(b)  # the route turned into the motion's start facing and position
+    turn = headings(a[:5]).mean() - headings(b[:5]).mean()  # the route turned into the motion's start facing
     c, s = np.cos(turn), np.sin(turn)
     rel = course_b - course_b[0]
     placed = np.stack([rel[:, 0] * c + rel[:, 1] * s, -rel[:, 0] * s + rel[:, 1] * c], axis=1) + _course(a)[0][0]

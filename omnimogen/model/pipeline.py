@@ -13,7 +13,6 @@ them, in order of first mention, before the text.
 from __future__ import annotations
 
 import dataclasses
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -232,9 +231,9 @@ class OmniMoGen:
             reading = interpret(instruction, self.lm.known_captions)
         asked = reading.caption if reading is not None and reading.known else instruction
         prompt = self._user_turn(asked, motions)
-        if opts.keep_parts and not opts.words_only and opts.seconds is None and opts.frames is None \
-                and len(motions) in (1, 2):  # fmt: skip
-            composed = self.compose(instruction, motions)
+        if opts.keep_parts and not opts.words_only and opts.seconds is None and opts.frames is None:
+            composed = (self._turned(instruction, motions["SourceMotion"]) if list(motions) == ["SourceMotion"]
+                        else self.compose(instruction, motions) if len(motions) == 2 else None)  # fmt: skip
             if composed is not None:
                 motion, how = composed
                 return Result("<Motion>", [motion], parts=(MotionCodes(self.tokenizer.encode(motion)),),
@@ -271,8 +270,6 @@ class OmniMoGen:
         model answers."""
         from ..evaluation.checks import locomotion, raised_hand
 
-        if list(motions) == ["SourceMotion"]:
-            return self._turned(instruction, motions["SourceMotion"])
         roles = path_and_action(instruction)
         if roles is None:
             return None
@@ -300,10 +297,11 @@ class OmniMoGen:
 
         turn = asked_turn(instruction)
         if turn is None or changes_length(instruction) or style_of(instruction) != "normal" \
-                or kept_parts(instruction) is not None or _OTHER_ACTIONS.search(instruction):  # fmt: skip
+                or kept_parts(instruction) is not None:  # fmt: skip
             return None
-        walk = walk.resample(FPS)  # a walk that turns or angles off already: its turn is to be replaced, not added to
-        if locomotion(walk.joints) != "forward" or turn_side(walk.joints) != "none" or side_of_path(walk.joints) != "straight":
+        walk = walk.resample(FPS)  # one that turns or angles off already: its turn is to be replaced, not added to
+        joints = walk.joints
+        if locomotion(joints) != "forward" or turn_side(joints) != "none" or side_of_path(joints) != "straight":
             return None
         degrees, where = turn
         bent = turned(walk, degrees, where)
@@ -549,12 +547,6 @@ class ChatSession:
         self.history += [prompt, Message("assistant", parts)]
         if answers:
             self.last_frames, self.last_motion = answers[-1].num_frames, answers[-1]
-
-
-# Words for doing something other than walking: a turn asked with them is the model's to make.
-_OTHER_ACTIONS = re.compile(r"\b(run\w*|jog\w*|sprint\w*|dash\w*|hop\w*|skip\w*|crawl\w*|march\w*|limp\w*|"
-                            r"sneak\w*|tiptoe\w*|stomp\w*|danc\w*|wav\w*|rais\w*|lift\w*|bow\w*|kick\w*|"
-                            r"punch\w*|slash\w*|salut\w*|jump\w*|cartwheel\w*)\b", re.IGNORECASE)  # fmt: skip
 
 
 def load_model(path: str | Path | None = None, device=None, dtype=None) -> OmniMoGen:

@@ -517,8 +517,6 @@ _KEEP = re.compile(
 )  # fmt: skip
 _EXCEPT = re.compile(r"\b(?:everything|all|the rest)(?: else)? (?:but|except(?: for)?|apart from|other than|save)\b",
                      re.IGNORECASE)  # fmt: skip
-# Clauses: punctuation, contrast words, a subordinate "as the ...", and an "and" that does not join two
-# parts ("the legs and chest" is one clause; "keep the legs and wave" two).
 _NOUNS = "|".join((_LEG_NOUNS, *(w for name, w in _PART_WORDS if name not in ("legs", "all"))))
 # Words that change one part and so keep the rest: "only the left arm changes", "I only want a wave from
 # the left hand", "the lower body only", "swap in new legs", "use the lower body to run" ("only half as
@@ -528,6 +526,8 @@ _ONLY = re.compile(rf"\b(?:only|just|solely)\b.*\b{_CHANGE}\b|\b{_CHANGE}\b.*\b(
                    rf"\b(?:{_NOUNS})(?: movements?| motion)? only\b|\b(?:(?:replac|swap|substitut|exchang)\w*(?: in)?|use) "
                    rf"(?:(?:a|the|new|its|their|his|her)\s+)*(?:\w+\s+)?(?:{_NOUNS})\b", re.IGNORECASE)
 _DET = r"(?:(?:the|its|his|her|their|both|whole|entire)\s+)*"
+# Clauses: punctuation, contrast words, a subordinate "as the ...", a comma that does not list parts,
+# and an "and" that does not join two ("the legs and chest" is one clause; "keep the legs and wave" two).
 _CLAUSE = re.compile(r"[;.:!?]|\b(?:but|while|whereas|though|although|then|so)\b|\bas (?=(?:the|a|he|she|someone)\b)|"
                      rf",(?!\s*(?:{_NOUNS}|head|neck)\s*(?:,|\band\b))|"  # not a list: "the hips, legs and torso"
                      rf"\band\b(?!\s+{_DET}(?:{_NOUNS})\b)",
@@ -574,10 +574,10 @@ def kept_parts(instruction: str) -> KeptParts | None:
             changed.update(_parts_named(clause[exception.end():], side))
             rest_kept = True
             continue
-        named = _parts_named(clause, side)
-        if _KEEP.search(clause) and named == set(BODY):  # "keep everything else"
+        named, keeping = _parts_named(clause, side), bool(_KEEP.search(clause))
+        if keeping and named == set(BODY):  # "keep everything else"
             rest_kept = True
-        elif _KEEP.search(clause):
+        elif keeping:
             kept.update(named)
         else:
             changed.update(named)
@@ -635,8 +635,12 @@ def path_and_action(instruction: str) -> tuple[str, str] | None:
 _TURN = re.compile(r"\b(turn\w*|hang a|pivot\w*|corner\w*|bend\w*|swing\w*|swerv\w*|bank\w*|rounds?|veer\w*|curv\w*|"
                    r"hallway|facing)\b", re.IGNORECASE)  # fmt: skip
 _DIAGONAL = re.compile(r"\b(diagonal\w*|diagnoal|angl\w*|slant\w*)\b", re.IGNORECASE)
+# Not a turn of the walk: a mirror image, walking backward, a circle, or doing something else than walking.
 _NOT_A_TURN = re.compile(r"\b(flip\w*|mirror\w*|swap\w*|other side|backwards?|rearward\w*|reverse|back up|"
-                         r"backing|circle|zig\w*|spin\w*|faster|slower)\b", re.IGNORECASE)  # fmt: skip
+                         r"backing|circle|zig\w*|spin\w*|faster|slower|run\w*|jog\w*|sprint\w*|dash\w*|hop\w*|"
+                         r"skip\w*|crawl\w*|march\w*|limp\w*|sneak\w*|tiptoe\w*|stomp\w*|danc\w*|wav\w*|rais\w*|"
+                         r"lift\w*|bow\w*|kick\w*|punch\w*|slash\w*|salut\w*|jump\w*|cartwheel\w*)\b",
+                         re.IGNORECASE)  # fmt: skip
 _DEGREES = re.compile(r"\b(\d{1,3}|ninety|forty[- ]five|thirty|sixty)\s*(?:degrees?|deg|°)", re.IGNORECASE)
 _HALF = re.compile(r"\b(turn\w*\s+(?:\w+\s+)?around|u-turn|about[- ]face|half[- ]turn)\b", re.IGNORECASE)
 _SLIGHT = re.compile(r"\b(slight\w*|shallow|a little|a bit|gentl\w*|soft)\b", re.IGNORECASE)
@@ -648,16 +652,17 @@ def asked_turn(instruction: str) -> tuple[float, float] | None:
     """(degrees, where) of a turn the words ask of a walk ("turn", "corner", "bend", or a number of
     degrees, which win over a diagonal also named): degrees positive to the left (a quarter turn
     unless they say otherwise; 30 for a slight one, 180 to turn around, a number where they give one),
-    where as the share
-    of the walk at which it turns (halfway unless they say early or late); a diagonal ("angle off to
-    the left", "on a diagonal") is 35 degrees taken at once. None when the words name no single side,
-    no turn or diagonal, or something a turn is not (a mirror image, walking backward, a circle)."""
+    where as the share of the walk at which it turns (halfway unless they say early or late); a
+    diagonal ("angle off to the left", "on a diagonal") is 35 degrees taken at once. None when the
+    words name no single side, no turn or diagonal, or something a turn of the walk is not
+    (:data:`_NOT_A_TURN`: a mirror image, walking backward, a circle, another action)."""
     text = PLACEHOLDER.sub(" ", instruction)
     named = re.sub(r"\bright(?:[- ]angle\w*| away| now)|all right", " ", text, flags=re.IGNORECASE)  # not sides
-    sides = {m.lower() for m in re.findall(r"\b(left|right)(?:wards?|-hand\w*)?\b", named, re.IGNORECASE)}
+    sides = {m.lower() for m in _SIDE.findall(named)}
     number = _DEGREES.search(text)
-    diagonal = not _TURN.search(text) and bool(_DIAGONAL.search(named))  # "a corner, not just a diagonal": a turn
-    turn = not diagonal and bool(_TURN.search(text) or number)
+    turn_words = bool(_TURN.search(text))
+    diagonal = not turn_words and bool(_DIAGONAL.search(named))  # "a corner, not just a diagonal": a turn
+    turn = not diagonal and (turn_words or bool(number))
     if len(sides) != 1 or _NOT_A_TURN.search(text) or not (diagonal or turn):
         return None
     if number:
