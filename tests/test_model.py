@@ -185,6 +185,8 @@ def test_guidance_contrasts_with_the_unconditional_prompt(setup):
         np.testing.assert_array_equal(styled.codes[0], guided.codes[0])
     styled = generate(model, [ask], SamplingOptions(**{**guide, "style_guidance": 4.0}), unconditional=[free, free])
     assert not np.array_equal(styled.codes[0], guided.codes[0])
+    with pytest.raises(OptionError, match="style_guidance"):
+        SamplingOptions(style_guidance=-1.0)
     with pytest.raises(OptionError, match="one or two"):
         generate(model, [ask], SamplingOptions(**guide), unconditional=[free] * 3)
 
