@@ -587,3 +587,42 @@ def test_a_walk_asked_to_turn_is_bent_onto_a_turning_course(model):
     assert model("make <SourceMotion> turn right halfway", {"SourceMotion": raise_}, seed=0).composed is None
     assert turned(raise_, 90.0) is None
 
+
+
+def test_a_walk_that_turns_is_asked_straight_and_bent(model, monkeypatch):
+    """Text to motion read as a turning (or diagonal) walk: the model is asked for a straight walk in
+    the read style, which is bent onto a course that turns the asked way (a real straight walk stands in
+    for the tiny model's); a walk that does not go straight is asked again, then left to the model."""
+    from omnimogen.evaluation import checks
+    from omnimogen.model.understand import Reading
+
+    left = np.load(FIXTURES.parent / "dataset-2_walk-turn-left_normal_004.joints.npy")
+    walk = Motion.from_joints(left[:40])
+    raise_ = Motion.from_joints(np.load(FIXTURES.parent / "dataset-2_raise-up-right-hand_normal_007.joints.npy"))
+    asked = []
+
+    def answer(messages, opt, gen, frames, retries=3, unstyled=None, given=walk):
+        asked.append(messages[-1].parts[-1].text)
+        return pipeline.Result("<Motion>", [given], parts=(MotionCodes(model.tokenizer.encode(given)),))
+
+    def read(action, style="normal"):
+        return lambda text, known: Reading(action, style, "", 1.0, True, f"A person does {action}.")
+
+    monkeypatch.setattr(model, "_answer", answer)
+    monkeypatch.setattr(pipeline, "interpret", read("walk-turn-left", "tired"))
+    out = model.generate("the tired guy walks on and then hangs a left at the corner", seed=0)
+    got = out.motions[0]
+    assert asked == ["A person walks forward tiredly."] and out.reading.action == "walk-turn-left"
+    assert "90 degrees to the left at 50%" in out.composed and got.num_frames == walk.num_frames
+    assert checks.turn_side(got.joints) == "left" and checks.facing_along_path(got.joints) > 0.9
+    assert checks.part_error(got.joints, walk.joints, "legs") < 1e-4
+    monkeypatch.setattr(pipeline, "interpret", read("walk-right"))
+    out = model.generate("she drifts off to the right", seed=0)
+    assert "35 degrees to the right at 5%" in out.composed and checks.side_of_path(out.motions[0].joints) == "right"
+    monkeypatch.setattr(pipeline, "interpret", read("walk-turn-left"))  # the words' own degrees
+    assert "180 degrees" in model.generate("walk and turn around to the left", seed=0).composed
+    assert model.generate("walk and turn left", seed=0, keep_parts=False).composed is None
+    asked.clear()  # a walk that does not go straight: asked WALK_TRIES times, then the model's own turn
+    monkeypatch.setattr(model, "_answer", lambda *a, **k: answer(*a, **k, given=raise_))
+    out = model.generate("walk and turn left", seed=0)
+    assert out.composed is None and len(asked) == pipeline.WALK_TRIES + 1 and asked[-1] == "A person does walk-turn-left."

@@ -22,6 +22,7 @@ from ..motion import FPS, Motion
 PATH_RATIO = (0.8, 1.25)
 SMOOTH_FRAMES = 21  # the path is the root's course averaged over about 1 s (the sway of the steps is kept apart)
 TANGENT_METRES = 0.2  # a path's direction at a point: towards the point this far further along it
+LAST_STRAIGHT = 0.15  # share of a turned walk left straight after its turn, however late the words put it
 TURN_RADIUS = 1.0  # metres: the arc of a turn asked in words (Bandai's turning walks turn within about 1-2 m)
 
 
@@ -120,9 +121,10 @@ def turned(motion: Motion, degrees: float, at: float = 0.5, radius: float = TURN
     theta = np.radians(degrees)
     radius = min(radius, 0.6 * distance / max(abs(theta), 1e-6))  # the arc fits in the walk
     s = np.linspace(0.0, distance, max(2, int(distance / 0.02)))
-    start = max(0.0, at * distance - radius * abs(theta) / 2)
+    arc = radius * abs(theta)  # done by the last LAST_STRAIGHT of the way, so the new heading is walked
+    start = max(0.0, min(at * distance - arc / 2, (1 - LAST_STRAIGHT) * distance - arc))
     chord = course_a[-1] - course_a[0]  # the way it walks, start to end
-    phi = np.arctan2(chord[0], chord[1]) + theta * np.clip((s - start) / (radius * abs(theta) + 1e-9), 0, 1)
+    phi = np.arctan2(chord[0], chord[1]) + theta * np.clip((s - start) / (arc + 1e-9), 0, 1)
     steps = np.diff(s, prepend=0.0)
     course = course_a[0] + np.cumsum(np.stack([np.sin(phi) * steps, np.cos(phi) * steps], axis=1), axis=0)
     return _bend(a, course, motion.name, False, min_metres, straight=True)

@@ -632,9 +632,10 @@ def path_and_action(instruction: str) -> tuple[str, str] | None:
 
 # ---- a turn asked of a walk ------------------------------------------------------------------------
 
-_TURN = re.compile(r"\b(turn\w*|hang a|pivot\w*|corner\w*|bend\w*|swing\w*|swerv\w*|bank\w*|rounds?|veer\w*|curv\w*|"
+_TURN = re.compile(r"\b(turn\w*|hang a|pivot\w*|corner\w*|bend\w*|swing\w*|swerv\w*|bank\w*|rounds?|curv\w*|"
                    r"hallway|facing)\b", re.IGNORECASE)  # fmt: skip
-_DIAGONAL = re.compile(r"\b(diagonal\w*|diagnoal|angl\w*|slant\w*)\b", re.IGNORECASE)
+# Veering and drifting are diagonals, as the corpus's captions of its diagonal walks say them.
+_DIAGONAL = re.compile(r"\b(diagonal\w*|diagnoal|angl\w*|slant\w*|veer\w*|drift\w*)\b", re.IGNORECASE)
 # Not a turn of the walk: a mirror image, walking backward, a circle, or doing something else than walking.
 _NOT_A_TURN = re.compile(r"\b(flip\w*|mirror\w*|swap\w*|other side|backwards?|rearward\w*|reverse|back up|"
                          r"backing|circle|zig\w*|spin\w*|faster|slower|run\w*|jog\w*|sprint\w*|dash\w*|hop\w*|"
@@ -643,7 +644,12 @@ _NOT_A_TURN = re.compile(r"\b(flip\w*|mirror\w*|swap\w*|other side|backwards?|re
                          re.IGNORECASE)  # fmt: skip
 _DEGREES = re.compile(r"\b(\d{1,3}|ninety|forty[- ]five|thirty|sixty)\s*(?:degrees?|deg|°)", re.IGNORECASE)
 _HALF = re.compile(r"\b(turn\w*\s+(?:\w+\s+)?around|u-turn|about[- ]face|half[- ]turn)\b", re.IGNORECASE)
-_SLIGHT = re.compile(r"\b(slight\w*|shallow|a little|a bit|gentl\w*|soft)\b", re.IGNORECASE)
+# A slight turn: the word next to the turn or its side (at most one word between), so that "walks a
+# bit, then cuts left" is a whole turn and "veer a little to the left" or "turn left slightly" slight.
+_SLIGHTLY = r"(?:slight\w*|shallow|a little|a bit|gentl\w*|soft\w*)"
+_TURNED = r"(?:left|right|turn\w*|bend\w*|veer\w*|curv\w*|angl\w*)"
+_SLIGHT = re.compile(rf"\b{_SLIGHTLY}(?:\W+\w+)?\W+(?:to the |towards? )?{_TURNED}\b|"
+                     rf"\b{_TURNED}(?:\W+\w+)?\W+{_SLIGHTLY}\b", re.IGNORECASE)  # fmt: skip
 _EARLY = re.compile(r"\b(right away|at once|immediately|straight away|at the start|from the start|early)\b", re.IGNORECASE)
 _LATE = re.compile(r"\b(before it ends|at the end|near the end|late|finally|toward the end|end up)\b", re.IGNORECASE)
 
