@@ -347,6 +347,25 @@ def test_which_motion_gives_the_path_is_read_from_the_words(words, roles):
     ("make <SourceMotion> turn", None), ("wave the right hand in <SourceMotion>", None),
     ("mirror <SourceMotion> so it turns left", None), ("make <SourceMotion> walk backwards to the left", None),
     ("walk <SourceMotion> in a circle to the right", None),
+    # a slight word next to the turn; veering is a diagonal, as the corpus's captions say
+    ("she walks a bit, then cuts left at the corner", (90.0, 0.5)), ("veer <SourceMotion> a little to the right", (-30.0, 0.05)),
+    ("make <SourceMotion> veer off to the left", (35.0, 0.05)),
 ])  # fmt: skip
 def test_a_turn_asked_of_a_walk_is_read_from_the_words(words, turn):
     assert understand.asked_turn(words) == turn
+
+
+@pytest.mark.parametrize("words, ratio", [
+    ("make <SourceMotion> three times as fast", 3.0), ("<SourceMotion> at 1.5x please", 1.5),
+    ("could you play the clip at half speed", 0.5), ("<SourceMotion>, 40% slower", 0.6),
+    ("speed the whole thing up by a quarter", 1.25), ("let <SourceMotion> last twice as long", 0.5),
+    ("get the punch in <SourceMotion> done in half the time", 2.0), ("it's sluggish, hurry it up", 1.5),
+    ("way too fast, slow it down", 0.5), ("ease off the tempo a little", 0.8), ("slow-mo", 0.5),
+    # a speed and something else, no direction or an unclear one, or no speed at all: the model answers
+    ("make <SourceMotion> faster and angrier", None), ("have <SourceMotion> wave faster", None),
+    ("make <SourceMotion> 20% different", None), ("twice as fast but slower", None),
+    ("make <SourceMotion> turn left", None), ("make <SourceMotion> look tired", None),
+])  # fmt: skip
+def test_a_speed_asked_of_a_motion_is_read_from_the_words(words, ratio):
+    got = understand.asked_speed(words)
+    assert got == ratio if ratio is None else got == pytest.approx(ratio, rel=1e-3)

@@ -10,6 +10,7 @@ from conftest import FIXTURES, HERE
 
 from omnimogen import Motion
 from omnimogen.errors import FormatError, OptionError
+from omnimogen.evaluation.metrics import physical_score
 from omnimogen.model import pipeline
 from omnimogen.model.pipeline import GenerationError, InstructionError, OmniMoGen
 from omnimogen.model.transformer import ModelConfig, OmniMoGenLM
@@ -555,8 +556,9 @@ def test_a_walk_bent_onto_another_path_turns_with_it_and_keeps_its_own_steps(mod
     assert bent.num_frames == right.num_frames and checks.turn_side(bent.joints) == "left"
     assert checks.path_error(bent.joints, left.joints) < 0.15 < 1.5 < checks.path_error(right.joints, left.joints)
     assert checks.facing_along_path(bent.joints) > 0.9
-    for part in ("legs", "torso", "arms"):
-        assert checks.part_error(bent.joints, right.joints, part) < 1e-4, part
+    for part, metres in (("legs", 0.03), ("torso", 0.01), ("arms", 0.01)):  # planted feet held: the legs move a little
+        assert checks.part_error(bent.joints, right.joints, part) < metres, part
+    assert physical_score(bent.joints) > 0.94  # turned with the body and not held, the planted feet slid: 0.86
     assert along_path(raise_, left) is None and along_path(left, raise_) is None
     out = model("keep the manner of <SourceMotion> but follow the route of <RefMotion>",
                 {"SourceMotion": right, "RefMotion": left})  # fmt: skip
@@ -579,7 +581,7 @@ def test_a_walk_asked_to_turn_is_bent_onto_a_turning_course(model):
     assert out.composed and "90 degrees to the right" in out.composed and got.num_frames == straight.num_frames
     added = checks.turn_degrees(got.joints) - checks.turn_degrees(straight.joints)
     assert -100 < added < -80 and checks.facing_along_path(got.joints) > 0.9
-    assert checks.part_error(got.joints, straight.joints, "legs") < 1e-4
+    assert checks.part_error(got.joints, straight.joints, "legs") < 0.03 and physical_score(got.joints) > 0.94
     assert abs(checks.path_length(got.joints) - checks.path_length(straight.joints)) < 0.1  # no glide
     for other in ("make <SourceMotion> turn right and look sad", "make <SourceMotion> jog and turn right"):
         assert model(other, {"SourceMotion": straight}, seed=0).composed is None, other
@@ -615,7 +617,7 @@ def test_a_walk_that_turns_is_asked_straight_and_bent(model, monkeypatch):
     assert asked == ["A person walks forward tiredly."] and out.reading.action == "walk-turn-left"
     assert "90 degrees to the left at 50%" in out.composed and got.num_frames == walk.num_frames
     assert checks.turn_side(got.joints) == "left" and checks.facing_along_path(got.joints) > 0.9
-    assert checks.part_error(got.joints, walk.joints, "legs") < 1e-4
+    assert checks.part_error(got.joints, walk.joints, "legs") < 0.03
     monkeypatch.setattr(pipeline, "interpret", read("walk-right"))
     out = model.generate("she drifts off to the right", seed=0)
     assert "35 degrees to the right at 5%" in out.composed and checks.side_of_path(out.motions[0].joints) == "right"
@@ -626,3 +628,26 @@ def test_a_walk_that_turns_is_asked_straight_and_bent(model, monkeypatch):
     monkeypatch.setattr(model, "_answer", lambda *a, **k: answer(*a, **k, given=raise_))
     out = model.generate("walk and turn left", seed=0)
     assert out.composed is None and len(asked) == pipeline.WALK_TRIES + 1 and asked[-1] == "A person does walk-turn-left."
+
+
+def test_another_speed_and_nothing_else_is_the_motion_played_so(model):
+    """"make it twice as fast" of a real walk: the walk itself, every second frame (time resampling,
+    as the training's speed edits were made); a chat follow-up plays the last answer so, and the turn
+    after it edits that; a speed asked with another change, or keep_parts=False: the model answers."""
+    from omnimogen.evaluation import checks
+
+    walk = Motion.from_joints(np.load(FIXTURES.parent / "dataset-2_walk-turn-left_normal_004.joints.npy"))
+    out = model.edit(walk, "make it twice as fast", seed=0)
+    got = out.motions[0]
+    assert out.composed == "<SourceMotion> played 2 times as fast" and got.num_frames == (walk.num_frames - 1) // 2 + 1
+    np.testing.assert_allclose(got.joints, walk.joints[::2], atol=1e-5)
+    assert checks.speed_ratio(got.joints, walk.joints) == pytest.approx(2.0, rel=0.05)
+    assert model.edit(walk, "make it twice as fast", seed=0, keep_parts=False).composed is None
+    assert model.edit(walk, "make it twice as fast and sad", seed=0).composed is None
+    chat = model.chat()
+    first = chat("a person walks", seconds=1.2, seed=0).motions[0]
+    slower = chat("hmm, way too quick, play it at half speed", seed=1)
+    assert slower.composed == "the last answer played 0.5 times as fast"
+    assert slower.motions[0].num_frames == 2 * (first.num_frames - 1) + 1 and len(chat.history) == 4
+    after = chat("now make it look happy", seed=2)  # edits the slowed answer, at its length
+    assert after.composed is None and after.motions[0].num_frames == slower.motions[0].num_frames

@@ -84,7 +84,8 @@ def _bend(a: np.ndarray, course_b: np.ndarray, name: str | None, cut: bool, min_
     cd, sd = np.cos(delta)[:, None], np.sin(delta)[:, None]
     out[:, :, 0] = off_x * cd + off_z * sd + target[:, None, 0]
     out[:, :, 2] = -off_x * sd + off_z * cd + target[:, None, 1]
-    return Motion.from_joints(out.astype(np.float32), FPS, name=name)
+    # Turned with the body, a planted foot would slide along the arc: it is held where it was put down.
+    return Motion.from_joints(out.astype(np.float32), FPS, name=name).with_clean_contacts()
 
 
 def along_path(motion: Motion, route: Motion, min_metres: float = 0.6) -> Motion | None:
