@@ -361,6 +361,9 @@ def test_a_turn_asked_of_a_walk_is_read_from_the_words(words, turn):
     ("speed the whole thing up by a quarter", 1.25), ("let <SourceMotion> last twice as long", 0.5),
     ("get the punch in <SourceMotion> done in half the time", 2.0), ("it's sluggish, hurry it up", 1.5),
     ("way too fast, slow it down", 0.5), ("ease off the tempo a little", 0.8), ("slow-mo", 0.5),
+    ("bring <SourceMotion> down to 60 percent of its speed", 0.6), ("three quarters of the speed", 0.75),
+    # negated and complaining words point the other way
+    ("a touch less hurried", 0.8), ("not so quick", 1 / 1.5), ("less sluggish please", 1.5), ("it's too slow", 1.5),
     # a speed and something else, no direction or an unclear one, or no speed at all: the model answers
     ("make <SourceMotion> faster and angrier", None), ("have <SourceMotion> wave faster", None),
     ("make <SourceMotion> 20% different", None), ("twice as fast but slower", None),

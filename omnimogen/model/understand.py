@@ -177,12 +177,7 @@ def changes_length(instruction: str) -> bool:
 
 _N = r"(\d+(?:\.\d+)?|one|two|three|four|five)"
 _FRACTION = {"half": 1 / 2, "third": 1 / 3, "quarter": 1 / 4, "fifth": 1 / 5}
-_FASTER = (r"fast\w*|quick\w*|speed\w*(?: \w+){0,3} up|sped(?: \w+){0,3} up|speedier|snappier|zippier|brisk\w*|"
-           r"hurr\w*|rush|pick\w*(?: it)? up|(?:crank|bump|turn)\w*(?: \w+){0,3} up|up the (?:pace|tempo)")  # fmt: skip
-_SLOWER = (r"slow\w*|sluggish|less rushed|more leisurely|leisurely|ease off|dial (?:it )?back|"
-           r"tone (?:it )?down|bring it down|(?:drag|draw|stretch)\w* (?:it )?out")  # fmt: skip
-_TOO_SLOW = re.compile(r"\b(too (?:slow\w*|sluggish)|drags?|dragging|sluggish|plodding)\b", re.IGNORECASE)
-_TOO_FAST = re.compile(r"\b(too (?:fast|quick\w*|rushed|hurried)|rushe[ds] through)\b", re.IGNORECASE)
+_PARTS = {"thirds": 3, "quarters": 4, "fifths": 5}
 _SPEEDS = [  # (pattern, ratio or a function of the match): the first that matches gives the ratio
     (rf"\b(?:x\s*{_N}|{_N}\s*x)(?=\W|$)", lambda m: _number(m.group(1) or m.group(2))),
     (r"\b(?:twice|double|doubled?) (?:as long|the (?:duration|length|time it takes))|\btwice the (?:duration|length)",
@@ -193,9 +188,27 @@ _SPEEDS = [  # (pattern, ratio or a function of the match): the first that match
     (rf"\b{_N} times (?:as )?(?:fast|quick)\w*", lambda m: _number(m.group(1))),
     (rf"\b{_N} times (?:as )?slow\w*", lambda m: 1 / _number(m.group(1))),
     (r"\b(?:at )?(?:a )?quarter[- ](?:the )?(?:speed|pace|tempo|rate)", 0.25),
-    (r"\bhalf[- ](?:the )?(?:speed|pace|tempo|rate)|\bhalf as (?:fast|quick)|\bslow[- ]?mo(?:tion)?\b", 0.5),
-    (r"\b(\d+(?:\.\d+)?)\s*(?:%|percent)", lambda m: float(m.group(1)) / 100),  # a change: the direction decides
+    (r"\bhalf[- ](?:the )?(?:speed|pace|tempo|rate)|\bhalf as (?:fast|quick)|\bslow[- ]?mo(?:tion)?\b|"
+     r"\b(?:cut|drop)\w* the (?:speed|pace|tempo) in half|\bhalve\w* the (?:speed|pace|tempo)", 0.5),
+    (r"\b(\d+(?:\.\d+)?)\s*(?:%|percent) of\b", lambda m: float(m.group(1)) / 100),  # "60% of its speed"
+    (r"\b(two|three|four)[- ](thirds|quarters|fifths) of\b",
+     lambda m: _number(m.group(1)) / _PARTS[m.group(2)]),
+    # a change by so much: the words' direction says which way
+    (r"\b(\d+(?:\.\d+)?)\s*(?:%|percent)", lambda m: float(m.group(1)) / 100),
     (r"\b(?:by )?(?:a|one) (half|third|quarter|fifth)\b", lambda m: _FRACTION[m.group(1).lower()]),
+]
+_CHANGES = 2  # the last _SPEEDS are changes by an amount
+# The direction: negated and complaining forms first (each read, then taken out of the words), then plain words.
+_DIRECTIONS = [
+    (r"\b(?:less|not (?:so|as|too)|no(?:t in a)?|un)\s*(?:hurr\w*|rush\w*|quick\w*|fast|frantic|brisk\w*)|"
+     r"\btake (?:its|their|his|her|your|my) time\b", "slower"),
+    (r"\b(?:less|not (?:so|as|too))\s+(?:slow\w*|sluggish|leisurely)", "faster"),
+    (r"\btoo (?:fast|quick\w*|rushed|hurried|snappy)|\brushe[ds] through", "slower"),
+    (r"\btoo (?:slow\w*|sluggish)|\bdrag(?:s|ging)?\b(?! \w+ out)|\bsluggish|\bplodding", "faster"),
+    (r"\b(?:fast\w*|quick\w*|speed\w*(?: \w+){0,3} up|sped(?: \w+){0,3} up|speedier|snappier|zippier|brisk\w*|"
+     r"hurr\w*|rush|pick\w*(?: it)? up|(?:crank|bump|turn)\w*(?: \w+){0,3} up|up the (?:pace|tempo))\b", "faster"),
+    (r"\b(?:slow\w*|more leisurely|leisurely|eas\w* off|dial\w*(?: \w+)? back|tone\w*(?: \w+)? down|"
+     r"bring\w*(?: \w+)? down|(?:drag|draw|stretch)\w*(?: \w+)? out)\b", "slower"),
 ]
 _SMALL = re.compile(r"\b(a (?:little )?bit|a little|a touch|a tad|a notch|slightly|somewhat|some|marginally)\b", re.IGNORECASE)
 _LARGE = re.compile(r"\b(way|much|a lot|far|really|massively|heaps)\b", re.IGNORECASE)
@@ -206,8 +219,9 @@ character npc guy person player make made have has let lets let's get go goes go
 whole entire thing everything all motion animation anim clip movement move moves moving action take takes taken version
 same exactly otherwise rest keep still now then ok okay cool nice good great hmm hey like want need needs should bit little
 touch tad notch some much way more less lot far really too very rather slightly somewhat quite speed speeds sped pace tempo
-rate time timing retime frame frames fps up down do does done last lasts edit about roughly around approximately until than times percent x
-half double twice quarter third fifth one two three four five long longer duration length overall over there""".split())
+rate time timing retime frame frames fps up down do does done last lasts edit about roughly around approximately until than
+times percent x half double twice quarter third fifth one two three four five long longer duration length overall over there
+feel feels felt look looks seem seems current currently original originally normal usual what is right""".split())
 
 
 def _number(word: str) -> float:
@@ -217,38 +231,36 @@ def _number(word: str) -> float:
 def asked_speed(instruction: str) -> float | None:
     """The playback speed an edit asks for, as a factor (2: twice as fast, half as long; 0.5: half
     speed), when the words ask for another speed and nothing else; None otherwise. An amount they give
-    ("x1.5", "three times as fast", "half speed", "25% slower", "by a third", "take half as long") is
-    taken as said; a direction alone ("quicker", "it drags", "less rushed") is 1.5 or 1/1.5, 1.25 or
-    0.8 for a little ("a touch quicker"), 2 or 0.5 for a lot ("way too fast"). What the words point at
-    in the motion ("the wave in <SourceMotion>") is not a change."""
+    ("x1.5", "three times as fast", "half speed", "25% slower", "60% of its speed", "by a third",
+    "take half as long") is taken as said; a direction alone ("quicker", "it drags", "less rushed") is
+    1.5 or 1/1.5, 1.25 or 0.8 for a little ("a touch quicker"), 2 or 0.5 for a lot ("way too fast").
+    What the words point at in the motion ("the wave in <SourceMotion>") is not a change."""
     pointing = r"\bthe (?!(?:pace|tempo|speed|rate|timing|playback)\b)\w+(?: \w+)? (?:in|of|from) <\w+>"
     text = re.sub(pointing, " ", instruction, flags=re.IGNORECASE)
-    low = PLACEHOLDER.sub(" ", text).lower()
-    too_slow, too_fast = _TOO_SLOW.search(low), _TOO_FAST.search(low)  # complaints point the other way
-    faster = None if too_fast else too_slow or re.search(rf"\b(?:{_FASTER})\b", low)
-    slower = None if too_slow else too_fast or re.search(rf"\b(?:{_SLOWER})\b", low)
-    if faster and slower:
-        return None  # both ways: unclear
+    low = " ".join(PLACEHOLDER.sub(" ", text).lower().split())
     ratio, change = None, False
     for k, (pattern, value) in enumerate(_SPEEDS):
         m = re.search(pattern, low)
         if m:
-            ratio, change = (value(m) if callable(value) else value), k >= len(_SPEEDS) - 2
+            ratio, change = (value(m) if callable(value) else value), k >= len(_SPEEDS) - _CHANGES
             low = low[: m.start()] + " " + low[m.end() :]
             break
-    if change:  # "25%", "by a third": a change by so much, the direction decides which way
-        if not (faster or slower):
+    ways = set()
+    for pattern, way in _DIRECTIONS:
+        if re.search(pattern, low):
+            ways.add(way)
+            low = re.sub(pattern, " ", low)
+    if len(ways) > 1 or (ratio is not None and not change and ways and (ratio > 1) != (ways == {"faster"})):
+        return None  # both ways, or an amount against the words' direction: unclear
+    if change or ratio is None:
+        if not ways:
             return None
-        ratio = 1 + ratio if faster else 1 - ratio
-    elif ratio is None:
-        if not (faster or slower):
-            return None
-        big, small = _LARGE.search(low), _SMALL.search(low)
-        ratio = (2.0 if big else 1.25 if small else 1.5) if faster else (0.5 if big else 0.8 if small else 1 / 1.5)
-    elif (faster and ratio < 1) or (slower and ratio > 1):
-        return None  # an amount against the words' direction: unclear
-    for pattern in (_TOO_SLOW.pattern, _TOO_FAST.pattern, rf"\b(?:{_FASTER})\b", rf"\b(?:{_SLOWER})\b"):
-        low = re.sub(pattern, " ", low, flags=re.IGNORECASE)
+        faster = ways == {"faster"}
+        if change:
+            ratio = 1 + ratio if faster else 1 - ratio
+        else:
+            big, small = _LARGE.search(low), _SMALL.search(low)
+            ratio = (2.0 if big else 1.25 if small else 1.5) if faster else (0.5 if big else 0.8 if small else 1 / 1.5)
     if any(w not in _SPEED_ONLY for w in re.findall(r"[a-z']+", low)):
         return None  # the words ask for something else too: the model answers
     return ratio if 0.1 <= ratio <= 10 else None
