@@ -4,7 +4,7 @@
 
 The checks must give the labelled answer on real motion before they can judge a model: a
 walk-turn-left clip must read as a left turn, a raise-up-right-hand clip as the right hand, a
-walk-back as walking backward (``omnimogen.evaluation.checks``, mirrored clips included: their labels
+walk-back as walking backward (``omnimogen.motion.checks``, mirrored clips included: their labels
 swap left and right), and the evaluator's reading of action and style (the follow suite's
 ``Labeller``) must name the clip's own labels. Writes per check: clips, agreement (%), confusions;
 for the evaluator's reading, per source dataset. The whole-body skills (``checks.shows``: inverted,
@@ -25,9 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
-from omnimogen.evaluation import checks
 from omnimogen.instructions.corpus import Corpus
-from omnimogen.motion import Motion
+from omnimogen.motion import Motion, checks
 
 # label -> what each check should read
 EXPECT = {

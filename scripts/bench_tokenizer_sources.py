@@ -29,8 +29,8 @@ from pathlib import Path
 import torch
 
 from omnimogen.data.dataset import SPLITS, Layout
-from omnimogen.evaluation.checks import shows
 from omnimogen.motion import Motion
+from omnimogen.motion.checks import shows
 from omnimogen.tokenizer import load_tokenizer
 from omnimogen.training.tokenizer import evaluate
 

@@ -21,10 +21,10 @@ from datetime import date
 import numpy as np
 import torch
 
-from omnimogen.evaluation import checks
 from omnimogen.evaluation.follow import load_prompts
 from omnimogen.evaluation.metrics import physical_score
 from omnimogen.model.pipeline import load_model
+from omnimogen.motion import checks
 
 
 def main() -> None:

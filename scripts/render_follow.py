@@ -14,12 +14,11 @@ from pathlib import Path
 
 import numpy as np
 
-from omnimogen.evaluation import checks
 from omnimogen.evaluation.follow import Binder, _ask, bind, load_prompts
 from omnimogen.formats.render import render
 from omnimogen.instructions.corpus import Corpus
 from omnimogen.model.pipeline import load_model
-from omnimogen.motion import FPS
+from omnimogen.motion import FPS, checks
 
 
 def top_view(path: Path, motions: dict, title: str) -> None:

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import torch
 
-from omnimogen.evaluation.checks import shows
 from omnimogen.model.pipeline import load_model
+from omnimogen.motion.checks import shows
 
 
 def main() -> None:

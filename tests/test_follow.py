@@ -11,7 +11,6 @@ import pytest
 from conftest import bandai
 
 from omnimogen.data.captions import ACTIONS, STYLES
-from omnimogen.evaluation import checks
 from omnimogen.evaluation.follow import (
     FAMILIES,
     PROMPTS,
@@ -24,7 +23,7 @@ from omnimogen.evaluation.follow import (
 )
 from omnimogen.evaluation.paraphrase import frames
 from omnimogen.model import understand
-from omnimogen.motion import FPS, Motion, mirror_joints, resample
+from omnimogen.motion import FPS, Motion, checks, mirror_joints, resample
 
 HERE = Path(__file__).parent / "fixtures"
 

@@ -487,7 +487,7 @@ def test_a_duration_in_the_words_is_kept_within_what_a_call_may_ask(model):
 def test_the_body_parts_an_edit_keeps_come_from_the_edited_motion(model):
     """A walk that should keep its legs and raise the right arm: the answer's arm on the source's legs,
     torso, left arm and path (a real raise and a real walk stand in for the model and the user)."""
-    from omnimogen.evaluation import checks
+    from omnimogen.motion import checks
 
     walk = np.load(FIXTURES.parent / "dataset-2_walk-turn-left_normal_004.joints.npy")
     raise_ = np.load(FIXTURES.parent / "dataset-2_raise-up-right-hand_normal_007.joints.npy")
@@ -524,7 +524,7 @@ def test_the_body_parts_an_edit_keeps_come_from_the_edited_motion(model):
 def test_the_path_of_one_motion_with_the_gesture_of_the_other_is_composed(model):
     """A real turning walk's path and legs with a real right-hand raise: composed by the splice the
     training's examples were made with, not generated; where the joints disagree, the model answers."""
-    from omnimogen.evaluation import checks
+    from omnimogen.motion import checks
 
     walk = Motion.from_joints(np.load(FIXTURES.parent / "dataset-2_walk-turn-left_normal_004.joints.npy"))
     raise_ = Motion.from_joints(np.load(FIXTURES.parent / "dataset-2_raise-up-right-hand_normal_007.joints.npy"))
@@ -546,8 +546,8 @@ def test_a_walk_bent_onto_another_path_turns_with_it_and_keeps_its_own_steps(mod
     """A real right turn walked along a real left turn's path (motion path editing): it turns left,
     follows that path, faces along it, and its body in its own frame is unchanged; a motion in place
     has no path to bend. Through the pipeline: "keep the manner of <SourceMotion> but follow the route of <RefMotion>"."""
-    from omnimogen.evaluation import checks
     from omnimogen.model.compose import along_path
+    from omnimogen.motion import checks
 
     left = Motion.from_joints(np.load(FIXTURES.parent / "dataset-2_walk-turn-left_normal_004.joints.npy"))
     right = Motion.from_joints(np.load(FIXTURES.parent / "dataset-2_walk-turn-right_normal_005.joints.npy"))
@@ -570,8 +570,8 @@ def test_a_walk_asked_to_turn_is_bent_onto_a_turning_course(model):
     """A real walk (the first 2 s of a left turn's take, bending left by 30 degrees) asked to turn right
     halfway: it turns about 90 degrees further right than it did, faces along its path and keeps its
     length and its body; asked for more than a turn, or in place, the model answers."""
-    from omnimogen.evaluation import checks
     from omnimogen.model.compose import turned
+    from omnimogen.motion import checks
 
     left = np.load(FIXTURES.parent / "dataset-2_walk-turn-left_normal_004.joints.npy")
     straight = Motion.from_joints(left[:40])
@@ -595,8 +595,8 @@ def test_a_walk_that_turns_is_asked_straight_and_bent(model, monkeypatch):
     """Text to motion read as a turning (or diagonal) walk: the model is asked for a straight walk in
     the read style, which is bent onto a course that turns the asked way (a real straight walk stands in
     for the tiny model's); a walk that does not go straight is asked again, then left to the model."""
-    from omnimogen.evaluation import checks
     from omnimogen.model.understand import Reading
+    from omnimogen.motion import checks
 
     left = np.load(FIXTURES.parent / "dataset-2_walk-turn-left_normal_004.joints.npy")
     walk = Motion.from_joints(left[:40])
@@ -634,7 +634,7 @@ def test_another_speed_and_nothing_else_is_the_motion_played_so(model):
     """"make it twice as fast" of a real walk: the walk itself, every second frame (time resampling,
     as the training's speed edits were made); a chat follow-up plays the last answer so, and the turn
     after it edits that; a speed asked with another change, or keep_parts=False: the model answers."""
-    from omnimogen.evaluation import checks
+    from omnimogen.motion import checks
 
     walk = Motion.from_joints(np.load(FIXTURES.parent / "dataset-2_walk-turn-left_normal_004.joints.npy"))
     out = model.edit(walk, "make it twice as fast", seed=0)

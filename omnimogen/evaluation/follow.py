@@ -58,8 +58,7 @@ from ..fileio import atomic_path, lock_folder, unlock_folder
 from ..instructions.corpus import ClipInfo, Corpus
 from ..instructions.schema import PLACEHOLDER
 from ..model.generate import MAX_TEMPERATURE
-from ..motion import FPS, WINDOW_ROWS, Motion, resample
-from . import checks
+from ..motion import FPS, WINDOW_ROWS, Motion, checks, resample
 
 PROMPTS = Path(__file__).with_name("follow_prompts.json")
 SPLITS = ("dev", "test", "all")

@@ -16,6 +16,7 @@ import numpy as np
 
 from ..instructions.recipes import splice
 from ..motion import FPS, Motion
+from ..motion.checks import headings
 
 # A path is taken when the two motions cover distances within this ratio of each other: the bent
 # motion covers the route's distance in its own time, so its feet glide by the difference.
@@ -97,8 +98,6 @@ def along_path(motion: Motion, route: Motion, min_metres: float = 0.6) -> Motion
     when either hardly travels (less than ``min_metres``) or their distances differ by more than
     PATH_RATIO allows, unless the motion is the longer: it is then cut where it has come as far as the
     route goes (a shorter one is not looped: its feet would glide)."""
-    from ..evaluation.checks import headings  # (lazily: the evaluation package loads the evaluator)
-
     a, b = motion.resample(FPS).joints.astype(np.float64), route.resample(FPS).joints.astype(np.float64)
     course_b, _ = _course(b)
     turn = headings(a[:5]).mean() - headings(b[:5]).mean()  # the route turned into the motion's start facing

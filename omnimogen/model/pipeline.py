@@ -24,6 +24,7 @@ from ..device import module_device, resolve_device, resolve_dtype
 from ..errors import FormatError, OmnimogenError, check_number
 from ..instructions.schema import PLACEHOLDER
 from ..motion import FPS, WINDOW_ROWS, Motion, resample
+from ..motion.checks import locomotion, raised_hand, side_of_path, turn_side
 from ..tokenizer import MotionTokenizer, load_tokenizer
 from .compose import along_path, splice_whole, turned
 from .generate import SamplingOptions, generate
@@ -278,8 +279,6 @@ class OmniMoGen:
         made; a motion that travels itself is bent onto the route's path. The model was trained on
         such examples and follows the path in 22% of the follow suite's answers. None otherwise: the
         model answers."""
-        from ..evaluation.checks import locomotion, raised_hand
-
         roles = path_and_action(instruction)
         if roles is None:
             return None
@@ -359,8 +358,6 @@ class OmniMoGen:
         (``compose.turned``): its steps, manner and length stay its own, so its feet do not glide. None
         unless it walks straight ahead (a turn asked of a walk that already turns or angles off would
         replace that turn, not add to it: the model's)."""
-        from ..evaluation.checks import locomotion, side_of_path, turn_side
-
         walk = walk.resample(FPS)
         joints = walk.joints
         if locomotion(joints) != "forward" or turn_side(joints) != "none" or side_of_path(joints) != "straight":

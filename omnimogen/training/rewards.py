@@ -5,7 +5,7 @@
 - **semantic** (the paper's): the evaluator's similarity of an answer to what was asked (the target
   motion for edits and in-context tasks, the caption for text-to-motion), softmax-normalised over
   the answers to one prompt;
-- **verifiable** (ours): the joint checks of the follow suite (``evaluation.checks``), asked of an
+- **verifiable** (ours): the joint checks of the follow suite (``motion.checks``), asked of an
   answer wherever the instruction's target shows the property: the turn and its side, the side a
   path veers to, which hand is raised, going forward or staying in place, facing along the path,
   the speed relative to the source, the path's shape, and the length of an edit.
@@ -22,9 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..evaluation import checks
 from ..evaluation.metrics import ANKLES_AND_TOES
-from ..motion import FPS
+from ..motion import FPS, checks
 
 CONTACT_METRES = 0.05  # a foot joint below this on two frames in a row touches the floor (physical_score's)
 FLOAT_METRES = 0.05  # the lowest foot joint above this floats

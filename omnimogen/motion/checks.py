@@ -2,7 +2,7 @@
 
 Each function takes joint positions ``(T, 22, 3)`` in metres, Y up, SMPL joint order, 20 frames a
 second (as :class:`omnimogen.Motion` holds them) and returns plain floats or strings. The follow
-suite (:mod:`.follow`) turns them into pass/fail checks; the thresholds live here, next to the
+suite (:mod:`omnimogen.evaluation.follow`) turns them into pass/fail checks; the thresholds live here, next to the
 measure they apply to, and each was set on real Bandai test clips whose labels give the answer
 (``python scripts/bench_checks.py`` measures how often each check agrees with the labels).
 
@@ -16,7 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..motion import FPS, SMPL22
+from .features import FPS
+from .skeleton import SMPL22
 
 L_SHOULDER, R_SHOULDER, L_WRIST, R_WRIST = (SMPL22.index(n) for n in ("left_shoulder", "right_shoulder",
                                                                          "left_wrist", "right_wrist"))  # fmt: skip
