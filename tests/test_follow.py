@@ -354,16 +354,6 @@ def test_a_turn_asked_of_a_walk_is_read_from_the_words(words, turn):
     assert understand.asked_turn(words) == turn
 
 
-def test_a_style_and_nothing_else_is_read_from_the_words():
-    assert understand.style_only("make <SourceMotion> look tired") == "tired"
-    assert understand.style_only("an angrier version of <SourceMotion>") == "angry"  # comparatives
-    assert understand.style_only("make the walk in <SourceMotion> sadder", own=r"walk\w*") == "sad"
-    for other in ("make the walk in <SourceMotion> sadder", "make <SourceMotion> happier and wave",
-                  "make <SourceMotion> sad, keep the legs", "<SourceMotion> angrier and faster",
-                  "make <SourceMotion> look like they just got fired", "make <SourceMotion> turn left sadly"):
-        assert understand.style_only(other) is None, other
-
-
 @pytest.mark.parametrize("words, ratio", [
     ("make <SourceMotion> three times as fast", 3.0), ("<SourceMotion> at 1.5x please", 1.5),
     ("could you play the clip at half speed", 0.5), ("<SourceMotion>, 40% slower", 0.6),

@@ -651,38 +651,3 @@ def test_another_speed_and_nothing_else_is_the_motion_played_so(model):
     assert slower.motions[0].num_frames == 2 * (first.num_frames - 1) + 1 and len(chat.history) == 4
     after = chat("now make it look happy", seed=2)  # edits the slowed answer, at its length
     assert after.composed is None and after.motions[0].num_frames == slower.motions[0].num_frames
-
-
-def test_a_walk_given_another_manner_is_made_in_it_and_walked_along_its_path(model, monkeypatch):
-    """"make <SourceMotion> look tired" of a real left turn: the model is asked for a tired walk as long
-    as the turn (a real straight walk stands in for the tiny model's), which is walked along the turn's
-    path; a style with another change, a motion in place, or keep_parts=False: the model edits."""
-    from omnimogen.motion import checks, resample
-
-    turn = Motion.from_joints(np.load(FIXTURES.parent / "dataset-2_walk-turn-left_normal_004.joints.npy"))
-    start = np.load(FIXTURES.parent / "dataset-2_walk-turn-right_normal_005.joints.npy")[:40]  # 2 s, straight
-    # the "tired" walk: those 2 s slowed to the turn's length, so it gets less far than the turn goes
-    straight = Motion.from_joints(resample(start, 20 * 39 / (turn.num_frames - 1), 20))
-    asked = []
-
-    def answer(messages, opt, gen, frames, retries=3, unstyled=None):
-        asked.append((messages[-1].parts[-1].text, frames))
-        return pipeline.Result("<Motion>", [straight], parts=(MotionCodes(model.tokenizer.encode(straight)),))
-
-    monkeypatch.setattr(model, "_answer", answer)
-    out = model.edit(turn, "make it look tired", seed=0)
-    got = out.motions[0]
-    assert asked == [("A person walks forward tiredly.", turn.num_frames)]
-    assert out.composed == "'A person walks forward tiredly.' made by the model and walked along the path of <SourceMotion>"
-    # it goes as far along the turn's path as the slow walk went on its own, facing along it
-    walked = checks.path_length(got.joints)
-    assert abs(walked - checks.path_length(straight.joints)) < 0.15 and walked < checks.path_length(turn.joints) - 1
-    steps = np.linalg.norm(np.diff(turn.joints[:, 0, [0, 2]], axis=0), axis=1).cumsum()
-    part = turn.joints[: int(np.searchsorted(steps, walked)) + 2]  # the turn's path as far as that
-    assert checks.path_error(got.joints, part) < 0.15 < checks.path_error(straight.joints, part)
-    assert checks.facing_along_path(got.joints) > 0.9
-    for other in ("make it look tired and wave", "make it look like a bad day at work"):
-        assert model.edit(turn, other, seed=0).composed is None, other
-    assert model.edit(turn, "make it look tired", seed=0, keep_parts=False).composed is None
-    raise_ = Motion.from_joints(np.load(FIXTURES.parent / "dataset-2_raise-up-right-hand_normal_007.joints.npy"))
-    assert model.edit(raise_, "make it look tired", seed=0).composed is None

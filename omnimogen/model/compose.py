@@ -62,17 +62,13 @@ def _direction(course: np.ndarray, arc: np.ndarray, s: np.ndarray) -> np.ndarray
 
 
 def _bend(a: np.ndarray, course_b: np.ndarray, name: str | None, cut: bool, min_metres: float,
-          straight: bool = False, partial: bool = False) -> Motion | None:  # fmt: skip
+          straight: bool = False) -> Motion | None:  # fmt: skip
     """Joints ``a`` (20 fps) walked along ``course_b`` (T', 2), a course already placed at ``a``'s start;
-    ``straight``: ``a`` is taken to walk straight (its course's own bends are sway, not turns);
-    ``partial``: a course longer than ``a`` goes is followed as far as ``a`` goes."""
+    ``straight``: ``a`` is taken to walk straight (its course's own bends are sway, not turns)."""
     course_a, arc_a = _course(a)
     arc_b = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(course_b, axis=0), axis=1))])
     if min(arc_a[-1], arc_b[-1]) < min_metres:
         return None
-    if partial and arc_b[-1] > arc_a[-1] * PATH_RATIO[1]:
-        k = int(np.searchsorted(arc_b, arc_a[-1])) + 1
-        course_b, arc_b = course_b[:k], arc_b[:k]
     if cut and arc_a[-1] > arc_b[-1] * PATH_RATIO[1]:  # the motion goes further: it ends where the route ends
         a = a[: int(np.searchsorted(arc_a, arc_b[-1])) + 1]
         course_a, arc_a = _course(a)
@@ -93,7 +89,7 @@ def _bend(a: np.ndarray, course_b: np.ndarray, name: str | None, cut: bool, min_
     return Motion.from_joints(out.astype(np.float32), FPS, name=name).with_clean_contacts()
 
 
-def along_path(motion: Motion, route: Motion, min_metres: float = 0.6, partial: bool = False) -> Motion | None:
+def along_path(motion: Motion, route: Motion, min_metres: float = 0.6) -> Motion | None:
     """``motion`` walked along ``route``'s path: each frame moved to the point of the route's course
     (turned into ``motion``'s start position and facing) as far along as ``motion`` has come on its own
     course (scaled to the route's length), and turned about the vertical by how much more the route's
@@ -101,15 +97,14 @@ def along_path(motion: Motion, route: Motion, min_metres: float = 0.6, partial: 
     route, and starts as the route's body started relative to its path. None
     when either hardly travels (less than ``min_metres``) or their distances differ by more than
     PATH_RATIO allows, unless the motion is the longer: it is then cut where it has come as far as the
-    route goes (a shorter one is not looped: its feet would glide). ``partial``: a motion that covers
-    less than the route follows the route as far as it goes."""
+    route goes (a shorter one is not looped: its feet would glide)."""
     a, b = motion.resample(FPS).joints.astype(np.float64), route.resample(FPS).joints.astype(np.float64)
     course_b, _ = _course(b)
     turn = headings(a[:5]).mean() - headings(b[:5]).mean()  # the route turned into the motion's start facing
     c, s = np.cos(turn), np.sin(turn)
     rel = course_b - course_b[0]
     placed = np.stack([rel[:, 0] * c + rel[:, 1] * s, -rel[:, 0] * s + rel[:, 1] * c], axis=1) + _course(a)[0][0]
-    return _bend(a, placed, motion.name, True, min_metres, partial=partial)
+    return _bend(a, placed, motion.name, True, min_metres)
 
 
 def turned(motion: Motion, degrees: float, at: float = 0.5, radius: float = TURN_RADIUS,

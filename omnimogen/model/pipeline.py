@@ -24,7 +24,7 @@ from ..device import module_device, resolve_device, resolve_dtype
 from ..errors import FormatError, OmnimogenError, check_number
 from ..instructions.schema import PLACEHOLDER
 from ..motion import FPS, WINDOW_ROWS, Motion, resample
-from ..motion.checks import locomotion, mean_speed, raised_hand, side_of_path, turn_side
+from ..motion.checks import locomotion, raised_hand, side_of_path, turn_side
 from ..tokenizer import MotionTokenizer, load_tokenizer
 from .compose import along_path, splice_whole, turned
 from .generate import SamplingOptions, generate
@@ -46,7 +46,6 @@ from .understand import (
     refers_back,
     spoken_seconds,
     style_of,
-    style_only,
     unknown_request_warnings,
 )
 from .vocab import Message, MotionCodes, TextPart
@@ -82,11 +81,6 @@ UNCONDITIONAL = "A person moves."
 # its diagonal walks angle off 15-60 degrees from the start).
 READ_TURNS = {"walk-turn-left": (90.0, 0.5), "walk-turn-right": (-90.0, 0.5),
               "walk-left": (35.0, 0.05), "walk-right": (-35.0, 0.05)}  # fmt: skip
-# A restyled locomotion (``OmniMoGen._restyled``): a forward one at this mean speed or faster is a run
-# (Bandai's walks: 0.5-2.1 m/s, most under 1.7; runs and dashes: 1.9-4.6, most above 3.5).
-RUN_SPEED = 1.9
-OWN_WORDS = {"walk": r"walk\w*|stroll\w*|steps?", "run": r"run\w*|jog\w*|sprint\w*|dash\w*",
-             "walk-back": r"walk\w*|back\w*|backward\w*|revers\w*|steps?"}  # fmt: skip
 WALK_TRIES = 3  # walks asked for one that goes straight ahead (on the follow dev half, 1 in 5 does not)
 
 
@@ -249,9 +243,8 @@ class OmniMoGen:
         if opts.keep_parts and not opts.words_only and reading is not None and reading.known:
             composed = self._walk_that_turns(instruction, reading, n, opts)
         elif opts.keep_parts and not opts.words_only and opts.seconds is None and opts.frames is None:
-            edited = motions.get("SourceMotion") if list(motions) == ["SourceMotion"] else None
-            composed = (self.edited_exactly(instruction, edited) or self._restyled(instruction, edited, opts)
-                        if edited is not None else self.compose(instruction, motions) if len(motions) == 2 else None)  # fmt: skip
+            composed = (self.edited_exactly(instruction, motions["SourceMotion"]) if list(motions) == ["SourceMotion"]
+                        else self.compose(instruction, motions) if len(motions) == 2 else None)  # fmt: skip
         if composed is not None:
             motion, how = composed
             return Result("<Motion>", [motion], parts=(MotionCodes(self.tokenizer.encode(motion)),),
@@ -307,35 +300,6 @@ class OmniMoGen:
         how it was made, naming the motion ``name``): another speed and nothing else, played so
         (:meth:`_played`), or a turn of a straight walk, bent so (:meth:`_turned`); else None."""
         return self._played(instruction, motion, name) or self._turned(instruction, motion, name)
-
-    def _restyled(self, instruction: str, motion: Motion, opts: Options,
-                  name: str = "<SourceMotion>") -> tuple[Motion, str] | None:  # fmt: skip
-        """A walk, run or walk backward given another manner and nothing else ("make <SourceMotion> look
-        tired", "an angrier version of <SourceMotion>": ``understand.style_only``): the model makes that
-        locomotion in that style from words, as long as the motion, and it is walked along the motion's
-        path (``compose.along_path``; as far along it as it gets: a tired walk gets less far). The model
-        shows a style in its text-to-motion answers far more often than in its edits (56% against 20%
-        of fresh requests' answers). None for anything else: the model edits."""
-        joints = motion.resample(FPS).joints
-        way = locomotion(joints)
-        if way not in ("forward", "backward"):
-            return None
-        action = "walk-back" if way == "backward" else "walk" if mean_speed(joints) < RUN_SPEED else "run"
-        style = style_only(instruction, OWN_WORDS[action])
-        if style is None:
-            return None
-        words = canonical_caption(action, style)
-        for attempt in range(WALK_TRIES):  # one that does not travel that way is asked again, with the next seed
-            seed = None if opts.seed is None else opts.seed + attempt
-            ask = dataclasses.replace(opts, seconds=None, frames=min(len(joints), WINDOW_FRAMES), seed=seed,
-                                      interpret_words=False, keep_parts=False, motion_only=True, think=False)  # fmt: skip
-            styled = self(words, **dataclasses.asdict(ask)).motions[0]
-            if locomotion(styled.joints) != way:
-                continue
-            moved = along_path(styled, Motion.from_joints(joints[: styled.num_frames], FPS), partial=True)
-            if moved is not None:
-                return moved, f"{words!r} made by the model and walked along the path of {name}"
-        return None
 
     def _played(self, instruction: str, motion: Motion, name: str) -> tuple[Motion, str] | None:
         """An edit that asks for another speed and nothing else ("play it at 1.5x", "it drags, hurry it
@@ -621,9 +585,7 @@ class ChatSession:
         follow_up = not fresh and not words and not motions and self.last_motion is not None
         exact = None  # another speed or a turn of the last answer, asked for and nothing else: made exactly
         if follow_up and options.get("keep_parts", True) and options.get("seconds") is None and options.get("frames") is None:
-            exact = self.model.edited_exactly(instruction, self.last_motion, "the last answer") \
-                or self.model._restyled(instruction, self.last_motion, _options(options, self.model.lm.sampling),
-                                        "the last answer")  # fmt: skip
+            exact = self.model.edited_exactly(instruction, self.last_motion, "the last answer")
         if self.last_frames and not fresh and not words and not motions and options.get("seconds") is None \
                 and options.get("frames") is None and spoken_seconds(instruction) is None \
                 and not changes_length(instruction):  # fmt: skip

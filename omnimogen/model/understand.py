@@ -266,31 +266,6 @@ def asked_speed(instruction: str) -> float | None:
     return ratio if 0.1 <= ratio <= 10 else None
 
 
-# Words of what an edit may change besides the manner: another action, a body part, a side or a path.
-_NOT_A_MANNER = re.compile(r"\b(wav\w*|rais\w*|lift\w*|bow\w*|kick\w*|punch\w*|slash\w*|danc\w*|jump\w*|hop\w*|"
-                           r"skip\w*|crawl\w*|march\w*|sneak\w*|tiptoe\w*|stomp\w*|salut\w*|cartwheel\w*|turn\w*|"
-                           r"spin\w*|flip\w*|mirror\w*|point\w*|beckon\w*|clap\w*|sit\w*|stand\w*|kneel\w*|run\w*|"
-                           r"jog\w*|sprint\w*|dash\w*|walk\w*|stroll\w*|step\w*|back\w*|revers\w*|hands?|arms?|"
-                           r"legs?|left|right|path|route|corner|circle|speed|fast\w*|quick\w*|slow\w*|"
-                           r"longer|shorter|seconds?)\b", re.IGNORECASE)  # fmt: skip
-
-
-def style_only(instruction: str, own: str = "") -> str | None:
-    """The style an edit asks for when its words name one (the style words of the caption and
-    phrasing tables, not their sense) and ask for nothing else: no other action, body part, side,
-    path, speed or length. ``own``: a regular expression of words that name what the edited motion
-    already does ("walk\\w*" for a walk), which may be named ("make the walk in <SourceMotion> sadder")."""
-    text = PLACEHOLDER.sub(" ", instruction)
-    if own:
-        text = re.sub(rf"\b(?:{own})\b", " ", text, flags=re.IGNORECASE)
-    plain = re.sub(r"\b(\w+?)ier\b", r"\1y", text)  # comparatives: "angrier", "sadder", "prouder"
-    plain = re.sub(r"\b(\w+?)(\w)\2er\b", r"\1\2", plain)
-    style = style_of(re.sub(r"\b(\w{3,}?)er\b", r"\1", plain))
-    if style == "normal" or _NOT_A_MANNER.search(text) or kept_parts(instruction) is not None:
-        return None
-    return style
-
-
 def refers_back(instruction: str) -> bool:
     """Whether a conversation's turn points at an earlier motion ("make it happier", "now faster",
     "again, but left") rather than asking for a new one ("a person does a cartwheel")."""
