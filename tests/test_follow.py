@@ -307,6 +307,9 @@ def test_the_shipped_phrase_embeddings_are_those_of_the_current_tables():
     ("hold both hands up high while the feet of <SourceMotion> do not change", ("legs", "torso")),
     ("leave the hips and legs alone and make <SourceMotion> raise the hand, the right one", ("legs", "torso", "left_arm")),
     ("make the walker in <SourceMotion> wave with both arms, the torso and legs untouched", ("legs", "torso")),
+    ("wave the right hand in <SourceMotion>; from the belt down nothing changes", ("legs", "torso", "left_arm")),
+    ("<SourceMotion> waves the right hand and keeps the other arm as it is", ("legs", "torso", "left_arm")),
+    ("lift the left arm of <SourceMotion>; the legs and the curve to the left don't change", ("legs", "torso", "right_arm")),
     # no body part kept: other edits, and words that keep a manner, a person or a time rather than a part
     ("make <SourceMotion> walk with the same style", None),
     ("Keep the gait of <SourceMotion> and turn right.", None),
@@ -330,6 +333,10 @@ def test_the_body_parts_an_edit_keeps_are_read_from_its_words(words, kept):
     # no path asked of one of them, or of both: the model answers
     ("the punch of <SourceMotion> with the swagger of whoever is walking in <RefMotion>", None),
     ("the route of <SourceMotion> and the route of <RefMotion>", None),
+    ("<RefMotion> course + <SourceMotion> arm", ("RefMotion", "SourceMotion")),
+    ("hands up like <SourceMotion>, and meander off the same way <RefMotion> does", ("RefMotion", "SourceMotion")),
+    ("put the wave of <SourceMotion> onto the walking line from <RefMotion>", ("RefMotion", "SourceMotion")),
+    ("someone waving like <SourceMotion> who drifts across the floor on the line <RefMotion> took", ("RefMotion", "SourceMotion")),
     ("make <SourceMotion> go where it went before", None),
 ])  # fmt: skip
 def test_which_motion_gives_the_path_is_read_from_the_words(words, roles):
@@ -349,6 +356,7 @@ def test_which_motion_gives_the_path_is_read_from_the_words(words, roles):
     # a slight word next to the turn; veering is a diagonal, as the corpus's captions say
     ("she walks a bit, then cuts left at the corner", (90.0, 0.5)), ("veer <SourceMotion> a little to the right", (-30.0, 0.05)),
     ("make <SourceMotion> veer off to the left", (35.0, 0.05)),
+    ("have <SourceMotion> wheel around to the left", (90.0, 0.5)),
 ])  # fmt: skip
 def test_a_turn_asked_of_a_walk_is_read_from_the_words(words, turn):
     assert understand.asked_turn(words) == turn

@@ -580,14 +580,15 @@ BODY = ("legs", "torso", "left_arm", "right_arm")  # the chains of instructions.
 _GROUPS = {"arms": ("left_arm", "right_arm"), "upper_body": ("torso", "left_arm", "right_arm"), "all": BODY}
 # Words for each part, most specific first (a side's arm before the arms). Walking words name the legs:
 # "the steps stay the same" keeps them, "make them walk backward" changes them.
-_LEG_NOUNS = (r"lower[- ]?body|lower half|bottom half|(?:from )?the waist down|below the (?:waist|hips?)|legs?|feet|foot|"
+_LEG_NOUNS = (r"lower[- ]?body|lower half|bottom half|(?:from )?the (?:waist|belt) down|below the (?:waist|hips?|belt)|legs?|feet|foot|"
               r"knees?|hips?|footwork|footsteps?|gait|strides?")
 _PART_WORDS = (
-    ("upper_body", r"upper[- ]?body|upper half|top half|(?:from )?the waist up|above the (?:waist|hips?)"),
+    ("upper_body", r"upper[- ]?body|upper half|top half|(?:from )?the (?:waist|belt) up|above the (?:waist|hips?|belt)"),
     ("legs", _LEG_NOUNS + r"|steps?|stepping|walk(?:s|ing)?|run(?:s|ning)?|jog(?:s|ging)?|stroll(?:s|ing)?"),
     ("left_arm", r"left[- ](?:arm|hand)(?:ed)?"),
     ("right_arm", r"right[- ](?:arm|hand)(?:ed)?"),
     ("arms", r"(?:both|two)[- ](?:arms|hands)|two[- ]handed|arms|hands"),
+    ("other_arm", r"other (?:arm|hand)"),  # the side not named elsewhere in the words
     ("arm", r"arm|hand"),  # a side named elsewhere in the words decides which ("only the arm changes: the left one")
     ("torso", r"torso|trunk|chest|spine"),  # not "head": "raise the hand above the head"
     ("all", r"everything(?: else)?|the rest(?: of (?:the|their|his|her) body)?|all else|the whole body"),
@@ -596,7 +597,7 @@ _PART = re.compile("|".join(f"(?P<{name}>\\b(?:{words})\\b)" for name, words in 
 # A body part proper must be named before any is kept: "walk with the same style" and "keep the gait
 # and turn left" keep nothing.
 _ANATOMY = re.compile(r"\b(legs?|feet|foot|knees?|hips?|arms?|hands?|-handed|torso|trunk|chest|spine|"
-                      r"upper[- ]?body|lower[- ]?body|(?:upper|lower|top|bottom) half|waist|footwork)\b",
+                      r"upper[- ]?body|lower[- ]?body|(?:upper|lower|top|bottom) half|waist|belt|footwork)\b",
                       re.IGNORECASE)  # fmt: skip
 _KEEP = re.compile(
     r"\b(keep|keeps|kept|keeping|leave|leaves|leaving|left (?:alone|as is|be|untouched|unchanged|intact)|stays?|"
@@ -605,7 +606,8 @@ _KEEP = re.compile(
     r"hang(?:s|ing)? on to|retain(?:s|ed)?|maintain(?:s|ed)?|still|fine|alone|carry on|carries on|keeps? going|"
     r"go(?:es)? on|(?:don'?t|do not|doesn'?t|does not|shouldn'?t|should not|must not|mustn'?t|won'?t|never) "
     r"(?:touch|change|alter|modify|budge|move|differ|mess)|without (?:changing|touching|altering)|"
-    r"(?:is|are|looks?) (?:perfect|good|great|right)|the way (?:it|they) (?:did|was|were))\b",
+    r"(?:is|are|looks?) (?:perfect|good|great|right)|the way (?:it|they) (?:did|was|were)|"
+    r"nothing (?:chang\w*|moves|differs)|no changes?)\b",
     re.IGNORECASE,
 )  # fmt: skip
 _EXCEPT = re.compile(r"\b(?:everything|all|the rest)(?: else)? (?:but|except(?: for)?|apart from|other than|save)\b",
@@ -618,12 +620,12 @@ _CHANGE = r"(?:chang\w*|differ\w*|moves?|want|need|should|alter\w*|redo\w*|edit\
 _ONLY = re.compile(rf"\b(?:only|just|solely)\b.*\b{_CHANGE}\b|\b{_CHANGE}\b.*\b(?:only|just|solely)\b|"
                    rf"\b(?:{_NOUNS})(?: movements?| motion)? only\b|\b(?:(?:replac|swap|substitut|exchang)\w*(?: in)?|use) "
                    rf"(?:(?:a|the|new|its|their|his|her)\s+)*(?:\w+\s+)?(?:{_NOUNS})\b", re.IGNORECASE)
-_DET = r"(?:(?:the|its|his|her|their|both|whole|entire)\s+)*"
+_DET = r"(?:(?:the|its|his|her|their|both|whole|entire|other)\s+)*"
 # Clauses: punctuation, contrast words, a subordinate "as the ...", a comma that does not list parts,
 # and an "and" that does not join two ("the legs and chest" is one clause; "keep the legs and wave" two).
 _CLAUSE = re.compile(r"[;.:!?]|\b(?:but|while|whereas|though|although|then|so)\b|\bas (?=(?:the|a|he|she|someone)\b)|"
                      rf",(?!\s*(?:{_NOUNS}|head|neck)\s*(?:,|\band\b))|"  # not a list: "the hips, legs and torso"
-                     rf"\band\b(?!\s+{_DET}(?:{_NOUNS})\b)",
+                     rf"\band\b(?!\s+{_DET}(?:{_NOUNS}|curve|path|route|turn|direction|trajectory)\b)",
                      re.IGNORECASE)  # fmt: skip
 
 
@@ -640,7 +642,11 @@ def _parts_named(clause: str, side: str | None) -> set[str]:
     found: set[str] = set()
     for m in _PART.finditer(clause):
         name = m.lastgroup
-        found.update(((f"{side}_arm",) if side else _GROUPS["arms"]) if name == "arm" else _GROUPS.get(name, (name,)))
+        if name in ("arm", "other_arm"):
+            other = {"left": "right", "right": "left"}.get(side) if name == "other_arm" else side
+            found.update((f"{other}_arm",) if other else _GROUPS["arms"])
+        else:
+            found.update(_GROUPS.get(name, (name,)))
     return found
 
 
@@ -689,20 +695,24 @@ def kept_parts(instruction: str) -> KeptParts | None:
 # ---- which bound motion gives the path ------------------------------------------------------------
 
 # Words for where a motion goes (not "walk": "as heavy as whoever is walking in <RefMotion>" asks for
-# a manner) and for what it does.
-_PATH_WORDS = re.compile(r"\b(\w*paths?|routes?|trajector(?:y|ies)|course|track|direction|ground|where(?:ver)?|lines?(?! up)|"
-                         r"travel\w*|cover\w*|heading|heads|goes|going)\b", re.IGNORECASE)  # fmt: skip
-_DOING_WORDS = re.compile(r"\b(action|gestures?|arms?|hands?|waves?|waving|raised?|raising|does|do|doing|"
-                          r"moves?|manner|style|mood|feel\w*|looks?|carr(?:y|ies))\b", re.IGNORECASE)  # fmt: skip
-_ROLE_CLAUSE = re.compile(r"[;,.:!?]|\b(?:and|but|while|with|whereas)\b", re.IGNORECASE)
+# a manner) and for what it does; the weak ones ("goes", "does") count only in a clause without a
+# strong word of the other kind ("meander off the way <RefMotion> does", "hand going like <SourceMotion>").
+_PATH_WORDS = re.compile(r"\b(\w*paths?|routes?|trajector(?:y|ies)|course|track|trail\w*|direction|ground|floor|"
+                         r"where\w*ver|where|lines?(?! up)|travel\w*|cover\w*|heading|curv\w*|bends?|retrac\w*|"
+                         r"steer\w*|wander\w*|meander\w*|drift\w*|footsteps?)\b", re.IGNORECASE)  # fmt: skip
+_PATH_WEAK = re.compile(r"\b(heads|goes|going|go|went|ends? up)\b", re.IGNORECASE)
+_DOING_WORDS = re.compile(r"\b(action|gestures?|arms?|hands?|waves?|waving|raised?|raising|lift\w*|manner|style|"
+                          r"mood|feel\w*|looks?|carr(?:y|ies))\b", re.IGNORECASE)  # fmt: skip
+_DOING_WEAK = re.compile(r"\b(does|do|doing|did|moves?)\b", re.IGNORECASE)
+_ROLE_CLAUSE = re.compile(r"[;,.:!?+&]|\b(?:and|but|while|with|whereas|who|along|onto)\b", re.IGNORECASE)
 
 
 def path_and_action(instruction: str) -> tuple[str, str] | None:
     """(the placeholder whose path the words ask for, the other one) for an instruction that names two
     motions and asks for the path of one and what the other does ("take the route walked in
     <RefMotion> and let the wave from <SourceMotion> happen along the way"), else None. Each clause
-    that names one placeholder is read for path words ("route", "where ... goes", "course") and
-    words of doing ("wave", "the arms", "what ... does", "manner"); the path's must name only path
+    that names one placeholder is read for path words ("route", "where ... goes", "course", "steer")
+    and words of doing ("wave", "the arms", "what ... does", "manner"); the path's must name only path
     words, the other's none."""
     names = list(dict.fromkeys(PLACEHOLDER.findall(instruction)))
     if len(names) != 2:
@@ -714,8 +724,9 @@ def path_and_action(instruction: str) -> tuple[str, str] | None:
         if len(named) != 1:
             continue
         (name,) = named
-        path[name] += len(_PATH_WORDS.findall(clause))
-        doing[name] += len(_DOING_WORDS.findall(clause))
+        strong_path, strong_doing = len(_PATH_WORDS.findall(clause)), len(_DOING_WORDS.findall(clause))
+        path[name] += strong_path or (0 if strong_doing else len(_PATH_WEAK.findall(clause)))
+        doing[name] += strong_doing or (0 if strong_path else len(_DOING_WEAK.findall(clause)))
     roads = [n for n in names if path[n] and not doing[n]]
     if len(roads) != 1:
         return None
@@ -725,7 +736,7 @@ def path_and_action(instruction: str) -> tuple[str, str] | None:
 
 # ---- a turn asked of a walk ------------------------------------------------------------------------
 
-_TURN = re.compile(r"\b(turn\w*|hang a|pivot\w*|corner\w*|bend\w*|swing\w*|swerv\w*|bank\w*|rounds?|curv\w*|"
+_TURN = re.compile(r"\b(turn\w*|hang a|pivot\w*|corner\w*|bend\w*|swing\w*|swerv\w*|bank\w*|rounds?|curv\w*|wheel\w*|"
                    r"hallway|facing)\b", re.IGNORECASE)  # fmt: skip
 # Veering and drifting are diagonals, as the corpus's captions of its diagonal walks say them.
 _DIAGONAL = re.compile(r"\b(diagonal\w*|diagnoal|angl\w*|slant\w*|veer\w*|drift\w*)\b", re.IGNORECASE)
