@@ -129,6 +129,9 @@ def test_check_turn_passes_the_truth_and_fails_the_wrong_answers(left_turn, righ
     src = {"SourceMotion": right, "RefMotion": left}
     assert check_turn({"trajectory_from": "RefMotion"}, left, None, src, None, False, "x")["trajectory"]
     assert not check_turn({"trajectory_from": "RefMotion"}, right, None, src, None, False, "x")["trajectory"]
+    swapped = {"SourceMotion": left, "RefMotion": right}  # the path is the source's: copying the other fails
+    assert check_turn({"trajectory_from": "SourceMotion"}, left, None, swapped, None, False, "x")["trajectory"]
+    assert not check_turn({"trajectory_from": "SourceMotion"}, right, None, swapped, None, False, "x")["trajectory"]
     assert check_turn({"unknown": True}, left, None, {}, None, True, "unknown") == {"warned": True}
     # an unknown request that names its activity is unknown only to a model never trained on it
     cartwheel, trained = {"unknown": "cartwheel"}, ("a person walks", "a person does a cartwheel")

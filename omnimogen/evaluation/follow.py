@@ -351,9 +351,10 @@ def check_turn(expect: dict, answer: Motion, edited: Motion | None, motions: dic
             out["kept_parts"] = all(checks.part_error(j, edited.joints, p) <= checks.KEPT_METRES
                                     for p in expect["kept_parts"])  # fmt: skip
     ref = motions.get(expect.get("trajectory_from") or "")
-    src = motions.get("SourceMotion")
-    if ref is not None and src is not None:
-        out["trajectory"] = checks.path_error(j, ref.joints) <= 0.5 * checks.path_error(src.joints, ref.joints)
+    # the baseline is copying the other motion: the source, or the reference where the path is the source's
+    other = next((m for n, m in sorted(motions.items()) if n != expect.get("trajectory_from")), None)
+    if ref is not None and other is not None:
+        out["trajectory"] = checks.path_error(j, ref.joints) <= 0.5 * checks.path_error(other.joints, ref.joints)
     ref = motions.get(expect.get("speed_from") or "")
     if ref is not None:
         out["speed_from"] = abs(checks.mean_speed(j) / max(checks.mean_speed(ref.joints), 1e-6) - 1) <= checks.SPEED_TOLERANCE
