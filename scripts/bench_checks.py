@@ -41,6 +41,8 @@ EXPECT = {
                    "raise-up-right-hand": "in_place"},
     "hand": {"raise-up-left-hand": "left", "raise-up-right-hand": "right", "raise-up-both-hands": "both",
              "wave-left-hand": "left", "wave-right-hand": "right", "wave-both-hands": "both"},
+    "waves": {"wave-left-hand": True, "wave-right-hand": True, "wave-both-hands": True, "raise-up-left-hand": False,
+              "raise-up-right-hand": False, "raise-up-both-hands": False, "walk": False},
 }  # fmt: skip
 FACING = ("walk", "walk-left", "walk-right", "walk-turn-left", "walk-turn-right", "run", "dash")
 SKILL_WORDS = {"inverted": r"cartwheel|flip|\brolls?\b|crawl", "airborne": r"\bjump", "kick": r"\bkick"}
@@ -96,7 +98,7 @@ def main() -> None:
     for clip in clips:
         joints = Motion.from_features(corpus.features(clip.id)).joints
         m = checks.measure(joints)
-        got = {"turn": m.turn, "side": m.side, "locomotion": m.locomotion, "hand": m.hand}
+        got = {"turn": m.turn, "side": m.side, "locomotion": m.locomotion, "hand": m.hand, "waves": m.waves}
         for check, table in EXPECT.items():
             if clip.action in table:
                 ok = got[check] == table[clip.action]

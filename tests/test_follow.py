@@ -23,7 +23,7 @@ from omnimogen.evaluation.follow import (
 )
 from omnimogen.evaluation.paraphrase import frames
 from omnimogen.model import understand
-from omnimogen.motion import FPS, Motion, checks, mirror_joints, resample
+from omnimogen.motion import FPS, SMPL22, Motion, checks, mirror_joints, resample
 
 HERE = Path(__file__).parent / "fixtures"
 
@@ -90,6 +90,29 @@ def test_hands_walking_backward_and_kept_parts(left_turn):
     assert checks.part_error(left_turn, left_turn, "legs") == 0.0
     assert checks.part_error(crab_walk(left_turn), left_turn, "arms") < 1e-6  # same pose, other facing
     assert checks.part_error(raised[: len(left_turn)], left_turn[: len(raised)], "right_arm") > checks.KEPT_METRES
+
+
+def test_a_raised_hand_that_swings_sideways_waves(left_turn):
+    """A real raised right hand is held up, not waved; the same take with its raised wrist swung 12 cm
+    to either side three times a second (in the body's frame) waves; a walk's arms swing, but below the
+    shoulders. In the follow suite, a hand gesture's kind is judged from the joints, and in answers
+    made of two motions the evaluator's whole-body reading of the action is not asked."""
+    raised = fixture("dataset-2_raise-up-right-hand_normal_007")
+    assert checks.wave_swings(raised) < checks.WAVE_SWINGS and not checks.waves(left_turn)
+    wrist, shoulder = (SMPL22.index(n) for n in ("right_wrist", "right_shoulder"))
+    h = checks.headings(raised)
+    side = np.stack([np.cos(h), np.zeros_like(h), -np.sin(h)], axis=1)  # the body's left, +X when facing +Z
+    waving = raised.copy()
+    up = raised[:, wrist, 1] > raised[:, shoulder, 1]
+    waving[up, wrist] += 0.12 * np.sin(2 * np.pi * 3 * np.arange(len(raised)) / FPS)[up, None] * side[up]
+    assert checks.waves(waving) and checks.raised_hand(waving) == "right"
+    wave = {"action": "wave-right-hand", "hand": "right"}
+    read = ("wave-one-hand", "normal")
+    assert check_turn(wave, Motion.from_joints(waving), None, {}, read, False, "t2m")["gesture"]
+    held = check_turn(wave, Motion.from_joints(raised), None, {}, read, False, "t2m")
+    assert not held["gesture"] and held["hand"] and held["action"]
+    combined = check_turn(wave, Motion.from_joints(waving), None, {}, ("walk", "normal"), False, "edit/bodypart")
+    assert "action" not in combined and combined["gesture"] and combined["hand"]
 
 
 def test_whole_body_skills_read_from_the_joints(left_turn):

@@ -40,6 +40,8 @@ SIDE_METRES = 0.25  # a path veers to a side when its end lies at least this far
 SIDE_SHARE = 0.15  # ... and at least this share of the distance walked
 HAND_UP = -0.15  # a hand is up when its wrist gets this high relative to its shoulder (metres)
 HAND_MARGIN = 0.15  # one hand leads when its wrist reaches this much higher than the other's
+WAVE_METRES = 0.04  # a wave swings a wrist held above its shoulder sideways by at least this ...
+WAVE_SWINGS = 4  # ... this many times (Bandai's train waves: a median of 9-10 swings; raised hands 0-1)
 FACING_SHARE = 0.9  # a bending path is walked facing along it when this share of its moving frames do
 SPEED_TOLERANCE = 0.25  # a speed within 25% of the one asked
 KEPT_METRES = 0.08  # kept body parts: mean distance of their joints to the source's, in the body's frame
@@ -165,6 +167,29 @@ def raised_hand(joints: np.ndarray) -> str:
     return "both"
 
 
+def wave_swings(joints: np.ndarray) -> int:
+    """The most sideways swings of either wrist, in the body's frame and relative to its shoulder,
+    over the frames it is above the shoulder: a swing is a reversal at least :data:`WAVE_METRES`
+    from the last extreme (the arm of a raised hand barely moves; a waving one swings to and fro)."""
+    local, most = _local(joints), 0
+    for wrist, shoulder in ((L_WRIST, L_SHOULDER), (R_WRIST, R_SHOULDER)):
+        up = joints[:, wrist, 1] > joints[:, shoulder, 1]
+        x = (local[:, wrist, 0] - local[:, shoulder, 0])[up]
+        swings, way, extreme = 0, 0, (x[0] if len(x) else 0.0)  # way: +1 swinging out, -1 back, 0 not yet
+        for v in x[1:]:
+            if way and (v - extreme) * way > 0:  # further the same way: the extreme moves on
+                extreme = v
+            elif abs(v - extreme) >= WAVE_METRES:  # far enough the other way (or the first way): a swing
+                swings, way, extreme = swings + (way != 0), (1 if v > extreme else -1), v
+        most = max(most, swings)
+    return most
+
+
+def waves(joints: np.ndarray) -> bool:
+    """Whether a raised hand waves (:func:`wave_swings`) rather than being held up."""
+    return wave_swings(joints) >= WAVE_SWINGS
+
+
 def inverted_frames(joints: np.ndarray) -> int:
     """Frames in which the head is below the pelvis (upside down, or lying head-down)."""
     return int((joints[:, HEAD, 1] < joints[:, 0, 1]).sum())
@@ -255,10 +280,11 @@ class Measures:
     mean_speed: float
     hand: str
     shows: tuple[str, ...] = ()
+    waves: bool = False
 
 
 def measure(joints: np.ndarray, fps: float = FPS) -> Measures:
     joints = np.asarray(joints, dtype=np.float64)
     return Measures(len(joints), turn_degrees(joints), side_of_path(joints), turn_side(joints), locomotion(joints),
                     facing_along_path(joints, fps), path_length(joints), mean_speed(joints, fps),
-                    raised_hand(joints), shows(joints, fps))  # fmt: skip
+                    raised_hand(joints), shows(joints, fps), waves(joints))  # fmt: skip
