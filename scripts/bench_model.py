@@ -9,7 +9,8 @@ random weights (latency does not depend on the weights when the answer's length 
 reports decoding speed in positions per second and the achieved forward FLOP rate as a fraction of
 this machine's float32 matmul peak, measured in the same run, and times the 9.8 s case with the
 lean decoder (``omnimogen.model.fast_llama``) and with the Hugging Face forward in alternating runs,
-and, for a model whose defaults guide its answers, with that guidance and without it.
+and, for a model whose defaults guide its answers, with that guidance and without it, and a turn
+asked in words made by bending a straight walk (the default) and by the model alone.
 """
 
 from __future__ import annotations
@@ -142,6 +143,20 @@ def main() -> None:
             f"guidance {g}": {"median_s": round(statistics.median(v), 4), "spread_s": [round(min(v), 4), round(max(v), 4)]}
             for g, v in guided.items()
         }
+
+    # A turn asked in words: a straight walk made and bent onto the turn (keep_parts, the default)
+    # against the model's own turn, alternately.
+    bent = {True: [], False: []}
+    for _ in range(args.repeats):
+        for keep in bent:
+            t = time.perf_counter()
+            model.generate("a person walks forward and turns left", seconds=9.8, keep_parts=keep, **kw)
+            bent[keep].append(time.perf_counter() - t)
+    result["turn_text_to_9.8s_side_by_side"] = {
+        name: {"median_s": round(statistics.median(bent[keep]), 4),
+               "spread_s": [round(min(bent[keep]), 4), round(max(bent[keep]), 4)]}
+        for name, keep in (("walk made and bent", True), ("the model's own turn", False))
+    }  # fmt: skip
 
     # Decoding speed: positions per second in the 9.8 s case, and the FLOP rate that implies.
     lm = model.lm

@@ -282,6 +282,8 @@ def test_length_words_questions_and_sides():
     assert understand._with_side("walk-turn-left", "turn rightwards at the corner") == "walk-turn-right"
     assert understand._with_side("walk-turn-left", "left, then right") == "walk-turn-left"  # both named: keep
     assert understand._with_side("bow", "bow to the left") == "bow"
+    assert understand._with_side("walk-right", "walking on a diagonal toward the lft") == "walk-left"  # typos
+    assert understand._with_side("wave-left-hand", "wave with the rigth hand") == "wave-right-hand"
     assert understand.canonical_caption("bye", "tired") == "A person waves goodbye tiredly."
     assert understand.canonical_caption("walk", "normal") == "A person walks forward."
 

@@ -419,12 +419,18 @@ def style_by_sense(text: str) -> str:
     return style if gain >= STYLE_GAIN else "normal"
 
 
-_SIDE = re.compile(r"\b(left|right)(?:wards?|-hand(?:ed)?)?\b", re.IGNORECASE)
+# A side, and its common typos ("toward the lft", "to the rigth").
+_SIDE = re.compile(r"\b(left|lft|lef|letf|lfet|right|rigth|rght|riht|rihgt)(?:wards?|-hand(?:ed)?)?\b", re.IGNORECASE)
+
+
+def _sides(text: str) -> set[str]:
+    """The sides ("left", "right") the words name."""
+    return {"left" if m.lower().startswith("l") else "right" for m in _SIDE.findall(text)}
 
 
 def _with_side(action: str, text: str) -> str:
     """The action with the side the words name: sentence encoders barely tell left from right."""
-    sides = {m.lower() for m in _SIDE.findall(text)}
+    sides = _sides(text)
     if len(sides) != 1 or not any(s in action for s in ("left", "right")):
         return action
     (side,) = sides
@@ -768,7 +774,7 @@ def asked_turn(instruction: str) -> tuple[float, float] | None:
     (:data:`_NOT_A_TURN`: a mirror image, walking backward, a circle, another action)."""
     text = PLACEHOLDER.sub(" ", instruction)
     named = re.sub(r"\bright(?:[- ]angle\w*| away| now)|all right", " ", text, flags=re.IGNORECASE)  # not sides
-    sides = {m.lower() for m in _SIDE.findall(named)}
+    sides = _sides(named)
     number = _DEGREES.search(text)
     turn_words = bool(_TURN.search(text))
     diagonal = not turn_words and bool(_DIAGONAL.search(named))  # "a corner, not just a diagonal": a turn
