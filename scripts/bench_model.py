@@ -71,6 +71,18 @@ def timed(fn, repeats: int) -> tuple[float, object]:
     return statistics.median(times), out
 
 
+def alternately(variants: dict, repeats: int) -> dict:
+    """Each of ``variants`` (name -> call) timed ``repeats`` times, taking turns: name -> median and spread."""
+    times: dict = {name: [] for name in variants}
+    for _ in range(repeats):
+        for name, fn in variants.items():
+            t = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t)
+    return {name: {"median_s": round(statistics.median(v), 4), "spread_s": [round(min(v), 4), round(max(v), 4)]}
+            for name, v in times.items()}  # fmt: skip
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", help="model directory (default: the shipped one)")
@@ -133,30 +145,16 @@ def main() -> None:
     # The model's own guidance (an unconditional row run beside the answer) against none, alternately.
     own = model.lm.sampling.get("guidance", 1.0)
     if own != 1.0:
-        guided = {1.0: [], own: []}
-        for _ in range(args.repeats):
-            for g in guided:
-                t = time.perf_counter()
-                model.generate("a person walks forward happily", seconds=9.8, guidance=g, **kw)
-                guided[g].append(time.perf_counter() - t)
-        result["text_to_9.8s_guidance_side_by_side"] = {
-            f"guidance {g}": {"median_s": round(statistics.median(v), 4), "spread_s": [round(min(v), 4), round(max(v), 4)]}
-            for g, v in guided.items()
-        }
+        result["text_to_9.8s_guidance_side_by_side"] = alternately({
+            f"guidance {g}": lambda g=g: model.generate("a person walks forward happily", seconds=9.8, guidance=g, **kw)
+            for g in (1.0, own)}, args.repeats)  # fmt: skip
 
     # A turn asked in words: a straight walk made and bent onto the turn (keep_parts, the default)
     # against the model's own turn, alternately.
-    bent = {True: [], False: []}
-    for _ in range(args.repeats):
-        for keep in bent:
-            t = time.perf_counter()
-            model.generate("a person walks forward and turns left", seconds=9.8, keep_parts=keep, **kw)
-            bent[keep].append(time.perf_counter() - t)
-    result["turn_text_to_9.8s_side_by_side"] = {
-        name: {"median_s": round(statistics.median(bent[keep]), 4),
-               "spread_s": [round(min(bent[keep]), 4), round(max(bent[keep]), 4)]}
-        for name, keep in (("walk made and bent", True), ("the model's own turn", False))
-    }  # fmt: skip
+    turn = "a person walks forward and turns left"
+    result["turn_text_to_9.8s_side_by_side"] = alternately({
+        "walk made and bent": lambda: model.generate(turn, seconds=9.8, keep_parts=True, **kw),
+        "the model's own turn": lambda: model.generate(turn, seconds=9.8, keep_parts=False, **kw)}, args.repeats)  # fmt: skip
 
     # Decoding speed: positions per second in the 9.8 s case, and the FLOP rate that implies.
     lm = model.lm
