@@ -399,6 +399,10 @@ def test_a_turn_asked_of_a_walk_is_read_from_the_words(words, turn):
     ("bring <SourceMotion> down to 60 percent of its speed", 0.6), ("three quarters of the speed", 0.75),
     # negated and complaining words point the other way
     ("a touch less hurried", 0.8), ("not so quick", 1 / 1.5), ("less sluggish please", 1.5), ("it's too slow", 1.5),
+    ("triple the speed of <SourceMotion>", 3.0), ("it is 3 seconds now, make it 2 seconds", 1.5),
+    ("it feels kind of slow, speed it up", 1.5), ("that's too fast for the cutscene, slow it down", 1 / 1.5),
+    ("my character's wave in <SourceMotion> should be 20% slower", 0.8), ("play it at quarter speed, like a slow-mo", 0.25),
+    ("<SourceMotion> should go exactly as fast as the runner in <RefMotion>", None),
     # a speed and something else, no direction or an unclear one, or no speed at all: the model answers
     ("make <SourceMotion> faster and angrier", None), ("have <SourceMotion> wave faster", None),
     ("make <SourceMotion> 20% different", None), ("twice as fast but slower", None),

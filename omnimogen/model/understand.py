@@ -212,7 +212,14 @@ _SPEEDS = [  # (pattern, ratio or a function of the match): the first that match
     (r"\b(?:at )?(?:a )?quarter[- ](?:the )?(?:speed|pace|tempo|rate)", 0.25),
     (r"\bhalf[- ](?:the )?(?:speed|pace|tempo|rate)|\bhalf as (?:fast|quick)|\bslow[- ]?mo(?:tion)?\b|"
      r"\b(?:cut|drop)\w* the (?:speed|pace|tempo) in half|\bhalve\w* the (?:speed|pace|tempo)", 0.5),
-    (r"\b(\d+(?:\.\d+)?)\s*(?:%|percent) of\b", lambda m: float(m.group(1)) / 100),  # "60% of its speed"
+    (r"\b(\d+(?:\.\d+)?)\s*(?:%|percent) of\b|\bto (\d+(?:\.\d+)?)\s*(?:%|percent)",
+     lambda m: float(m.group(1) or m.group(2)) / 100),  # "60% of its speed", "to 125%"
+    (r"\b(?:triple|tripled|treble)\b", 3.0),
+    (r"\b(?:quadruple|quadrupled)\b", 4.0),
+    (r"\b(\d+(?:\.\d+)?)\s*(?:s|secs?|seconds?)\b.*?\b(?:to be|into|in|to|down to|up to|make it|be)\s+(?:about |roughly |only |just )?"
+     r"(\d+(?:\.\d+)?)\s*(?:s|secs?|seconds?)\b", lambda m: float(m.group(1)) / float(m.group(2))),  # "is 3 s, make it 2 s"
+    (r"\b(?:shot|filmed|recorded) at (\d+)\s*fps\b.*?\bplay\w*(?: back)? at (\d+)",
+     lambda m: float(m.group(2)) / float(m.group(1))),  # overcranked: shot at 120 fps, played at 30
     (r"\b(two|three|four)[- ](thirds|quarters|fifths) of\b",
      lambda m: _number(m.group(1)) / _PARTS[m.group(2)]),
     # a change by so much: the words' direction says which way
@@ -225,9 +232,11 @@ _DIRECTIONS = [
     (r"\b(?:less|not (?:so|as|too)|no(?:t in a)?|un)\s*(?:hurr\w*|rush\w*|quick\w*|fast|frantic|brisk\w*)|"
      r"\btake (?:its|their|his|her|your|my) time\b", "slower"),
     (r"\b(?:less|not (?:so|as|too))\s+(?:slow\w*|sluggish|leisurely)", "faster"),
-    (r"\btoo (?:fast|quick\w*|rushed|hurried|snappy)|\brushe[ds] through", "slower"),
-    (r"\btoo (?:slow\w*|sluggish)|\bdrag(?:s|ging)?\b(?! \w+ out)|\bsluggish|\bplodding", "faster"),
-    (r"\b(?:fast\w*|quick\w*|speed\w*(?: \w+){0,3} up|sped(?: \w+){0,3} up|speedier|snappier|zippier|brisk\w*|"
+    (r"\b(?:too|(?:feels?|looks?|seems?|is|it's|its)(?: \w+){0,2}) (?:fast|quick\w*|rushed|hurried|snappy)|"
+     r"\brushe[ds] through", "slower"),
+    (r"\b(?:too|(?:feels?|looks?|seems?|is|it's|its)(?: \w+){0,2}) (?:slow\w*|sluggish|glacial)|"
+     r"\bdrag(?:s|ging)?\b(?! \w+ out)|\bsluggish|\bplodding|\bglacial", "faster"),
+    (r"\b(?:fast\w*|quick\w*|quik\w*|speed\w*(?: \w+){0,3} up|sped(?: \w+){0,3} up|speedier|snappier|zippier|brisk\w*|"
      r"hurr\w*|rush|pick\w*(?: it)? up|(?:crank|bump|turn)\w*(?: \w+){0,3} up|up the (?:pace|tempo))\b", "faster"),
     (r"\b(?:slow\w*|more leisurely|leisurely|eas\w* off|dial\w*(?: \w+)? back|tone\w*(?: \w+)? down|"
      r"bring\w*(?: \w+)? down|(?:drag|draw|stretch)\w*(?: \w+)? out)\b", "slower"),
@@ -243,7 +252,16 @@ same exactly otherwise rest keep still now then ok okay cool nice good great hmm
 touch tad notch some much way more less lot far really too very rather slightly somewhat quite speed speeds sped pace tempo
 rate time timing retime frame frames fps up down do does done last lasts edit about roughly around approximately until than
 times percent x half double twice quarter third fifth one two three four five long longer duration length overall over there
-feel feels felt look looks seem seems current currently original originally normal usual what is right""".split())
+feel feels felt look looks seem seems current currently original originally normal usual what is right happens happen
+finish finishes finished end ends give me replay lol haha pls nudge set push bring possible hand hands arm arms leg legs
+feet body steps step get gets got kind sort kinda that's fit now mo bump treat footage shot filmed recorded
+overcranked undercranked""".split())
+
+
+_SPEED_NOUN = re.compile(r"pace|tempo|speed|rate|timing|playback|fast|slow|quick|time|\d", re.IGNORECASE)
+_PURPOSE = re.compile(r"\bso (?:that )?(?:we|i|you|they|people) .*$|"
+                      r"\b(?:for|in) (?:the|a|my|our) (?:cutscene|scene|shot|game|trailer|film|video|edit|cut)\b",
+                      re.IGNORECASE)  # fmt: skip
 
 
 def _number(word: str) -> float:
@@ -257,8 +275,13 @@ def asked_speed(instruction: str) -> float | None:
     "take half as long") is taken as said; a direction alone ("quicker", "it drags", "less rushed") is
     1.5 or 1/1.5, 1.25 or 0.8 for a little ("a touch quicker"), 2 or 0.5 for a lot ("way too fast").
     What the words point at in the motion ("the wave in <SourceMotion>") is not a change."""
-    pointing = r"\bthe (?!(?:pace|tempo|speed|rate|timing|playback)\b)\w+(?: \w+)? (?:in|of|from) <\w+>"
-    text = re.sub(pointing, " ", instruction, flags=re.IGNORECASE)
+    if re.search(r"\bas (?:fast|quick|slow)\w* as\b", instruction, re.IGNORECASE):
+        return None  # "as fast as the runner in <RefMotion>": another motion's speed
+    text = re.sub(r"\b((?:[\w']+\s+){1,3})(?:in|of|from)\s+<\w+>",  # "the NPC's wave in <SourceMotion>"
+                  lambda m: m.group(0) if _SPEED_NOUN.search(m.group(1)) else " ", instruction)
+    text = re.sub(r"\brun (?=it\b|this\b|that\b|the (?:clip|animation|motion|whole thing)\b)", "play ", text,
+                  flags=re.IGNORECASE)  # "run it 2.5 times faster": play it
+    text = _PURPOSE.sub(" ", text)  # "so we can read the kick", "for the cutscene"
     low = " ".join(PLACEHOLDER.sub(" ", text).lower().split())
     ratio, change = None, False
     for k, (pattern, value) in enumerate(_SPEEDS):
@@ -608,17 +631,17 @@ BODY = ("legs", "torso", "left_arm", "right_arm")  # the chains of instructions.
 _GROUPS = {"arms": ("left_arm", "right_arm"), "upper_body": ("torso", "left_arm", "right_arm"), "all": BODY}
 # Words for each part, most specific first (a side's arm before the arms). Walking words name the legs:
 # "the steps stay the same" keeps them, "make them walk backward" changes them.
-_LEG_NOUNS = (r"lower[- ]?body|lower half|bottom half|(?:from )?the (?:waist|belt) down|below the (?:waist|hips?|belt)|legs?|feet|foot|"
+_LEG_NOUNS = (r"lower[- ]?body|lower half|bottom half|(?:from )?the (?:waist|belt|hips?) down|below the (?:waist|hips?|belt)|legs?|feet|foot|"
               r"knees?|hips?|footwork|footsteps?|gait|strides?")
 _PART_WORDS = (
-    ("upper_body", r"upper[- ]?body|upper half|top half|(?:from )?the (?:waist|belt) up|above the (?:waist|hips?|belt)"),
+    ("upper_body", r"upper[- ]?body(?! posture)|upper half|top half|(?:from )?the (?:waist|belt) up|above the (?:waist|hips?|belt)"),
     ("legs", _LEG_NOUNS + r"|steps?|stepping|walk(?:s|ing)?|run(?:s|ning)?|jog(?:s|ging)?|stroll(?:s|ing)?"),
-    ("left_arm", r"left[- ](?:arm|hand)(?:ed)?"),
-    ("right_arm", r"right[- ](?:arm|hand)(?:ed)?"),
+    ("left_arm", r"(?:left|lft|lef|letf|lfet)[- ](?:arm|hand)(?:ed)?"),
+    ("right_arm", r"(?:right|rigth|rght|riht|rihgt)[- ](?:arm|hand)(?:ed)?"),
     ("arms", r"(?:both|two)[- ](?:arms|hands)|two[- ]handed|arms|hands"),
     ("other_arm", r"other (?:arm|hand)"),  # the side not named elsewhere in the words
     ("arm", r"arm|hand"),  # a side named elsewhere in the words decides which ("only the arm changes: the left one")
-    ("torso", r"torso|trunk|chest|spine"),  # not "head": "raise the hand above the head"
+    ("torso", r"torso|trunk|chest|spine|(?:upper[- ]?body )?posture|(?<!of the )body(?! language)"),  # not "head": "raise the hand above the head"
     ("all", r"everything(?: else)?|the rest(?: of (?:the|their|his|her) body)?|all else|the whole body"),
 )  # fmt: skip
 _PART = re.compile("|".join(f"(?P<{name}>\\b(?:{words})\\b)" for name, words in _PART_WORDS), re.IGNORECASE)
@@ -628,17 +651,19 @@ _ANATOMY = re.compile(r"\b(legs?|feet|foot|knees?|hips?|arms?|hands?|-handed|tor
                       r"upper[- ]?body|lower[- ]?body|(?:upper|lower|top|bottom) half|waist|belt|footwork)\b",
                       re.IGNORECASE)  # fmt: skip
 _KEEP = re.compile(
-    r"\b(keep|keeps|kept|keeping|leave|leaves|leaving|left (?:alone|as is|be|untouched|unchanged|intact)|stays?|"
+    r"\b(keep|keeps|kept|keeping|leave|leaves|leaving|left (?:alone|as is|be|untouched|unchanged|intact)|"
+    r"stays?(?! (?:there|up|raised|high|in the air|overhead|aloft))|"
     r"staying|remains?|unchanged|untouched|intact|as is|as before|as they are|as it is|(?:just )?like before|"
     r"same(?! (?:person|man|woman|guy|character|one|time))|exactly|preserve[sd]?|hold(?:s|ing)? on(?:to| to)?|"
     r"hang(?:s|ing)? on to|retain(?:s|ed)?|maintain(?:s|ed)?|still|fine|alone|carry on|carries on|keeps? going|"
     r"go(?:es)? on|(?:don'?t|do not|doesn'?t|does not|shouldn'?t|should not|must not|mustn'?t|won'?t|never) "
     r"(?:touch|change|alter|modify|budge|move|differ|mess)|without (?:changing|touching|altering)|"
     r"(?:is|are|looks?) (?:perfect|good|great|right)|the way (?:it|they) (?:did|was|were)|"
-    r"nothing (?:chang\w*|moves|differs)|no changes?)\b",
+    r"nothing(?: \w+){0,5}? (?:(?:should|will|may|must) )?(?:chang\w*|moves?|differ\w*)|no changes?|neither|nor|"
+    r"identical|match\w* the original|frame for frame|i (?:like|love) (?:the|how))\b",
     re.IGNORECASE,
 )  # fmt: skip
-_EXCEPT = re.compile(r"\b(?:everything|all|the rest)(?: else)? (?:but|except(?: for)?|apart from|other than|save)\b",
+_EXCEPT = re.compile(r"\b(?:everything|all|the rest|anywhere|anything)(?: else)? (?:but|except(?: for)?|apart from|other than|save)\b",
                      re.IGNORECASE)  # fmt: skip
 _NOUNS = "|".join((_LEG_NOUNS, *(w for name, w in _PART_WORDS if name not in ("legs", "all"))))
 # Words that change one part and so keep the rest: "only the left arm changes", "I only want a wave from
@@ -665,17 +690,26 @@ class KeptParts:
     changed: tuple[str, ...]  # taken from the model's answer; "legs" brings the root's path with it
 
 
-def _parts_named(clause: str, side: str | None) -> set[str]:
-    """The parts a clause names; "everything" (else) is :data:`BODY`."""
-    found: set[str] = set()
+def _parts_named(clause: str, side: str | None) -> tuple[set[str], set[str]]:
+    """The parts a clause names, (by name, by a group: "the upper body", "everything" (else))."""
+    named: set[str] = set()
+    grouped: set[str] = set()
     for m in _PART.finditer(clause):
         name = m.lastgroup
         if name in ("arm", "other_arm"):
             other = {"left": "right", "right": "left"}.get(side) if name == "other_arm" else side
-            found.update((f"{other}_arm",) if other else _GROUPS["arms"])
+            named.update((f"{other}_arm",) if other else _GROUPS["arms"])
+        elif name in ("upper_body", "all"):
+            grouped.update(_GROUPS[name])
         else:
-            found.update(_GROUPS.get(name, (name,)))
-    return found
+            named.update(_GROUPS.get(name, (name,)))
+    return named, grouped
+
+
+_TOO = re.compile(r"\b(too|as well|also)\b", re.IGNORECASE)  # "keep the legs, and the torso too"
+_LISTING = re.compile(r"\b(?:the|its|his|her|their|both|whole|entire|other|and|or|nor|too|as well|also|plus)\b|[+,\s]",
+                      re.IGNORECASE)  # what a clause that only goes on listing parts holds besides them
+_THOSE = re.compile(r"\b(them|those|these|it|that)\b", re.IGNORECASE)  # "the arms are raised, don't change them"
 
 
 def kept_parts(instruction: str) -> KeptParts | None:
@@ -684,32 +718,53 @@ def kept_parts(instruction: str) -> KeptParts | None:
     changed, the rest kept too; "keep the arms raised but walk backward": the legs changed).
 
     Rules, clause by clause: a clause with a keeping word ("keep", "leave", "unchanged", "as before",
-    "don't alter") keeps the parts it names and any other clause changes them; "everything but X"
-    keeps all but X, and "only the left arm changes" or "keep everything else" keep the rest. When the
-    words name what changes, the rest is kept; when they name only what is kept, the rest changes."""
-    text = _EXCEPT.sub("everything except", PLACEHOLDER.sub(" the motion ", instruction).replace("\u2019", "'"))
+    "don't alter", "neither", "identical") keeps the parts it names and any other clause changes them;
+    "everything but X" keeps all but X, and "only the left arm changes" or "keep everything else" keep
+    the rest. A clause that keeps with a pronoun ("don't change them") keeps the parts of the clause
+    before it, and one that only lists more parts ("the torso, or the other arm") or adds them with
+    "too" keeps them as the clause before did. A part named
+    as changed wins over a group that keeps it ("the upper body stays, only the left arm waves").
+    When the words name what changes, the rest is kept; when they name only what is kept, the rest
+    changes."""
+    text = PLACEHOLDER.sub(" the motion ", instruction).replace("\u2019", "'")
+    text = re.sub(r"\(([^)]*)\)", lambda m: " " + m.group(1).replace(",", " and") + " ", text)  # a list in brackets
+    text = re.sub(r"(\w)\s*:\s*(?=unchanged|the same|same|untouched|as is|kept|intact)", r"\1 ", text,
+                  flags=re.IGNORECASE)  # "Legs: unchanged."  # fmt: skip
+    text = _EXCEPT.sub("everything except", text)
     if not _ANATOMY.search(text):
         return None
-    sides = {s.lower() for s in re.findall(r"\b(left|right)\b", text, re.IGNORECASE)}
+    sides = _sides(text)
     side = next(iter(sides)) if len(sides) == 1 else None
     kept: set[str] = set()
+    kept_groups: set[str] = set()
     changed: set[str] = set()
     rest_kept = False  # the parts not named as changed are kept
+    last: set[str] = set()
+    last_keeping = False
     for clause in _CLAUSE.split(text):
         exception = re.search(r"\beverything except\b", clause)
         if exception:  # "keep everything but the right arm"
-            changed.update(_parts_named(clause[exception.end():], side))
+            changed.update(set().union(*_parts_named(clause[exception.end():], side)))
             rest_kept = True
             continue
-        named, keeping = _parts_named(clause, side), bool(_KEEP.search(clause))
-        if keeping and named == set(BODY):  # "keep everything else"
+        named, grouped = _parts_named(clause, side)
+        listing = not _LISTING.sub("", _PART.sub("", clause))  # "dont touch the gait, the torso, or the other arm"
+        keeping = bool(_KEEP.search(clause)) or (last_keeping and bool(named) and (listing or bool(_TOO.search(clause))))
+        if keeping and not named and not grouped and _THOSE.search(clause):
+            named = set(last)  # "the arms are raised, don't change them"
+            changed -= named
+        if keeping and not named and grouped == set(BODY):  # "keep everything else"
             rest_kept = True
         elif keeping:
             kept.update(named)
+            kept_groups.update(grouped)
         else:
-            changed.update(named)
-            rest_kept = rest_kept or bool(named and _ONLY.search(clause))
+            changed.update(named | grouped)
+            rest_kept = rest_kept or bool((named | grouped) and _ONLY.search(clause))
+        if named or grouped:
+            last, last_keeping = named | grouped, keeping
     changed -= kept
+    kept |= kept_groups - changed
     if not kept and not rest_kept:
         return None
     if not changed:
