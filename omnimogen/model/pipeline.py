@@ -246,9 +246,7 @@ class OmniMoGen:
             composed = (self.edited_exactly(instruction, motions["SourceMotion"]) if list(motions) == ["SourceMotion"]
                         else self.compose(instruction, motions) if len(motions) == 2 else None)  # fmt: skip
         if composed is not None:
-            motion, how = composed
-            return Result("<Motion>", [motion], parts=(MotionCodes(self.tokenizer.encode(motion)),),
-                          composed=how, prompt=prompt, reading=reading)  # fmt: skip
+            return self._composed(*composed, prompt, reading)
         if n is not None and n > WINDOW_FRAMES:
             joints = long_motion(lambda text, k, bound: self._window(text, k, gen, opts, bound), asked, motions, n,
                                  WINDOW_FRAMES, 2 * self.tokenizer.config.downsample + 1)  # fmt: skip
@@ -294,6 +292,12 @@ class OmniMoGen:
         arms = ("left_arm", "right_arm") if hand == "both" else (f"{hand}_arm",)
         motion = splice_whole(path, other, arms)
         return motion, f"the path, legs and torso of <{roles[0]}> with the {', '.join(arms)} of <{roles[1]}>"
+
+    def _composed(self, motion: Motion, how: str, prompt: Message, reading: Reading | None = None) -> Result:
+        """The answer ``motion`` made (as ``how`` says) from given motions rather than generated; its codes
+        are what a follow-up turn edits."""
+        return Result("<Motion>", [motion], parts=(MotionCodes(self.tokenizer.encode(motion)),), composed=how,
+                      prompt=prompt, reading=reading)  # fmt: skip
 
     def edited_exactly(self, instruction: str, motion: Motion, name: str = "<SourceMotion>") -> tuple[Motion, str] | None:
         """An edit of ``motion`` that the words ask for exactly and that is made without the model (with
@@ -568,8 +572,7 @@ class ChatSession:
     def __init__(self, model: OmniMoGen):
         self.model = model
         self.history: list[Message] = []
-        self.last_frames: int | None = None  # the last answer's length, which follow-up edits keep
-        self.last_motion: Motion | None = None  # the last answer's motion, whose body parts a follow-up may keep
+        self.last_motion: Motion | None = None  # the last answer, which a follow-up edits (its length, its parts)
 
     def __call__(self, instruction: str, motions: Mapping[str, Motion] | None = None, **options) -> Result:
         """One turn. Unless the instruction asks for words (a question, a caption, a critique), the
@@ -586,14 +589,11 @@ class ChatSession:
         exact = None  # another speed or a turn of the last answer, asked for and nothing else: made exactly
         if follow_up and options.get("keep_parts", True) and options.get("seconds") is None and options.get("frames") is None:
             exact = self.model.edited_exactly(instruction, self.last_motion, "the last answer")
-        if self.last_frames and not fresh and not words and not motions and options.get("seconds") is None \
-                and options.get("frames") is None and spoken_seconds(instruction) is None \
-                and not changes_length(instruction):  # fmt: skip
-            options["frames"] = self.last_frames  # a follow-up edits the last answer: same length
+        if follow_up and options.get("seconds") is None and options.get("frames") is None \
+                and spoken_seconds(instruction) is None and not changes_length(instruction):  # fmt: skip
+            options["frames"] = self.last_motion.num_frames  # a follow-up edits the last answer: same length
         if exact is not None:
-            motion, how = exact
-            result = Result("<Motion>", [motion], parts=(MotionCodes(self.model.tokenizer.encode(motion)),),
-                            composed=how, prompt=self.model._user_turn(instruction, {}))  # fmt: skip
+            result = self.model._composed(*exact, self.model._user_turn(instruction, {}))
         elif words and not motions and self.last_motion is not None and asks_for_caption(instruction):
             result = self.model.describe(self.last_motion, **options)  # "what is the person doing?"
         else:
@@ -601,7 +601,7 @@ class ChatSession:
         if exact is None and follow_up and options.get("keep_parts", True):
             result = self.model.keep_parts(result, instruction, self.last_motion)
         if result.motions:
-            self.last_frames, self.last_motion = result.motions[-1].num_frames, result.motions[-1]
+            self.last_motion = result.motions[-1]
         self.history += [result.prompt, Message("assistant", result.parts)]
         return result
 
@@ -612,7 +612,7 @@ class ChatSession:
         parts = tuple(MotionCodes(self.model.tokenizer.encode(m)) for m in answers)
         self.history += [prompt, Message("assistant", parts)]
         if answers:
-            self.last_frames, self.last_motion = answers[-1].num_frames, answers[-1]
+            self.last_motion = answers[-1]
 
 
 def load_model(path: str | Path | None = None, device=None, dtype=None) -> OmniMoGen:
