@@ -411,3 +411,18 @@ def test_a_turn_asked_of_a_walk_is_read_from_the_words(words, turn):
 def test_a_speed_asked_of_a_motion_is_read_from_the_words(words, ratio):
     got = understand.asked_speed(words)
     assert got == ratio if ratio is None else got == pytest.approx(ratio, rel=1e-3)
+
+
+@pytest.mark.parametrize(("words", "style"), [
+    ("make <SourceMotion> look happier", "happy"), ("<SourceMotion> but as a giant", "giant"),
+    ("redo <SourceMotion> like a grandpa with a bad hip", "old"), ("make <SourceMotion> timid", "not-confident"),
+    ("make <SourceMotion> angry, like he resents every second of it", "angry"),
+    # the manner and something else (a speed, a side, another action, kept parts, a path), or no style
+    ("make <SourceMotion> twice as fast and sad", None), ("make <SourceMotion> happy and raise the left hand", None),
+    ("turn the walk in <SourceMotion> into backing up, and keep that crestfallen mood", None),
+    ("keep the legs of <SourceMotion> and make the arms look sad", None),
+    ("make <SourceMotion> look sad and walk in a circle", None), ("make <SourceMotion> shorter", None),
+    ("make <SourceMotion> a little longer", None), ("redo <SourceMotion>", None),
+])  # fmt: skip
+def test_a_style_asked_of_a_motion_and_nothing_else_is_read_from_the_words(words, style):
+    assert understand.asked_style(words) == style

@@ -170,7 +170,7 @@ NOT_IN_CORPUS = (
 
 @dataclass(frozen=True)
 class Reading:
-    """How the model reads a text-to-motion request."""
+    """How the model reads a text-to-motion request, or an edit that asks for a style and nothing else."""
 
     action: str  # the nearest action label the model was trained on ("" for a caption of a captioned clip)
     style: str  # the style the words name ("normal" when they name none)
@@ -178,6 +178,7 @@ class Reading:
     similarity: float  # their cosine in the MiniLM space
     known: bool  # False: the words are nearer to an activity the corpus lacks, or far from everything
     caption: str  # the request in the training captions' words, as the model is asked it
+    task: str = "t2m"  # or "edit/style": an edit asking for a style and nothing else (asked_style)
 
 
 def spoken_seconds(instruction: str) -> float | None:
@@ -313,8 +314,9 @@ def asked_speed(instruction: str) -> float | None:
 
 def refers_back(instruction: str) -> bool:
     """Whether a conversation's turn points at an earlier motion ("make it happier", "now faster",
-    "again, but left") rather than asking for a new one ("a person does a cartwheel")."""
-    return bool(_REFERS_BACK.search(instruction))
+    "again, but left", "twice as fast": a speed alone) rather than asking for a new one ("a person does
+    a cartwheel")."""
+    return bool(_REFERS_BACK.search(instruction)) or asked_speed(instruction) is not None
 
 
 def asks_for_words(instruction: str) -> bool:
@@ -464,6 +466,29 @@ def style_by_sense(text: str) -> str:
     return style if gain >= STYLE_GAIN else "normal"
 
 
+# Words of an edit that changes more than the manner: another action, speed, length, side or path.
+_NOT_ONLY_STYLE = re.compile(
+    r"\b(instead|rather than|into|this time|replac\w*|swap\w*|switch\w*|no longer|stop\w*|hold\w*|fast|faster|slower|"
+    r"quick\w*|twice|times|double[- ]time|hurr\w*|rush\w*|speed\w*|pace|tempo|playback|longer|shorter|lengthen\w*|"
+    r"shorten\w*|duration|as long|mirror\w*|backwards?|backing|turn\w*|straighten\w*|straight (?:line|ahead)|"
+    r"curv\w*|circl\w*|zig\w*)\b",
+    re.IGNORECASE,
+)
+
+
+def asked_style(instruction: str) -> str | None:
+    """The style an edit of one motion asks for when the manner is all it changes ("make <SourceMotion>
+    look like he just got dumped": sad), read as :func:`style_of` reads it (words, then sense); None
+    when it names no style or asks for something else too (a turn, a speed, a side, kept body parts,
+    another path or action)."""
+    text = PLACEHOLDER.sub(" ", instruction)
+    style = style_of(text, by_sense=True)
+    if style == "normal" or _NOT_ONLY_STYLE.search(text) or _sides(text) or asked_turn(instruction) is not None \
+            or asked_speed(instruction) is not None or kept_parts(instruction) is not None or path_and_action(instruction):  # fmt: skip
+        return None
+    return style
+
+
 # A side, and its common typos ("toward the lft", "to the rigth").
 _SIDE = re.compile(r"\b(left|lft|lef|letf|lfet|right|rigth|rght|riht|rihgt)(?:wards?|-hand(?:ed)?)?\b", re.IGNORECASE)
 
@@ -488,6 +513,14 @@ def canonical_caption(action: str, style: str) -> str:
 
     adverb = next((a for a in STYLES[style][0] if a), "") if style in STYLES and style != "normal" else ""
     return f"A person {ACTIONS[action][0]}{' ' + adverb if adverb else ''}."
+
+
+def canonical_style_edit(style: str) -> str:
+    """A style edit of <SourceMotion> in the words of the training's first style-edit template."""
+    from ..data.captions import STYLES
+
+    adjective = next((a for a in STYLES[style][1] if a), "normal")
+    return f"Make <SourceMotion> look {adjective}."
 
 
 @functools.lru_cache(maxsize=4)
