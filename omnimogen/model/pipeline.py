@@ -13,8 +13,7 @@ them, in order of first mention, before the text.
 from __future__ import annotations
 
 import dataclasses
-import functools
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -142,30 +141,6 @@ OPTIONS = tuple(f.name for f in dataclasses.fields(Options))
 
 
 @dataclass(frozen=True)
-class Composed:
-    """An answer made from given motions rather than generated: ``motion`` and, in words, ``how``.
-    Where it is one motion changed exactly (a walk bent onto a course, a motion played at another
-    speed), ``base`` is that motion and ``change`` makes the answer from it: a chat follow-up that the
-    model answers then edits ``base``, and the change is made again to its answer (ChatSession)."""
-
-    motion: Motion
-    how: str
-    base: Motion | None = None
-    change: Callable[[Motion], Motion | None] | None = field(default=None, repr=False)
-
-    def then(self, later: Composed) -> Composed:
-        """``later`` (a change of this answer) made after this one's change, from this one's base."""
-        if self.change is None or later.change is None:
-            return later
-
-        def both(motion: Motion) -> Motion | None:
-            first = self.change(motion)
-            return None if first is None else later.change(first)
-
-        return Composed(later.motion, f"{self.how}; then {later.how}", self.base, both)
-
-
-@dataclass(frozen=True)
 class Result:
     text: str  # what the assistant wrote, motions shown as their placeholders
     motions: list[Motion]
@@ -178,7 +153,6 @@ class Result:
     reading: Reading | None = None  # how a text-to-motion request or a style edit was read (interpret_words=True)
     kept: KeptParts | None = None  # body parts taken from the edited motion as the words asked (keep_parts=True)
     composed: str | None = None  # the answer made from the given motions' parts, not generated (keep_parts=True)
-    made: Composed | None = field(default=None, repr=False)  # how, where ``composed``
     prompt: Message | None = field(default=None, repr=False)  # the user turn as the model was asked it
 
 
@@ -292,7 +266,7 @@ class OmniMoGen:
             composed = (self.edited_exactly(instruction, motions["SourceMotion"]) if list(motions) == ["SourceMotion"]
                         else self.compose(instruction, motions) if len(motions) == 2 else None)  # fmt: skip
         if composed is not None:
-            return self._composed(composed, prompt, reading)
+            return self._composed(*composed, prompt, reading)
         if n is not None and n > WINDOW_FRAMES:
             joints = long_motion(lambda text, k, bound: self._window(text, k, gen, opts, bound), asked, motions, n,
                                  WINDOW_FRAMES, 2 * self.tokenizer.config.downsample + 1)  # fmt: skip
@@ -316,7 +290,7 @@ class OmniMoGen:
             result = self.keep_parts(result, instruction, motions["SourceMotion"])
         return dataclasses.replace(result, prompt=prompt, reading=reading, warnings=[*result.warnings, *warnings])
 
-    def compose(self, instruction: str, motions: dict[str, Motion]) -> Composed | None:
+    def compose(self, instruction: str, motions: dict[str, Motion]) -> tuple[Motion, str] | None:
         """The path of one motion with what the other does, made from the two when the words ask for
         that ("take the route walked in <RefMotion> and let the wave from <SourceMotion> happen along
         the way", "the moping manner of <SourceMotion> along the route of <RefMotion>":
@@ -333,44 +307,40 @@ class OmniMoGen:
             return None
         if locomotion(other.joints) != "in_place":  # a walk of its own: its manner along the route
             bent = along_path(other, path)
-            return None if bent is None else Composed(bent, f"<{roles[1]}> walked along the path of <{roles[0]}>")
+            return None if bent is None else (bent, f"<{roles[1]}> walked along the path of <{roles[0]}>")
         hand = raised_hand(other.joints)
         if hand == "none":
             return None
         arms = ("left_arm", "right_arm") if hand == "both" else (f"{hand}_arm",)
         motion = splice_whole(path, other, arms)
-        return Composed(motion, f"the path, legs and torso of <{roles[0]}> with the {', '.join(arms)} of <{roles[1]}>")
+        return motion, f"the path, legs and torso of <{roles[0]}> with the {', '.join(arms)} of <{roles[1]}>"
 
-    def _composed(self, made: Composed, prompt: Message, reading: Reading | None = None, **more) -> Result:
-        """The answer ``made`` from given motions rather than generated; its codes are what a follow-up
-        turn edits."""
-        return Result("<Motion>", [made.motion], parts=(MotionCodes(self.tokenizer.encode(made.motion)),),
-                      composed=made.how, made=made, prompt=prompt, reading=reading, **more)  # fmt: skip
+    def _composed(self, motion: Motion, how: str, prompt: Message, reading: Reading | None = None) -> Result:
+        """The answer ``motion`` made (as ``how`` says) from given motions rather than generated; its codes
+        are what a follow-up turn edits."""
+        return Result("<Motion>", [motion], parts=(MotionCodes(self.tokenizer.encode(motion)),), composed=how,
+                      prompt=prompt, reading=reading)  # fmt: skip
 
-    def edited_exactly(self, instruction: str, motion: Motion, name: str = "<SourceMotion>") -> Composed | None:
+    def edited_exactly(self, instruction: str, motion: Motion, name: str = "<SourceMotion>") -> tuple[Motion, str] | None:
         """An edit of ``motion`` that the words ask for exactly and that is made without the model (with
         how it was made, naming the motion ``name``): another speed and nothing else, played so
         (:meth:`_played`), or a turn of a straight walk, bent so (:meth:`_turned`); else None."""
         return self._played(instruction, motion, name) or self._turned(instruction, motion, name)
 
-    def _played(self, instruction: str, motion: Motion, name: str) -> Composed | None:
+    def _played(self, instruction: str, motion: Motion, name: str) -> tuple[Motion, str] | None:
         """An edit that asks for another speed and nothing else ("play it at 1.5x", "it drags, hurry it
         up": ``understand.asked_speed``): the motion played that much faster or slower, by time
         resampling, as the training's speed edits were made. The model's own were within 25% of the
         asked ratio in 64% of the follow suite's test answers."""
         ratio = asked_speed(instruction)
-        played = None if ratio is None else self._play(motion, ratio)
-        return None if played is None else Composed(played, f"{name} played {ratio:.3g} times as fast", motion,
-                                                    functools.partial(self._play, ratio=ratio))  # fmt: skip
-
-    def _play(self, motion: Motion, ratio: float) -> Motion | None:
-        """``motion`` played ``ratio`` times as fast; None where that is too short or too long."""
+        if ratio is None:
+            return None
         joints = resample(motion.resample(FPS).joints, FPS * ratio, FPS)
         if not 2 * self.tokenizer.config.downsample < len(joints) <= MAX_SECONDS * FPS + 1:
             return None
-        return Motion.from_joints(joints, FPS, name=motion.name)
+        return Motion.from_joints(joints, FPS, name=motion.name), f"{name} played {ratio:.3g} times as fast"
 
-    def _turned(self, instruction: str, walk: Motion, name: str) -> Composed | None:
+    def _turned(self, instruction: str, walk: Motion, name: str) -> tuple[Motion, str] | None:
         """A walk edited to turn ("swing 90 degrees to the left partway", "head off on a diagonal toward
         the left": ``understand.asked_turn``), bent onto a course that turns so (:meth:`_bent_walk`).
         Only where the words ask for nothing else (no style, speed, kept body part or other action).
@@ -382,7 +352,7 @@ class OmniMoGen:
         return self._bent_walk(walk, *turn, name)
 
     def _walk_that_turns(self, instruction: str, reading: Reading, frames: int | None,
-                         opts: Options) -> Composed | None:  # fmt: skip
+                         opts: Options) -> tuple[Motion, str] | None:  # fmt: skip
         """Text to motion of a walk that turns or angles off ("she cuts left at the corner"): the model
         walks straight ahead in the read style, and the walk is bent onto a course that turns as the
         words say (``understand.asked_turn``; where they name no turn of their own, as the read
@@ -409,17 +379,7 @@ class OmniMoGen:
                 return bent
         return None
 
-    def _bent_walk(self, walk: Motion, degrees: float, where: float, what: str) -> Composed | None:
-        """``walk`` bent onto a course turning ``degrees`` (positive: left) at ``where`` of the way
-        (:meth:`_bend`), with how, naming the walk ``what``."""
-        bent = self._bend(walk, degrees, where)
-        side = "left" if degrees > 0 else "right"
-        how = f"{what} walked along a course turning {abs(degrees):g} degrees to the {side} at {where:.0%} of the way"
-        return None if bent is None else Composed(bent, how, walk, functools.partial(self._bend, degrees=degrees,
-                                                                                    where=where))  # fmt: skip
-
-    @staticmethod
-    def _bend(walk: Motion, degrees: float, where: float) -> Motion | None:
+    def _bent_walk(self, walk: Motion, degrees: float, where: float, what: str) -> tuple[Motion, str] | None:
         """``walk`` bent onto a course turning ``degrees`` (positive: left) at ``where`` of the way
         (``compose.turned``): its steps, manner and length stay its own, so its feet do not glide. None
         unless it walks straight ahead (a turn asked of a walk that already turns or angles off would
@@ -428,7 +388,10 @@ class OmniMoGen:
         joints = walk.joints
         if locomotion(joints) != "forward" or turn_side(joints) != "none" or side_of_path(joints) != "straight":
             return None
-        return turned(walk, degrees, where)
+        bent = turned(walk, degrees, where)
+        side = "left" if degrees > 0 else "right"
+        return None if bent is None else (bent, f"{what} walked along a course turning {abs(degrees):g} "
+                                                f"degrees to the {side} at {where:.0%} of the way")  # fmt: skip
 
     def keep_parts(self, result: Result, instruction: str, edited: Motion) -> Result:
         """``result`` with the body parts the words keep ("keep the legs of <SourceMotion> and wave the
@@ -632,72 +595,37 @@ class ChatSession:
         self.model = model
         self.history: list[Message] = []
         self.last_motion: Motion | None = None  # the last answer, which a follow-up edits (its length, its parts)
-        self.last_made: Composed | None = None  # how, where the last answer was one motion changed exactly
 
     def __call__(self, instruction: str, motions: Mapping[str, Motion] | None = None, **options) -> Result:
         """One turn. Unless the instruction asks for words (a question, a caption, a critique), the
         answer is a motion, as every turn of the training conversations is. A turn that names no motion
         and does not point back at one ("a person does a cartwheel", not "make it faster") is a new
         request: it is asked as a first turn (its words read, an unknown action warned of) and later
-        turns can edit its answer. After an answer changed exactly (a walk bent onto a course, a motion
-        played at another speed), a follow-up that the model answers ("now make him look tired") edits
-        the motion before that change, and the change is made again to its answer: the model itself
-        would lose the turn or the speed."""
+        turns can edit its answer."""
         check_instruction(instruction)
         words = asks_for_words(instruction)
         options.setdefault("motion_only", not words)
         options.setdefault("words_only", words)
         fresh = not motions and not words and not refers_back(instruction)
         follow_up = not fresh and not words and not motions and self.last_motion is not None
-        sized = options.get("seconds") is not None or options.get("frames") is not None
         exact = None  # another speed or a turn of the last answer, asked for and nothing else: made exactly
-        if follow_up and options.get("keep_parts", True) and not sized:
+        if follow_up and options.get("keep_parts", True) and options.get("seconds") is None and options.get("frames") is None:
             exact = self.model.edited_exactly(instruction, self.last_motion, "the last answer")
-            if exact is not None and self.last_made is not None:
-                exact = self.last_made.then(exact)
-            elif self.last_made is not None and self.last_made.change is not None:  # "turn right instead"
-                exact = self.model.edited_exactly(instruction, self.last_made.base, "the last answer before its change")
+        if follow_up and options.get("seconds") is None and options.get("frames") is None \
+                and spoken_seconds(instruction) is None and not changes_length(instruction):  # fmt: skip
+            options["frames"] = self.last_motion.num_frames  # a follow-up edits the last answer: same length
         if exact is not None:
-            result = self.model._composed(exact, self.model._user_turn(instruction, {}))
+            result = self.model._composed(*exact, self.model._user_turn(instruction, {}))
         elif words and not motions and self.last_motion is not None and asks_for_caption(instruction):
             result = self.model.describe(self.last_motion, **options)  # "what is the person doing?"
         else:
-            result = self._remade(instruction, options) if follow_up and not sized else None
-            if result is None:
-                result = self._asked(instruction, motions, None if fresh else self.history, self.last_motion,
-                                     follow_up, options)  # fmt: skip
+            result = self.model(instruction, motions, history=None if fresh else self.history, **options)
+        if exact is None and follow_up and options.get("keep_parts", True):
+            result = self.model.keep_parts(result, instruction, self.last_motion)
         if result.motions:
             self.last_motion = result.motions[-1]
-        self.last_made = result.made if result.made is not None and result.made.change is not None else None
         self.history += [result.prompt, Message("assistant", result.parts)]
         return result
-
-    def _asked(self, instruction: str, motions, history, edited: Motion | None, follow_up: bool, options) -> Result:
-        """The model's answer to the turn; a follow-up edits ``edited``: at its length unless the words
-        ask for another, its body parts kept where they say so."""
-        if follow_up and spoken_seconds(instruction) is None and not changes_length(instruction) \
-                and options.get("seconds") is None and options.get("frames") is None:  # fmt: skip
-            options = {**options, "frames": edited.num_frames}
-        result = self.model(instruction, motions, history=history, **options)
-        if follow_up and options.get("keep_parts", True):
-            result = self.model.keep_parts(result, instruction, edited)
-        return result
-
-    def _remade(self, instruction: str, options) -> Result | None:
-        """After an answer changed exactly: the model's edit of the motion before the change (the last
-        answer, as far as the model knows), with the change made again; None where there was no such
-        change or it cannot be made again to the model's edit (a walk that no longer goes straight)."""
-        made = self.last_made
-        if made is None or made.change is None or not options.get("keep_parts", True):
-            return None
-        history = [*self.history[:-1], Message("assistant", (MotionCodes(self.model.tokenizer.encode(made.base)),))]
-        edited = self._asked(instruction, None, history, made.base, True, options)
-        again = made.change(edited.motions[-1]) if len(edited.motions) == 1 else None
-        if again is None:
-            return None
-        how = f"the model's edit of the motion before the last change; then, again, {made.how}"
-        return self.model._composed(Composed(again, how, edited.motions[-1], made.change), edited.prompt,
-                                    kept=edited.kept, warnings=edited.warnings)  # fmt: skip
 
     def replay(self, instruction: str, motions: Mapping[str, Motion] | None, answers: list[Motion]) -> None:
         """Add a turn answered earlier (a saved conversation loaded again) to the history, without
