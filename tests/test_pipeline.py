@@ -679,3 +679,18 @@ def test_a_style_edit_is_asked_in_the_training_words_and_pushed_from_a_normal_on
     assert asked[-1] == ("make <SourceMotion> look happier", None, 0.0)
     out = model.edit(walk, "make <SourceMotion> look happier and raise the left hand", seed=0)
     assert asked[-1][:2] == ("make <SourceMotion> look happier and raise the left hand", None) and out.reading is None
+
+
+def test_a_chat_follow_up_that_asks_for_a_style_is_the_style_edit_of_the_last_answer(model):
+    """"now make him look tired" after an answer: asked as "Make <SourceMotion> look tired." of that
+    answer (the edit's reading, guided the same way), at its length; one that asks for more (a side)
+    or interpret_words=False stays the conversation's own turn."""
+    chat = model.chat()
+    first = chat("a person walks", seconds=1.2, seed=0).motions[0]
+    tired = chat("now make him look tired", seed=1)
+    assert tired.prompt.parts[-1].text == "Make <SourceMotion> look tired."
+    assert np.array_equal(tired.prompt.parts[0].codes, model.tokenizer.encode(first))
+    assert tired.reading.task == "edit/style" and tired.reading.phrase == "now make him look tired"
+    assert tired.motions[0].num_frames == first.num_frames and len(chat.history) == 4
+    assert chat("now make him look happy and wave the left hand", seed=2).reading is None
+    assert chat("now make him look sad", seed=3, interpret_words=False).prompt.parts[-1].text == "now make him look sad"

@@ -601,7 +601,8 @@ class ChatSession:
         answer is a motion, as every turn of the training conversations is. A turn that names no motion
         and does not point back at one ("a person does a cartwheel", not "make it faster") is a new
         request: it is asked as a first turn (its words read, an unknown action warned of) and later
-        turns can edit its answer."""
+        turns can edit its answer; one that asks for a style and nothing else ("now make him look tired")
+        is asked as a style edit of the last answer (``understand.asked_style``), as edits are."""
         check_instruction(instruction)
         words = asks_for_words(instruction)
         options.setdefault("motion_only", not words)
@@ -614,8 +615,12 @@ class ChatSession:
         if follow_up and options.get("seconds") is None and options.get("frames") is None \
                 and spoken_seconds(instruction) is None and not changes_length(instruction):  # fmt: skip
             options["frames"] = self.last_motion.num_frames  # a follow-up edits the last answer: same length
+        style = asked_style(instruction) if follow_up and exact is None and options.get("interpret_words", True) else None
         if exact is not None:
             result = self.model._composed(*exact, self.model._user_turn(instruction, {}))
+        elif style is not None:  # "now make him look tired": asked as the style edit of the last answer
+            result = self.model(canonical_style_edit(style), {"SourceMotion": self.last_motion}, **options)
+            result = dataclasses.replace(result, reading=dataclasses.replace(result.reading, phrase=instruction))
         elif words and not motions and self.last_motion is not None and asks_for_caption(instruction):
             result = self.model.describe(self.last_motion, **options)  # "what is the person doing?"
         else:
