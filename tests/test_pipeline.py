@@ -426,8 +426,8 @@ def test_a_new_request_in_a_conversation_is_asked_as_a_first_turn(model):
     odd = chat("a person does a backflip", seed=0)  # a new request: read, warned of, its own length
     assert len(odd.warnings) == 1 and "not trained on anything like" in odd.warnings[0]
     assert odd.prompt == model.generate("a person does a backflip", seed=0, motion_only=True).prompt
-    edit = chat("make it look happy", seed=0)  # and the next turn edits its answer: same length, with the history
-    assert edit.motions[0].num_frames == odd.motions[0].num_frames and edit.reading is None
+    edit = chat("make it look happy", seed=0)  # and the next turn edits its answer: same length, a style edit of it
+    assert edit.motions[0].num_frames == odd.motions[0].num_frames and edit.reading.task == "edit/style"
     assert [m.role for m in chat.history] == ["user", "assistant"] * 3
 
 
