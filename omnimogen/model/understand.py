@@ -166,6 +166,11 @@ NOT_IN_CORPUS = (
     "do a somersault",
     "lean back under a limbo bar",
 )
+# And 450 more by a writer who saw neither the prompt sets nor this code: on 40 unknown requests whose
+# words the maintainer never saw, 26 were warned of with the list above alone, 35 with both; requests
+# the model knows falsely warned of: 7 of 255 before, 11 after (scripts/bench_unknown.py).
+NOT_IN_CORPUS += tuple(line.strip() for line in Path(__file__).with_name("not_in_corpus.txt").read_text(encoding="utf-8").splitlines()
+                       if line.strip() and not line.startswith("#"))  # fmt: skip
 
 
 @dataclass(frozen=True)
