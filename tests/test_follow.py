@@ -278,6 +278,12 @@ def test_length_words_questions_and_sides():
     assert understand.asks_for_words("describe <Motion>")
     assert not understand.asks_for_words("do a backflip") and not understand.asks_for_words("wave with the left hand")
     assert not understand.asks_for_words("can you show me a person waving?")  # a question that asks for a motion
+    for polite in ("Can I get a person running?", "Could someone lift both hands above their head?",
+                   "can you have someone walk backwards?", "ok, could it be a bit more cheerful?"):
+        assert not understand.asks_for_words(polite), polite
+    for words in ("can you describe it?", "could you tell me what he is doing?", "can you explain the motion?",
+                  "would you say it looks tired?", "is the person waving?"):
+        assert understand.asks_for_words(words), words
     assert understand._with_side("wave-right-hand", "he waves his left hand") == "wave-left-hand"
     assert understand._with_side("walk-turn-left", "turn rightwards at the corner") == "walk-turn-right"
     assert understand._with_side("walk-turn-left", "left, then right") == "walk-turn-left"  # both named: keep
@@ -426,3 +432,18 @@ def test_a_speed_asked_of_a_motion_is_read_from_the_words(words, ratio):
 ])  # fmt: skip
 def test_a_style_asked_of_a_motion_and_nothing_else_is_read_from_the_words(words, style):
     assert understand.asked_style(words) == style
+
+
+def test_a_turn_the_model_cannot_answer_is_scored_unanswered_not_a_crash():
+    from omnimogen.evaluation.follow import FollowCase, Turn, _ask
+    from omnimogen.model.pipeline import GenerationError
+
+    class Refuses:
+        def chat(self):
+            def turn(*args, **kwargs):
+                raise GenerationError("the answer did not finish")
+            return turn
+
+    case = FollowCase("c", "multiturn", "test", (Turn("a person runs", {}), Turn("now make it sad", {})))
+    answers = _ask(Refuses(), case, {}, seed=0)
+    assert [a for a, _ in answers] == [None, None] and all(w.startswith("no answer") for _, w in answers)

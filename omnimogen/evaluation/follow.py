@@ -393,14 +393,20 @@ def _ask(model, case: FollowCase, motions: dict[str, Motion], seed: int,
     """The model's answers to the case's turns, as a user asks them: one turn as ``omnimogen generate``
     does (one motion), several as ``omnimogen chat`` does (the conversation decides what to answer).
     ``options``: sampling options every turn is asked with (``temperature``)."""
+    from ..model.pipeline import GenerationError
+
     options = options or {}
     chat, answers = model.chat(), []
     for k, t in enumerate(case.turns):
         named = {n: motions[n] for n in dict.fromkeys(PLACEHOLDER.findall(t.instruction))}
-        if len(case.turns) == 1:
-            result = model(t.instruction, named, seed=seed, motion_only=True, **options)
-        else:
-            result = chat(t.instruction, named, seed=seed + k, **options)
+        try:
+            if len(case.turns) == 1:
+                result = model(t.instruction, named, seed=seed, motion_only=True, **options)
+            else:
+                result = chat(t.instruction, named, seed=seed + k, **options)
+        except GenerationError as e:  # no answer to this turn (and so to the turns after it): not answered
+            answers += [(None, f"no answer: {e}")] * (len(case.turns) - k)
+            break
         warnings = getattr(result, "warnings", None)  # (models before warnings existed: none)
         warning = "; ".join(warnings) if warnings else None
         answers.append((result.motions[-1] if result.motions else None, warning))

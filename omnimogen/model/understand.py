@@ -324,8 +324,18 @@ def refers_back(instruction: str) -> bool:
     return bool(_REFERS_BACK.search(instruction)) or asked_speed(instruction) is not None
 
 
+# A polite request ("Can I get a person running?", "could someone lift both hands?") asks for a motion
+# unless it asks for words ("can you describe it?", "could you tell me what he does?").
+_POLITE = re.compile(r"^\s*(?:(?:so|and|ok|okay|now|hey|please),?\s+)?(can|could|would|will|may)\b", re.IGNORECASE)
+_WORD_VERBS = re.compile(r"\b(describe|caption|explain|critique|judge|tell|say|name|rate|what|which|why|how)\b",
+                         re.IGNORECASE)
+
+
 def asks_for_words(instruction: str) -> bool:
-    """A question or a request for a caption or critique, unless it also asks to show a motion."""
+    """A question or a request for a caption or critique, unless it also asks to show a motion or is a
+    polite request for one."""
+    if _POLITE.search(instruction) and not _WORD_VERBS.search(instruction):
+        return False
     return bool(_WORD_REQUESTS.search(instruction)) and not _MOTION_VERBS.search(instruction)
 
 
