@@ -447,3 +447,17 @@ def test_a_turn_the_model_cannot_answer_is_scored_unanswered_not_a_crash():
     case = FollowCase("c", "multiturn", "test", (Turn("a person runs", {}), Turn("now make it sad", {})))
     answers = _ask(Refuses(), case, {}, seed=0)
     assert [a for a, _ in answers] == [None, None] and all(w.startswith("no answer") for _, w in answers)
+
+
+@pytest.mark.parametrize(("words", "gesture"), [
+    ("legs stay, right hand waves. <SourceMotion>", "wave-right-hand"),
+    ("<SourceMotion> w/ the same steps, but both arms go up in the air", "raise-up-both-hands"),
+    ("only swap the left arm of <SourceMotion> for a wave, everything else as is", "wave-left-hand"),
+    ("keep the legs of <SourceMotion>, hold the right hand up high, no waving", "raise-up-right-hand"),
+    # the legs change, or the arms are asked for something else
+    ("keep the upper body of <SourceMotion> and make the legs walk backwards", None),
+    ("keep the legs of <SourceMotion> and make the arms punch", None),
+])  # fmt: skip
+def test_the_gesture_an_edit_asks_of_the_arms_it_changes_is_read_from_the_words(words, gesture):
+    parts = understand.kept_parts(words)
+    assert parts is not None and understand.asked_gesture(words, parts) == gesture

@@ -694,3 +694,29 @@ def test_a_chat_follow_up_that_asks_for_a_style_is_the_style_edit_of_the_last_an
     assert tired.motions[0].num_frames == first.num_frames and len(chat.history) == 4
     assert chat("now make him look happy and wave the left hand", seed=2).reading is None
     assert chat("now make him look sad", seed=3, interpret_words=False).prompt.parts[-1].text == "now make him look sad"
+
+
+def test_an_edit_that_keeps_the_legs_and_asks_a_gesture_splices_the_gesture_made_from_words(model, monkeypatch):
+    """"legs stay, right hand goes up high" of a real walk: the model is asked for the gesture in its
+    training captions' words, as long as the walk, and its right arm is spliced onto the walk, whose
+    legs and path stay exactly; keep_parts=False leaves the edit to the model."""
+    from omnimogen.motion import checks
+
+    walk = Motion.from_joints(np.load(FIXTURES.parent / "dataset-2_walk-turn-left_normal_004.joints.npy")[:60])
+    raise_ = Motion.from_joints(np.load(FIXTURES.parent / "dataset-2_raise-up-right-hand_normal_007.joints.npy"))
+    asked = []
+
+    def answer(messages, opt, gen, frames, retries=3, unstyled=None):
+        asked.append((messages[-1].parts[-1].text, frames))
+        return pipeline.Result("<Motion>", [raise_], parts=(MotionCodes(model.tokenizer.encode(raise_)),))
+
+    monkeypatch.setattr(model, "_answer", answer)
+    out = model.edit(walk, "legs stay the same, right hand goes up high. <SourceMotion>", seed=0)
+    got = out.motions[0]
+    assert asked == [("A person raises the right hand.", walk.num_frames)] and out.kept.changed == ("right_arm",)
+    assert "right_arm of a motion made as 'A person raises the right hand.'" in out.composed
+    assert got.num_frames == walk.num_frames and checks.part_error(got.joints, walk.joints, "legs") < 0.03
+    assert checks.raised_hand(got.joints) == "right" and checks.raised_hand(walk.joints) == "none"
+    asked.clear()
+    assert model.edit(walk, "legs stay the same, right hand goes up high. <SourceMotion>", seed=0,
+                      keep_parts=False).composed is None and asked[0][0].startswith("legs stay")  # fmt: skip

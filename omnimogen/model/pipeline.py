@@ -33,6 +33,7 @@ from .transformer import OmniMoGenLM, load_lm, save_lm
 from .understand import (
     KeptParts,
     Reading,
+    asked_gesture,
     asked_speed,
     asked_style,
     asked_turn,
@@ -263,10 +264,12 @@ class OmniMoGen:
         if opts.keep_parts and not opts.words_only and reading is not None and reading.known and reading.task == "t2m":
             composed = self._walk_that_turns(instruction, reading, n, opts)
         elif opts.keep_parts and not opts.words_only and opts.seconds is None and opts.frames is None:
-            composed = (self.edited_exactly(instruction, motions["SourceMotion"]) if list(motions) == ["SourceMotion"]
+            composed = (self.edited_exactly(instruction, motions["SourceMotion"])
+                        or self._gesture_spliced(instruction, motions["SourceMotion"], opts)
+                        if list(motions) == ["SourceMotion"]
                         else self.compose(instruction, motions) if len(motions) == 2 else None)  # fmt: skip
-        if composed is not None:
-            return self._composed(*composed, prompt, reading)
+        if composed is not None:  # (motion, how) or (motion, how, the body parts kept)
+            return self._composed(composed[0], composed[1], prompt, reading, *composed[2:])
         if n is not None and n > WINDOW_FRAMES:
             joints = long_motion(lambda text, k, bound: self._window(text, k, gen, opts, bound), asked, motions, n,
                                  WINDOW_FRAMES, 2 * self.tokenizer.config.downsample + 1)  # fmt: skip
@@ -315,11 +318,12 @@ class OmniMoGen:
         motion = splice_whole(path, other, arms)
         return motion, f"the path, legs and torso of <{roles[0]}> with the {', '.join(arms)} of <{roles[1]}>"
 
-    def _composed(self, motion: Motion, how: str, prompt: Message, reading: Reading | None = None) -> Result:
+    def _composed(self, motion: Motion, how: str, prompt: Message, reading: Reading | None = None,
+                  kept: KeptParts | None = None) -> Result:  # fmt: skip
         """The answer ``motion`` made (as ``how`` says) from given motions rather than generated; its codes
         are what a follow-up turn edits."""
         return Result("<Motion>", [motion], parts=(MotionCodes(self.tokenizer.encode(motion)),), composed=how,
-                      prompt=prompt, reading=reading)  # fmt: skip
+                      prompt=prompt, reading=reading, kept=kept)  # fmt: skip
 
     def edited_exactly(self, instruction: str, motion: Motion, name: str = "<SourceMotion>") -> tuple[Motion, str] | None:
         """An edit of ``motion`` that the words ask for exactly and that is made without the model (with
@@ -339,6 +343,25 @@ class OmniMoGen:
         if not 2 * self.tokenizer.config.downsample < len(joints) <= MAX_SECONDS * FPS + 1:
             return None
         return Motion.from_joints(joints, FPS, name=motion.name), f"{name} played {ratio:.3g} times as fast"
+
+    def _gesture_spliced(self, instruction: str, source: Motion, opts: Options) -> tuple[Motion, str, KeptParts] | None:
+        """An edit that keeps the legs and asks the arms it changes for a wave or a raised hand ("legs
+        stay, right hand waves": ``understand.asked_gesture``): the model asked for that gesture as text
+        to motion, in its training captions' words and as long as the source, and its changed parts
+        spliced onto the source's (``splice_whole``, as the training's body-part edits were made). The
+        model's own edits held a hand up where a wave was asked, or waved where a held hand was, in
+        about half the answers. None otherwise (the model edits)."""
+        parts = kept_parts(instruction)
+        action = None if parts is None else asked_gesture(instruction, parts)
+        if action is None:
+            return None
+        source = source.resample(FPS)
+        words = canonical_caption(action, style_of(instruction))
+        ask = dataclasses.replace(opts, seconds=None, frames=source.num_frames, interpret_words=False,
+                                  keep_parts=False, motion_only=True, think=False)  # fmt: skip
+        gesture = self(words, **dataclasses.asdict(ask)).motions[0]
+        how = f"the {', '.join(parts.kept)} of <SourceMotion> with the {', '.join(parts.changed)} of a motion made as {words!r}"
+        return splice_whole(source, gesture, parts.changed), how, parts
 
     def _turned(self, instruction: str, walk: Motion, name: str) -> tuple[Motion, str] | None:
         """A walk edited to turn ("swing 90 degrees to the left partway", "head off on a diagonal toward

@@ -760,6 +760,26 @@ _LISTING = re.compile(r"\b(?:the|its|his|her|their|both|whole|entire|other|and|o
 _THOSE = re.compile(r"\b(them|those|these|it|that)\b", re.IGNORECASE)  # "the arms are raised, don't change them"
 
 
+_WAVING = re.compile(r"\b(wav\w*|wag\w*|flap\w*|wiggl\w*)", re.IGNORECASE)
+_NOT_WAVING = re.compile(r"\b(no|not|don'?t|without|stop|never)\s+(?:\w+\s+)?(wav\w*|wag\w*|flap\w*|wiggl\w*)", re.IGNORECASE)
+_RAISED = re.compile(r"\b(rais\w*|lift\w*|up|high|overhead|air|held|hold\w*|aloft|skyward\w*)\b", re.IGNORECASE)
+
+
+def asked_gesture(instruction: str, parts: KeptParts) -> str | None:
+    """The arm gesture an edit that keeps the legs asks of the arms it changes ("legs stay, right hand
+    waves": wave-right-hand; "both arms go up in the air": raise-up-both-hands), as the corpus's
+    gesture labels; None when it changes the legs or no arm, or names neither a wave nor a raised hand."""
+    arms = [p.split("_")[0] for p in parts.changed if p.endswith("_arm")]
+    if "legs" not in parts.kept or not arms:
+        return None
+    waving = bool(_WAVING.search(instruction)) and not _NOT_WAVING.search(instruction)
+    if not waving and not _RAISED.search(instruction):
+        return None
+    side = "both" if len(arms) == 2 else arms[0]
+    hands = "both-hands" if side == "both" else f"{side}-hand"
+    return f"wave-{hands}" if waving else f"raise-up-{hands}"
+
+
 def kept_parts(instruction: str) -> KeptParts | None:
     """The body parts an edit says to keep as they are and those it changes, or None when its words
     keep no body part ("keep the legs of <SourceMotion> and wave the right hand": legs kept, right arm
