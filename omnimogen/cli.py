@@ -207,10 +207,12 @@ def _say_reading(result) -> None:
     edit kept, and any warning."""
     r = result.reading
     if r is not None and r.known:
-        nearest = (f"a style edit to '{r.style}'" if r.task == "edit/style" else f"nearest known action '{r.action}'"
-                   if r.action else "a caption the model was trained on")  # fmt: skip
-        similar = "" if r.task == "edit/style" else f", similarity {r.similarity:.2f}"
-        print(f"read as: {r.caption!r} ({nearest}{similar})", file=sys.stderr)
+        if r.task == "edit/style":
+            how = f"a style edit to '{r.style}'"
+        else:
+            nearest = f"nearest known action '{r.action}'" if r.action else "a caption the model was trained on"
+            how = f"{nearest}, similarity {r.similarity:.2f}"
+        print(f"read as: {r.caption!r} ({how})", file=sys.stderr)
     if getattr(result, "composed", None):
         print(f"composed, not generated: {result.composed}", file=sys.stderr)
     k = getattr(result, "kept", None)

@@ -156,6 +156,13 @@ def main() -> None:
         "walk made and bent": lambda: model.generate(turn, seconds=9.8, keep_parts=True, **kw),
         "the model's own turn": lambda: model.generate(turn, seconds=9.8, keep_parts=False, **kw)}, args.repeats)  # fmt: skip
 
+    # A style edit read and pushed away from the same edit to a normal style (a third row beside the
+    # answer and the unconditional one) against the push off, alternately.
+    result["style_edit_4s_side_by_side"] = alternately({
+        f"pushed ({model.lm.sampling.get('style_guidance', 'default')})": lambda: model.edit(source, "make it look happy", seconds=4, **kw),
+        "style_guidance 0": lambda: model.edit(source, "make it look happy", seconds=4, style_guidance=0.0, **kw)},
+        args.repeats)  # fmt: skip
+
     # Decoding speed: positions per second in the 9.8 s case, and the FLOP rate that implies.
     lm = model.lm
     positions = len(cases["text_to_9.8s"]().tokens)

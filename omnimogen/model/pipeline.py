@@ -249,17 +249,16 @@ class OmniMoGen:
                 and not asks_for_words(instruction):
             reading = interpret(instruction, self.lm.known_captions)
         asked = reading.caption if reading is not None and reading.known else instruction
+        style = asked_style(instruction) if opts.interpret_words and list(motions) == ["SourceMotion"] \
+            and not history else None  # fmt: skip
+        if style is not None:  # asked in the training's words, guided away from the same edit to normal
+            asked = canonical_style_edit(style)
+            reading = Reading("", style, instruction, 1.0, True, asked, task="edit/style")
+            if opts.style_guidance is None:
+                opts = dataclasses.replace(opts, style_guidance=EDIT_STYLE_GUIDANCE)
         prompt = self._user_turn(asked, motions)
-        restyled = None  # a style edit's plain form, which its guided codes are pushed away from
-        if opts.interpret_words and list(motions) == ["SourceMotion"] and not history:
-            style = asked_style(instruction)
-            if style is not None:  # asked in the training's words, guided away from the same edit to normal
-                asked = canonical_style_edit(style)
-                prompt = self._user_turn(asked, motions)
-                restyled = self._user_turn(canonical_style_edit("normal"), motions)
-                reading = Reading("", style, instruction, 1.0, True, asked, task="edit/style")
-                if opts.style_guidance is None:
-                    opts = dataclasses.replace(opts, style_guidance=EDIT_STYLE_GUIDANCE)
+        # A style edit's plain form (the same motion's codes), which its guided codes are pushed away from.
+        restyled = None if style is None else Message("user", (*prompt.parts[:-1], TextPart(canonical_style_edit("normal"))))
         composed = None
         if opts.keep_parts and not opts.words_only and reading is not None and reading.known and reading.task == "t2m":
             composed = self._walk_that_turns(instruction, reading, n, opts)

@@ -166,11 +166,11 @@ NOT_IN_CORPUS = (
     "do a somersault",
     "lean back under a limbo bar",
 )
-# And 450 more by a writer who saw neither the prompt sets nor this code: on 40 unknown requests whose
-# words the maintainer never saw, 26 were warned of with the list above alone, 35 with both; requests
-# the model knows falsely warned of: 7 of 255 before, 11 after (scripts/bench_unknown.py).
-NOT_IN_CORPUS += tuple(line.strip() for line in Path(__file__).with_name("not_in_corpus.txt").read_text(encoding="utf-8").splitlines()
-                       if line.strip() and not line.startswith("#"))  # fmt: skip
+# And 450 more by a writer who saw neither the prompt sets nor this code (read when the phrases are):
+# on 40 unknown requests whose words the maintainer never saw, 26 were warned of with the list above
+# alone, 35 with both; requests the model knows falsely warned of: 7 of 255 before, 11 after
+# (scripts/bench_unknown.py).
+NOT_IN_CORPUS_FILE = Path(__file__).with_name("not_in_corpus.txt")
 
 
 @dataclass(frozen=True)
@@ -359,7 +359,8 @@ KNOWN_FILE = Path(__file__).with_name("known_phrases.npz")  # the phrases' embed
 
 def known_phrases() -> tuple[list[str], list[str | None]]:
     """Every phrase the training text uses for an action (from the caption, phrasing and concept
-    tables) with its action label, then :data:`NOT_IN_CORPUS` with the label None."""
+    tables) with its action label, then :data:`NOT_IN_CORPUS` and :data:`NOT_IN_CORPUS_FILE`'s with the
+    label None."""
     from ..data.captions import ACTIONS
     from ..instructions.phrasings import default_concepts, default_phrasings
 
@@ -375,7 +376,9 @@ def known_phrases() -> tuple[list[str], list[str | None]]:
         if not concept.heldout:  # held-out concepts are asked only in the val and test splits
             phrases += list(concept.ask)
             labels += [concept.motions[0][0]] * len(concept.ask)
-    return phrases + list(NOT_IN_CORPUS), labels + [None] * len(NOT_IN_CORPUS)
+    lines = NOT_IN_CORPUS_FILE.read_text(encoding="utf-8").splitlines()
+    lacking = [*NOT_IN_CORPUS, *(line.strip() for line in lines if line.strip() and not line.startswith("#"))]
+    return phrases + lacking, labels + [None] * len(lacking)
 
 
 def _digest(phrases: list[str]) -> str:
@@ -497,11 +500,11 @@ def asked_style(instruction: str) -> str | None:
     when it names no style or asks for something else too (a turn, a speed, a side, kept body parts,
     another path or action)."""
     text = PLACEHOLDER.sub(" ", instruction)
-    style = style_of(text, by_sense=True)
-    if style == "normal" or _NOT_ONLY_STYLE.search(text) or _sides(text) or asked_turn(instruction) is not None \
+    if _NOT_ONLY_STYLE.search(text) or _sides(text) or asked_turn(instruction) is not None \
             or asked_speed(instruction) is not None or kept_parts(instruction) is not None or path_and_action(instruction):  # fmt: skip
         return None
-    return style
+    style = style_of(text, by_sense=True)
+    return None if style == "normal" else style
 
 
 # A side, and its common typos ("toward the lft", "to the rigth").
