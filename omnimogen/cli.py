@@ -209,6 +209,10 @@ def _say_reading(result) -> None:
     if r is not None and r.known:
         if r.task == "edit/style":
             how = f"a style edit to '{r.style}'"
+        elif r.task == "edit/action":
+            how = f"an action edit to '{r.action}'"
+        elif r.task == "incontext/style":
+            how = f"the style of the other motion, which the model describes as {r.phrase!r}"
         else:
             nearest = f"nearest known action '{r.action}'" if r.action else "a caption the model was trained on"
             how = f"{nearest}, similarity {r.similarity:.2f}"

@@ -274,6 +274,11 @@ def test_length_words_questions_and_sides():
     assert understand.changes_length("<Motion> What comes next?") and understand.changes_length("show the next part")
     assert understand.changes_length("quicken <SourceMotion> a bit")
     assert not understand.changes_length("make the walker in <SourceMotion> take the next corner on their right")
+    # a length named as what stays keeps it; keeping up with a pace does not
+    assert not understand.changes_length("instead of bowing they wave. Keep the duration identical, thank you!")
+    assert not understand.changes_length("<SourceMotion>: no waving, just walking. Keep the same feel and duration.")
+    assert understand.changes_length("the jog in <SourceMotion> should keep up with the pace set in <RefMotion>")
+    assert understand.changes_length("keep it the same but twice as fast")
     assert understand.asks_for_words("What is the person doing in <Motion>?")
     assert understand.asks_for_words("describe <Motion>")
     assert not understand.asks_for_words("do a backflip") and not understand.asks_for_words("wave with the left hand")
@@ -432,6 +437,56 @@ def test_a_speed_asked_of_a_motion_is_read_from_the_words(words, ratio):
 ])  # fmt: skip
 def test_a_style_asked_of_a_motion_and_nothing_else_is_read_from_the_words(words, style):
     assert understand.asked_style(words) == style
+
+
+@pytest.mark.parametrize(("words", "roles"), [
+    ("throw the punch of <SourceMotion> the way the person in <RefMotion> carries themselves", ("SourceMotion", "RefMotion")),
+    ("Do what <RefMotion> does, but with the attitude of <SourceMotion>.", ("RefMotion", "SourceMotion")),
+    ("<SourceMotion>'s mood, <RefMotion>'s moves.", ("RefMotion", "SourceMotion")),
+    ("<SourceMotion> has the moves, <RefMotion> has the personality, mash them together", ("SourceMotion", "RefMotion")),
+    ("I want the wave from <RefMotion> performed the way <SourceMotion> moves", ("RefMotion", "SourceMotion")),
+    ("make the wave in <SourceMotion> move with the same heft as whoever's walking in <RefMotion>", ("SourceMotion", "RefMotion")),
+    ("the punch of <SourceMotion> with the swagger of whoever is walking in <RefMotion>", ("SourceMotion", "RefMotion")),
+    ("make <MotionA> feel like <MotionB>", ("MotionA", "MotionB")),
+    # a path, a tempo, in-betweening, no manner, or both asked a manner: not this
+    ("walk like <SourceMotion> but along the path of <RefMotion>", None),
+    ("match the tempo of <SourceMotion> to <RefMotion>", None), ("blend <SourceMotion> and <RefMotion>", None),
+    ("<SourceMotion>'s arm lift, but moving through space the way <RefMotion> does", None),
+    ("go from <StartPose> to <EndPose>, swinging right around a corner on the way", None),
+    ("the mood of <SourceMotion> and the vibe of <RefMotion>", None), ("make <SourceMotion> look sad", None),
+])  # fmt: skip
+def test_which_motion_gives_the_action_and_which_the_style_is_read_from_the_words(words, roles):
+    assert understand.action_and_style(words) == roles
+
+
+@pytest.mark.parametrize(("caption", "style"), [
+    ("A human lifts the right hand up, in an exhausted way.", "exhausted"), ("A figure runs forward, like a hoodlum.", "chimpira"),
+    ("A figure walks forward in a hoodlum.", "chimpira"),  # the model's garbled "like a hoodlum"
+    ("A person walks forward with small steps.", "normal"), ("A figure runs forward in a touerry.", "normal"),
+])  # fmt: skip
+def test_the_style_a_caption_of_the_model_names_is_read(caption, style):
+    assert understand.caption_style(caption) == style
+
+
+@pytest.mark.parametrize(("words", "action"), [
+    ("instead of walking, the person in <SourceMotion> should jog", "run"),
+    ("swap out the dancing in <SourceMotion> for a respectful bow", "bow"),
+    ("switch <SourceMotion> from a punch to a kick", "kick"),
+    ("make <SourceMotion> a farewell wave that goes on and on, not a call", "bye"),
+    ("<SourceMotion> scrap the waving and make them lift both arms up instead", "raise-up-both-hands"),
+    ("can u change <SourceMotion> so the person sprints instead of pointing the way", "dash"),  # not "the way"
+    ("<SourceMotion> -> all-out sprint, keep the style", "dash"),
+    ("redo <SourceMotion> so that instead of bowing the actor waves with the left hand? Keep the length", "wave-left-hand"),
+    ("<SourceMotion> - instead of waving, put the right hand up and hold it there", "raise-up-right-hand"),
+    ("Don't walk. Hands up! Both of them, held high. Otherwise keep <SourceMotion> as is.", "raise-up-both-hands"),
+    # a style, a speed, a path, kept parts, the same action: not another action
+    ("make <SourceMotion> look sad, not angry", None), ("<SourceMotion> the way a prima ballerina would do it", None),
+    ("make <SourceMotion> twice as fast instead", None), ("have <SourceMotion> walk in a circle instead", None),
+    ("keep the legs of <SourceMotion> and make the arms wave", None), ("same motion as <SourceMotion>, but angrier", None),
+    ("flip <SourceMotion> so it angles to the right", None),
+])  # fmt: skip
+def test_the_action_an_edit_asks_for_instead_is_read_from_the_words(words, action):
+    assert understand.asked_action(words) == action
 
 
 def test_a_turn_the_model_cannot_answer_is_scored_unanswered_not_a_crash():

