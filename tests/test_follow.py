@@ -489,6 +489,13 @@ def test_the_action_an_edit_asks_for_instead_is_read_from_the_words(words, actio
     assert understand.asked_action(words) == action
 
 
+def test_an_action_edit_that_names_no_hand_uses_the_hand_the_motion_raises():
+    assert understand.asked_action("now have her wave it instead of just holding it up there", "left") == "wave-left-hand"
+    assert understand.asked_action("now have her wave it instead of just holding it up there", "both") == "wave-both-hands"
+    assert understand.asked_action("wave the right hand instead of holding it up", "left") == "wave-right-hand"
+    assert understand.asked_action("instead of walking, the person should jog", "left") == "run"
+
+
 def test_a_turn_the_model_cannot_answer_is_scored_unanswered_not_a_crash():
     from omnimogen.evaluation.follow import FollowCase, Turn, _ask
     from omnimogen.model.pipeline import GenerationError

@@ -684,7 +684,7 @@ def test_a_style_edit_is_asked_in_the_training_words_and_pushed_from_a_normal_on
 def test_the_action_of_one_motion_in_the_style_of_another_is_the_style_edit_of_the_first(model, monkeypatch):
     """"wave like <RefMotion> with the attitude of <SourceMotion>": the style the model names in its own
     caption of <SourceMotion>, asked as the style edit of <RefMotion> (pushed as style edits are), at
-    its length; where the caption names no style, the edit to a normal style and a warning."""
+    its length; where the caption names no style, the action's motion as it is, and a warning."""
     walk = Motion.from_joints(np.load(FIXTURES.parent / "dataset-2_walk-turn-left_normal_004.joints.npy")[:60])
     wave = Motion.from_joints(walk.joints[:40])
     caption = ["A human walks forward, in an exhausted way."]
@@ -698,7 +698,8 @@ def test_the_action_of_one_motion_in_the_style_of_another_is_the_style_edit_of_t
     caption[0] = "A human walks forward."
     out = model("wave like <RefMotion> with the attitude of <SourceMotion>", {"SourceMotion": walk, "RefMotion": wave},
                 seed=0, motion_only=True)  # fmt: skip
-    assert out.prompt.parts[-1].text == "Make <SourceMotion> look normal." and "names no style in <SourceMotion>" in out.warnings[0]
+    assert out.composed == "<RefMotion> as it is" and np.array_equal(out.motions[0].joints, wave.joints)
+    assert "names no style in <SourceMotion>" in out.warnings[0] and out.reading.caption == "<RefMotion> as it is"
     plain = model("wave like <RefMotion> with the attitude of <SourceMotion>", {"SourceMotion": walk, "RefMotion": wave},
                   seed=0, interpret_words=False, motion_only=True)  # fmt: skip
     assert plain.reading is None and plain.prompt.parts[-1].text.startswith("wave like")

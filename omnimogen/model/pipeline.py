@@ -337,10 +337,11 @@ class OmniMoGen:
         asked as the training's action edits are worded ("Change the action in <SourceMotion>: the person
         should run forward instead."). With the target named in those words, the model made the asked
         action in 69% of the answers to 32 action edits by a separate writer, asked in the writer's
-        words 45% (4 answers each), and kept the length in all. Another walk (backward, turning) asked
+        words 45% (4 answers each), and kept the length in all. A hand gesture whose words name no hand
+        is made with the hand ``source`` raises ("now have her wave it"). Another walk (backward, turning) asked
         of a walk is a trajectory edit, which the training words otherwise: None, the model answers the
         words as given, as for any edit it does not read."""
-        action = asked_action(instruction)
+        action = asked_action(instruction, raised_hand(source.joints))
         walks = locomotion(source.joints) != "in_place" and path_length(source.joints) < WALKING_SPEED * source.duration
         return None if action in PATHS and walks else action
 
@@ -353,18 +354,21 @@ class OmniMoGen:
         <RefMotion>."), the model copies the style's motion instead: on 32 such requests by a separate
         writer (4 answers), the asked action came out in 48% of answers and the style in 23%. Its
         captions name Dataset-2's styles (elderly, exhausted, ...) but seldom Dataset-1's (sad, proud,
-        ...); where they name none, the action's motion is asked to look normal, with a warning."""
+        ...); where they name none, the action's motion is given back as it is, with a warning (asked to
+        look normal, the model made a backward walk stand still)."""
         acting, styling = roles
         described = self.describe(motions[styling], seed=seed).text
         style = caption_style(described)
-        asked = canonical_style_edit(style)
-        result = self(asked, {"SourceMotion": motions[acting]}, **options)
-        reading = Reading("", style, described, 1.0, True, asked.replace("<SourceMotion>", f"<{acting}>"),
-                          task="incontext/style")  # fmt: skip
-        warnings = [] if style != "normal" else [
-            f"the model names no style in <{styling}> (its caption: {described!r}): the answer is <{acting}> asked "
-            f"to look normal; name the style in words to ask for it (\"make <{acting}> look proud\")."]
-        return dataclasses.replace(result, reading=reading, warnings=[*result.warnings, *warnings])
+        said = canonical_style_edit(style).replace("<SourceMotion>", f"<{acting}>") if style != "normal" \
+            else f"<{acting}> as it is"  # fmt: skip
+        reading = Reading("", style, described, 1.0, True, said, task="incontext/style")
+        if style == "normal":
+            warning = (f"the model names no style in <{styling}> (its caption: {described!r}), so <{acting}> is "
+                       f"given back as it is; name the style in words to ask for it (\"make <{acting}> look proud\").")
+            result = self._composed(motions[acting], said, self._user_turn(instruction, motions), reading)
+            return dataclasses.replace(result, warnings=[warning])
+        result = self(canonical_style_edit(style), {"SourceMotion": motions[acting]}, **options)
+        return dataclasses.replace(result, reading=reading)
 
     def _composed(self, motion: Motion, how: str, prompt: Message, reading: Reading | None = None,
                   kept: KeptParts | None = None) -> Result:  # fmt: skip

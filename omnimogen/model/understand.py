@@ -641,17 +641,19 @@ _NOT_AN_ACTION_EDIT = re.compile(
     r"half speed|quarter speed|quater\w*|times as|twice as|as fast|as long|look\w*|feel\w*|seem\w*|(?:left|right|other) one)\b",
     re.IGNORECASE,
 )
+_FAREWELL = re.compile(r"\b(bye\w*|goodbye|good-bye|farewell|see[- ]?ya|so long|later|leaving|parting)\b", re.IGNORECASE)
 ACTION_EDIT_SIMILARITY = 0.45  # the cosine a clause must reach to a known action's phrase to name it
 
 
-def asked_action(instruction: str) -> str | None:
+def asked_action(instruction: str, hand: str = "none") -> str | None:
     """The action an edit of one motion asks for instead of the one it shows ("instead of walking, the
     person in <SourceMotion> should jog": run): the words that name the action being replaced
     (:func:`_without_old_action`) and the clauses of what stays (:func:`changed_clauses`) are dropped, and the last
     clause left that reads as a known action (the nearest labelled phrase, as text to motion is read,
-    at a cosine of at least :data:`ACTION_EDIT_SIMILARITY`; "both hands" both) names it. None when the
-    words ask for no change of action (:data:`_CHANGE_WORDS`), or ask for a style, a speed, a turn
-    or another path, kept body parts, a length or a mirror image."""
+    at a cosine of at least :data:`ACTION_EDIT_SIMILARITY`; "both hands" both) names it; a hand
+    gesture whose words name no hand is made with ``hand``, the one the edited motion raises ("now
+    have her wave it"). None when the words ask for no change of action (:data:`_CHANGE_WORDS`), or
+    ask for a style, a speed, a turn or another path, kept body parts, a length or a mirror image."""
     text = PLACEHOLDER.sub(" ", instruction)
     if not (_CHANGE_WORDS.search(text) or ";" in _without_old_action(text)) or _SAME_ACTION.search(text) \
             or asked_speed(instruction) is not None or asked_turn(instruction) is not None:  # fmt: skip
@@ -667,7 +669,14 @@ def asked_action(instruction: str) -> str | None:
         reading = interpret(clause)
         if reading.known and reading.action and reading.similarity >= ACTION_EDIT_SIMILARITY:
             # the hand named anywhere in what changes ("put the right hand up and hold it there")
-            return _with_both(_with_side(reading.action, rest), rest)
+            action = _with_both(_with_side(reading.action, rest), rest)
+            named = _sides(rest) or re.search(r"\b(both|hands|arms)\b", rest, re.IGNORECASE)
+            if action in ("bye", "byebye") and hand != "none" and not _FAREWELL.search(rest):
+                action = "wave-right-hand"  # "wave it" of a raised hand: a wave, not a goodbye (its hand below)
+            if hand in ("left", "right", "both") and not named:
+                own = "both-hands" if hand == "both" else f"{hand}-hand"
+                action = re.sub(r"(left|right)-hand$|both-hands$", own, action)
+            return action
     return None
 
 
