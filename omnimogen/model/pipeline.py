@@ -359,16 +359,20 @@ class OmniMoGen:
         acting, styling = roles
         described = self.describe(motions[styling], seed=seed).text
         style = caption_style(described)
-        said = canonical_style_edit(style).replace("<SourceMotion>", f"<{acting}>") if style != "normal" \
-            else f"<{acting}> as it is"  # fmt: skip
+        # Given back as it is unless the words read no style and a length or the model's parts are asked for.
+        copied = style == "normal" and options.get("keep_parts", True) and options.get("seconds") is None \
+            and options.get("frames") is None  # fmt: skip
+        said = f"<{acting}> as it is" if copied else canonical_style_edit(style).replace("<SourceMotion>", f"<{acting}>")
         reading = Reading("", style, described, 1.0, True, said, task="incontext/style")
-        if style == "normal":
-            warning = (f"the model names no style in <{styling}> (its caption: {described!r}), so <{acting}> is "
-                       f"given back as it is; name the style in words to ask for it (\"make <{acting}> look proud\").")
+        warnings = [] if style != "normal" else [
+            f"the model names no style in <{styling}> (its caption: {described!r}), so <{acting}> is "
+            f"{'given back as it is' if copied else 'asked to look normal'}; name the style in words to ask for it "
+            f"(\"make <{acting}> look proud\")."]  # fmt: skip
+        if copied:
             result = self._composed(motions[acting], said, self._user_turn(instruction, motions), reading)
-            return dataclasses.replace(result, warnings=[warning])
-        result = self(canonical_style_edit(style), {"SourceMotion": motions[acting]}, **options)
-        return dataclasses.replace(result, reading=reading)
+        else:
+            result = self(canonical_style_edit(style), {"SourceMotion": motions[acting]}, **options)
+        return dataclasses.replace(result, reading=reading, warnings=[*result.warnings, *warnings])
 
     def _composed(self, motion: Motion, how: str, prompt: Message, reading: Reading | None = None,
                   kept: KeptParts | None = None) -> Result:  # fmt: skip
