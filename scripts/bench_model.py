@@ -10,7 +10,9 @@ reports decoding speed in positions per second and the achieved forward FLOP rat
 this machine's float32 matmul peak, measured in the same run, and times the 9.8 s case with the
 lean decoder (``omnimogen.model.fast_llama``) and with the Hugging Face forward in alternating runs,
 and, for a model whose defaults guide its answers, with that guidance and without it, and a turn
-asked in words made by bending a straight walk (the default) and by the model alone.
+asked in words made by bending a straight walk (the default) and by the model alone, a style edit
+with its push and without, and an in-context style request read (a caption, then a style edit) and
+asked as worded.
 """
 
 from __future__ import annotations
@@ -162,6 +164,15 @@ def main() -> None:
         f"pushed ({model.lm.sampling.get('style_guidance', 'default')})": lambda: model.edit(source, "make it look happy", seconds=4, **kw),
         "style_guidance 0": lambda: model.edit(source, "make it look happy", seconds=4, style_guidance=0.0, **kw)},
         args.repeats)  # fmt: skip
+
+    # The action of one motion in the style of another, read (the model's caption of the style's motion,
+    # then the style edit of the action's) against the words asked as given, alternately.
+    ref = Motion.from_features(np.load(FIXTURES / "new_joint_vecs" / "012314.npy")[80:160])
+    incontext = "do the moves of <SourceMotion> with the attitude of <RefMotion>"
+    both = {"SourceMotion": source, "RefMotion": ref}
+    result["incontext_style_4s_side_by_side"] = alternately({
+        "read: caption, then style edit": lambda: model(incontext, both, seconds=4, **kw),
+        "asked as worded": lambda: model(incontext, both, seconds=4, interpret_words=False, **kw)}, args.repeats)  # fmt: skip
 
     # Decoding speed: positions per second in the 9.8 s case, and the FLOP rate that implies.
     lm = model.lm
