@@ -479,6 +479,9 @@ def test_the_style_a_caption_of_the_model_names_is_read(caption, style):
     ("redo <SourceMotion> so that instead of bowing the actor waves with the left hand? Keep the length", "wave-left-hand"),
     ("<SourceMotion> - instead of waving, put the right hand up and hold it there", "raise-up-right-hand"),
     ("Don't walk. Hands up! Both of them, held high. Otherwise keep <SourceMotion> as is.", "raise-up-both-hands"),
+    # the style named as what stays: the training's action edits keep it
+    ("instead of walking, have <SourceMotion> sprint. They should still look furious.", "dash"),
+    ("swap the bow in <SourceMotion> for a goodbye wave, leave the angry feel in", "bye"),
     # a style, a speed, a path, kept parts, the same action: not another action
     ("make <SourceMotion> look sad, not angry", None), ("<SourceMotion> the way a prima ballerina would do it", None),
     ("make <SourceMotion> twice as fast instead", None), ("have <SourceMotion> walk in a circle instead", None),

@@ -203,8 +203,10 @@ def spoken_seconds(instruction: str) -> float | None:
     return value if value > 0 else None
 
 
-# What an edit keeps ("keep the duration identical", "same timing", "otherwise as is"): not a change.
-_KEEPS = re.compile(r"\b(keep\w*|same|as is|otherwise|identical|unchanged|retain\w*|preserv\w*)\b", re.IGNORECASE)
+# What an edit keeps ("keep the duration identical", "same timing", "otherwise as is", "they should still
+# look furious", "leave the angry feel in"): not a change.
+_KEEPS = re.compile(r"\b(keep\w*|same|as is|otherwise|identical|unchanged|retain\w*|preserv\w*|leave|"
+                    r"still (?:look|feel|seem|be|ha)\w*)\b", re.IGNORECASE)  # fmt: skip
 
 
 def changed_clauses(text: str) -> list[str]:
