@@ -342,8 +342,10 @@ class OmniMoGen:
         turning) asked of a walk is a trajectory edit, which the training words otherwise: None, the
         model answers the words as given, as for any edit it does not read."""
         action = asked_action(instruction, raised_hand(source.joints))
-        walks = locomotion(source.joints) != "in_place" and path_length(source.joints) < WALKING_SPEED * source.duration
-        return None if action in PATHS and walks else action
+        if action in PATHS and locomotion(source.joints) != "in_place" \
+                and path_length(source.joints) < WALKING_SPEED * source.duration:  # fmt: skip
+            return None  # the source walks
+        return action
 
     def _style_transferred(self, instruction: str, motions: dict[str, Motion], roles: tuple[str, str],
                            seed: int | None, options: dict) -> Result:  # fmt: skip

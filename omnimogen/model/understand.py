@@ -644,6 +644,7 @@ _NOT_AN_ACTION_EDIT = re.compile(
     re.IGNORECASE,
 )
 _FAREWELL = re.compile(r"\b(bye\w*|goodbye|good-bye|farewell|see[- ]?ya|so long|later|leaving|parting)\b", re.IGNORECASE)
+_BOTH = re.compile(r"\b(both|hands|arms)\b", re.IGNORECASE)  # two hands named ("hands up", "waving both arms")
 ACTION_EDIT_SIMILARITY = 0.45  # the cosine a clause must reach to a known action's phrase to name it
 
 
@@ -657,13 +658,14 @@ def asked_action(instruction: str, hand: str = "none") -> str | None:
     have her wave it"). None when the words ask for no change of action (:data:`_CHANGE_WORDS`), or
     ask for a style, a speed, a turn or another path, kept body parts, a length or a mirror image."""
     text = PLACEHOLDER.sub(" ", instruction)
-    if not (_CHANGE_WORDS.search(text) or ";" in _without_old_action(text)) or _SAME_ACTION.search(text) \
+    without_old = _without_old_action(text)
+    if not (_CHANGE_WORDS.search(text) or ";" in without_old) or _SAME_ACTION.search(text) \
             or asked_speed(instruction) is not None or asked_turn(instruction) is not None:  # fmt: skip
         return None
     parts = kept_parts(instruction)
     if parts is not None and parts.kept != ("torso",):  # a body-part edit ("the torso" alone: a hand misread)
         return None
-    clauses = changed_clauses(_without_old_action(text))
+    clauses = changed_clauses(without_old)
     rest = " ".join(clauses)
     if _NOT_AN_ACTION_EDIT.search(rest) or style_of(rest) != "normal":
         return None
@@ -672,7 +674,7 @@ def asked_action(instruction: str, hand: str = "none") -> str | None:
         if reading.known and reading.action and reading.similarity >= ACTION_EDIT_SIMILARITY:
             # the hand named anywhere in what changes ("put the right hand up and hold it there")
             action = _with_both(_with_side(reading.action, rest), rest)
-            named = _sides(rest) or re.search(r"\b(both|hands|arms)\b", rest, re.IGNORECASE)
+            named = _sides(rest) or _BOTH.search(rest)
             if action in ("bye", "byebye") and hand != "none" and not _FAREWELL.search(rest):
                 action = "wave-right-hand"  # "wave it" of a raised hand: a wave, not a goodbye (its hand below)
             if hand in ("left", "right", "both") and not named:
@@ -686,7 +688,7 @@ def _with_both(action: str, text: str) -> str:
     """A one-hand gesture as the both-hands one where the words say both hands ("hands up", "waving both
     arms"), and the other way where they name one side only: sentence encoders barely tell one hand
     from two."""
-    both = re.search(r"\b(both|hands|arms)\b", text, re.IGNORECASE)
+    both = _BOTH.search(text)
     if action.endswith(("-left-hand", "-right-hand")) and both:
         return action.rsplit("-", 2)[0] + "-both-hands"
     sides = _sides(text)
