@@ -72,6 +72,20 @@ def test_a_crab_walk_is_caught_though_its_path_is_a_turn(left_turn):
     assert m.facing_along_path < 0.5
 
 
+def test_facing_like_a_reference_accepts_its_own_diagonal_and_catches_another(left_turn):
+    crab = crab_walk(left_turn)
+    assert checks.facing_like(crab, crab) == 1.0  # a copy of a diagonal walk faces its path as the original
+    assert checks.facing_like(resample(crab, FPS * 2, FPS), crab) == 1.0  # also when walked faster
+    assert checks.facing_like(left_turn, crab) < 0.5  # facing along it is not how the crab walk goes
+    assert checks.facing_like(crab, left_turn) < 0.5
+    assert checks.facing_like(left_turn[:4], left_turn) is None  # too short to tell
+    expect = {"trajectory_from": "RefMotion", "curve": "left"}  # the follow check uses it for a path from a ref
+    ref, turning = Motion.from_joints(crab), Motion.from_joints(left_turn)
+    motions = {"RefMotion": ref, "SourceMotion": turning}
+    assert check_turn(expect, ref, None, motions, None, False, "incontext/trajectory+action")["facing"]
+    assert not check_turn(expect, turning, None, motions, None, False, "incontext/trajectory+action")["facing"]
+
+
 def test_speed_ratio_of_a_sped_up_copy(left_turn):
     fast = resample(left_turn, FPS * 2, FPS)  # the same motion played twice as fast
     assert checks.speed_ratio(fast, left_turn) == pytest.approx(2.0, rel=0.05)

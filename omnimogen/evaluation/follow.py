@@ -10,7 +10,8 @@ expectations is a check:
 
 - from the joints (:mod:`.checks`): ``turn`` (the heading ends turned 45 degrees or more to that
   side), ``curve`` (the path ends on that side), ``facing`` (in turns and curves, the body faces its
-  direction of travel in 90% of the moving frames: no crab walk), ``locomotion`` (forward, backward,
+  direction of travel in 90% of the moving frames: no crab walk; for a path taken from a reference, it
+  meets the path at the reference's angle, since some real walks go diagonally), ``locomotion`` (forward, backward,
   in place), ``hand`` (which hands go up), ``side`` (where the words name left or right and the
   answer shows a side, by a raised hand, a turn or a curve: is it that one), ``speed_ratio`` (within 25% of the asked ratio to the
   motion edited), ``speed`` (faster or slower by at least 15%), ``keep_length`` (exactly the edited
@@ -335,7 +336,10 @@ def check_turn(expect: dict, answer: Motion, edited: Motion | None, motions: dic
         out["curve"] = m.side == expect["curve"]
     bends = m.side != "straight" or m.turn != "none"
     if (expect.get("turn") or expect.get("curve")) and expect.get("locomotion", "forward") == "forward" and bends:
-        share = m.facing_along_path  # asked only of paths that do bend: a straight walk faces its path trivially
+        # asked only of paths that do bend (a straight walk faces its path trivially); a path taken from a
+        # reference is faced as the reference faces it
+        path_from = motions.get(expect.get("trajectory_from") or "")
+        share = m.facing_along_path if path_from is None else checks.facing_like(j, path_from.joints)
         out["facing"] = share is not None and share >= checks.FACING_SHARE
     shown = [(expect.get("hand"), m.hand), (expect.get("turn"), m.turn), (expect.get("curve"), m.side)]
     sided = [(want, got) for want, got in shown if want in ("left", "right") and got in ("left", "right")]

@@ -118,22 +118,49 @@ def locomotion(joints: np.ndarray) -> str:
     return "backward" if ahead < -abs(left) * 0.5 else "forward"
 
 
-def facing_along_path(joints: np.ndarray, fps: float = FPS) -> float | None:
-    """Share of the moving frames whose facing is within :data:`FACING_DEGREES` of the direction of
-    travel (the root's velocity over 0.2 s); None when the root hardly moves. A crab walk (a path
-    that drifts sideways while the body keeps facing ahead) scores low; walking backwards scores 0."""
+def _facing_offsets(joints: np.ndarray, fps: float) -> tuple[np.ndarray, np.ndarray] | None:
+    """Per frame, the facing minus the direction of travel (the root's velocity over 0.2 s), radians in
+    (-pi, pi], and whether the root moves then; None for a clip too short to tell."""
     k = max(1, int(round(0.1 * fps)))
     if len(joints) <= 2 * k:
         return None
     v = _xz(joints[2 * k :, 0] - joints[: -2 * k, 0]) * fps / (2 * k)  # (T - 2k, 2) centred velocity
-    speed = np.linalg.norm(v, axis=1)
-    moving = speed > MOVING_SPEED
-    if moving.sum() < 5:
-        return None
     travel = np.arctan2(v[:, 0], v[:, 1])
     facing = headings(joints)[k:-k]
-    diff = np.degrees(np.abs(np.angle(np.exp(1j * (travel - facing)))))
-    return float((diff[moving] < FACING_DEGREES).mean())
+    return np.angle(np.exp(1j * (facing - travel))), np.linalg.norm(v, axis=1) > MOVING_SPEED
+
+
+def facing_along_path(joints: np.ndarray, fps: float = FPS) -> float | None:
+    """Share of the moving frames whose facing is within :data:`FACING_DEGREES` of the direction of
+    travel; None when the root hardly moves. A crab walk (a path that drifts sideways while the body
+    keeps facing ahead) scores low; walking backwards scores 0."""
+    got = _facing_offsets(joints, fps)
+    if got is None or got[1].sum() < 5:
+        return None
+    offset, moving = got
+    return float((np.degrees(np.abs(offset[moving])) < FACING_DEGREES).mean())
+
+
+def facing_like(joints: np.ndarray, reference: np.ndarray, fps: float = FPS) -> float | None:
+    """Share of the moments (:data:`PATH_POINTS`, evenly spaced in time) when both move and the body
+    meets its path at the reference's angle, within :data:`FACING_DEGREES`: for a path taken from a
+    reference that is not walked facing along it (Bandai's walk-left/right go diagonally, body 20-35
+    degrees off their path), copying it is right; None when they hardly move together."""
+    a, b = _facing_offsets(joints, fps), _facing_offsets(reference, fps)
+    if a is None or b is None:
+        return None
+    t = np.linspace(0, 1, PATH_POINTS)
+
+    def at(offset, moving):  # resampled as unit vectors, so the angle does not wrap between samples
+        s = np.linspace(0, 1, len(offset))
+        z = np.interp(t, s, np.cos(offset)) + 1j * np.interp(t, s, np.sin(offset))
+        return z, np.interp(t, s, moving.astype(float)) > 0.5
+
+    (za, ma), (zb, mb) = at(*a), at(*b)
+    both = ma & mb
+    if both.sum() < 5:
+        return None
+    return float((np.degrees(np.abs(np.angle(za[both] / zb[both]))) < FACING_DEGREES).mean())
 
 
 def mean_speed(joints: np.ndarray, fps: float = FPS) -> float:
