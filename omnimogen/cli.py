@@ -14,6 +14,9 @@ from pathlib import Path
 
 from .errors import FormatError, OmnimogenError
 
+CANDIDATES_HELP = ("answers sampled at once to an edit that keeps its action (a style edit), the one nearest the "
+                   "edited motion kept (by default several: STYLE_EDIT_CANDIDATES; 1 keeps the first)")  # fmt: skip
+
 
 def _add_device_flags(p: argparse.ArgumentParser, dtype: bool = True) -> None:
     p.add_argument("--device", default="auto", help="auto (CUDA when there is one), cpu, cuda or cuda:N")
@@ -187,7 +190,7 @@ def cmd_generate(args) -> None:
         seed = None if args.seed is None else args.seed + k
         result = model(args.text, motions, seconds=args.seconds, frames=args.frames, seed=seed, think=args.think,
                        top_k=args.top_k, top_p=args.top_p, motion_only=args.motion_only, keep_parts=args.keep_parts,
-                       **_sampling(args))
+                       candidates=args.candidates, **_sampling(args))
         _say_reading(result)
         if result.reasoning:
             print(f"reasoning: {result.reasoning}")
@@ -457,7 +460,7 @@ def cmd_bench(args) -> None:
         run_follow(args.out, data=args.data, model=args.model, evaluator=args.evaluator, prompts=args.prompts,
                    split=args.split, repeats=args.repeats or (1 if args.quick else 3), seed=args.seed,
                    baselines_only=args.baselines_only, device=args.device, temperature=args.temperature,
-                   keep_parts=args.keep_parts)  # fmt: skip
+                   keep_parts=args.keep_parts, candidates=args.candidates)  # fmt: skip
         print((Path(args.out) / "report.md").read_text(encoding="utf-8"))
         print(f"wrote {Path(args.out) / 'results.json'}, report.md, answers.jsonl and results.png")
         return
@@ -521,6 +524,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--keep-parts", action=argparse.BooleanOptionalAction, default=True,
                    help="body parts the words keep ('keep the legs of <SourceMotion> and wave') are copied from the "
                         "motion being edited (default); --no-keep-parts leaves the whole body to the model")  # fmt: skip
+    p.add_argument("--candidates", type=int, help=CANDIDATES_HELP)
     p.add_argument(
         "--no-preview",
         dest="preview",
@@ -648,6 +652,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--temperature", type=float, help="the model's motion sampling temperature (default: the model's, as generate)")
     p.add_argument("--no-keep-parts", dest="keep_parts", action="store_false",
                    help="follow: leave the body parts an edit keeps to the model too (as generate --no-keep-parts)")
+    p.add_argument("--candidates", type=int, help="follow: " + CANDIDATES_HELP)
     _add_device_flags(p, dtype=False)  # scores are reported in float32
     p.set_defaults(func=cmd_bench)
 

@@ -11,8 +11,8 @@ this machine's float32 matmul peak, measured in the same run, and times the 9.8 
 lean decoder (``omnimogen.model.fast_llama``) and with the Hugging Face forward in alternating runs,
 and, for a model whose defaults guide its answers, with that guidance and without it, and a turn
 asked in words made by bending a straight walk (the default) and by the model alone, a style edit
-with its push and without, and an in-context style request read (a caption, then a style edit) and
-asked as worded.
+with its push and without, a style edit kept from several answers and from one, and an in-context
+style request read (a caption, then a style edit) and asked as worded.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ import torch
 from ship_model import PROMPTS  # the same six prompts (scripts/ is on the path when a script runs)
 
 from omnimogen.data.captions import ACTIONS
-from omnimogen.model.pipeline import OmniMoGen, load_model
+from omnimogen.model.pipeline import STYLE_EDIT_CANDIDATES, OmniMoGen, load_model
 from omnimogen.model.transformer import ModelConfig, OmniMoGenLM
 from omnimogen.model.vocab import Vocab
 from omnimogen.motion import Motion, Normalizer
@@ -163,6 +163,13 @@ def main() -> None:
     result["style_edit_4s_side_by_side"] = alternately({
         f"pushed ({model.lm.sampling.get('style_guidance', 'default')})": lambda: model.edit(source, "make it look happy", seconds=4, **kw),
         "style_guidance 0": lambda: model.edit(source, "make it look happy", seconds=4, style_guidance=0.0, **kw)},
+        args.repeats)  # fmt: skip
+
+    # A style edit that keeps its action: the nearest of STYLE_EDIT_CANDIDATES answers sampled in one batch
+    # (the default) against one answer, alternately.
+    result["style_edit_4s_candidates_side_by_side"] = alternately({
+        f"nearest of {STYLE_EDIT_CANDIDATES}": lambda: model.edit(source, "make it look happy", seconds=4, **kw),
+        "one answer": lambda: model.edit(source, "make it look happy", seconds=4, candidates=1, **kw)},
         args.repeats)  # fmt: skip
 
     # The action of one motion in the style of another, read (the model's caption of the style's motion,

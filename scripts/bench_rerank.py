@@ -67,7 +67,7 @@ def answers(model, caption: str, n: int, seed: int) -> list[np.ndarray]:
         if not out.finished[b]:
             continue
         try:
-            parts = model._parts(prompt, type(out)(out.ids[b : b + 1], out.codes[b : b + 1], out.finished[b : b + 1]))
+            parts = model._parts(prompt, out, b)
         except ValueError:
             continue
         codes += [p.codes for p in parts if isinstance(p, MotionCodes)][:1]

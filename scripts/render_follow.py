@@ -53,6 +53,7 @@ def main() -> None:
     ap.add_argument("--prompts", help="a prompts file (default: the shipped follow suite's)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-keep-parts", action="store_true", help="the model alone: nothing copied, bent or played")
+    ap.add_argument("--candidates", type=int, help="answers per edit that keeps its action (Options.candidates)")
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args()
     cases = {c.id: c for c in load_prompts(args.prompts, split="all")}
@@ -61,7 +62,9 @@ def main() -> None:
     for cid in args.cases:
         case = cases[cid]
         inputs = bind(case, binder)
-        answers = _ask(model, case, inputs, args.seed, {"keep_parts": False} if args.no_keep_parts else None)
+        options = {"keep_parts": False} if args.no_keep_parts else {}
+        options |= {"candidates": args.candidates} if args.candidates else {}
+        answers = _ask(model, case, inputs, args.seed, options)
         shown = dict(inputs) | {f"turn {k + 1}": a for k, (a, _) in enumerate(answers) if a is not None}
         words = " / ".join(t.instruction for t in case.turns)
         render(list(shown.values()), args.out / f"{cid}.png", titles=list(shown), caption=words[:150])

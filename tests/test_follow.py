@@ -86,6 +86,18 @@ def test_facing_like_a_reference_accepts_its_own_diagonal_and_catches_another(le
     assert not check_turn(expect, turning, None, motions, None, False, "incontext/trajectory+action")["facing"]
 
 
+def test_pose_distance_keeps_an_action_near_itself_and_other_actions_far(left_turn):
+    raise_ = fixture("dataset-2_raise-up-right-hand_normal_007")
+    a = np.radians(70)  # the same motion elsewhere, facing another way
+    turned = raise_ @ np.array([[np.cos(a), 0, np.sin(a)], [0, 1, 0], [-np.sin(a), 0, np.cos(a)]]).T + [3, 0, -2]
+    assert checks.pose_distance(raise_, raise_) == 0 and checks.pose_distance(turned, raise_) < 1e-9
+    fast = checks.pose_distance(resample(raise_, FPS * 2, FPS), raise_)  # the same action, twice as fast
+    other_hand = checks.pose_distance(mirror_joints(raise_), raise_)
+    walking = checks.pose_distance(left_turn, raise_)
+    assert fast < 0.01 < other_hand < walking  # real clips: 0.002, 0.034 and 0.071 m
+    assert checks.pose_distance(raise_, left_turn) == pytest.approx(walking)  # symmetric
+
+
 def test_speed_ratio_of_a_sped_up_copy(left_turn):
     fast = resample(left_turn, FPS * 2, FPS)  # the same motion played twice as fast
     assert checks.speed_ratio(fast, left_turn) == pytest.approx(2.0, rel=0.05)
@@ -521,6 +533,7 @@ def test_a_turn_the_model_cannot_answer_is_scored_unanswered_not_a_crash():
         def chat(self):
             def turn(*args, **kwargs):
                 raise GenerationError("the answer did not finish")
+
             return turn
 
     case = FollowCase("c", "multiturn", "test", (Turn("a person runs", {}), Turn("now make it sad", {})))

@@ -15,7 +15,7 @@ from omnimogen.model import pipeline
 from omnimogen.model.pipeline import GenerationError, InstructionError, OmniMoGen
 from omnimogen.model.transformer import ModelConfig, OmniMoGenLM
 from omnimogen.model.vocab import Message, MotionCodes, TextPart, Vocab
-from omnimogen.motion import Normalizer
+from omnimogen.motion import Normalizer, checks
 from omnimogen.tokenizer import PRESETS, MotionTokenizer
 
 STEPS = 6
@@ -487,8 +487,6 @@ def test_a_duration_in_the_words_is_kept_within_what_a_call_may_ask(model):
 def test_the_body_parts_an_edit_keeps_come_from_the_edited_motion(model):
     """A walk that should keep its legs and raise the right arm: the answer's arm on the source's legs,
     torso, left arm and path (a real raise and a real walk stand in for the model and the user)."""
-    from omnimogen.motion import checks
-
     walk = np.load(FIXTURES.parent / "dataset-2_walk-turn-left_normal_004.joints.npy")
     raise_ = np.load(FIXTURES.parent / "dataset-2_raise-up-right-hand_normal_007.joints.npy")
     n = min(len(walk), len(raise_))
@@ -524,8 +522,6 @@ def test_the_body_parts_an_edit_keeps_come_from_the_edited_motion(model):
 def test_the_path_of_one_motion_with_the_gesture_of_the_other_is_composed(model):
     """A real turning walk's path and legs with a real right-hand raise: composed by the splice the
     training's examples were made with, not generated; where the joints disagree, the model answers."""
-    from omnimogen.motion import checks
-
     walk = Motion.from_joints(np.load(FIXTURES.parent / "dataset-2_walk-turn-left_normal_004.joints.npy"))
     raise_ = Motion.from_joints(np.load(FIXTURES.parent / "dataset-2_raise-up-right-hand_normal_007.joints.npy"))
     words = "take the route of <RefMotion> with the raised hand from <SourceMotion>"
@@ -547,8 +543,6 @@ def test_a_walk_bent_onto_another_path_turns_with_it_and_keeps_its_own_steps(mod
     follows that path, faces along it, and its body in its own frame is unchanged; a motion in place
     has no path to bend. Through the pipeline: "keep the manner of <SourceMotion> but follow the route of <RefMotion>"."""
     from omnimogen.model.compose import along_path
-    from omnimogen.motion import checks
-
     left = Motion.from_joints(np.load(FIXTURES.parent / "dataset-2_walk-turn-left_normal_004.joints.npy"))
     right = Motion.from_joints(np.load(FIXTURES.parent / "dataset-2_walk-turn-right_normal_005.joints.npy"))
     raise_ = Motion.from_joints(np.load(FIXTURES.parent / "dataset-2_raise-up-right-hand_normal_007.joints.npy"))
@@ -571,8 +565,6 @@ def test_a_walk_asked_to_turn_is_bent_onto_a_turning_course(model):
     halfway: it turns about 90 degrees further right than it did, faces along its path and keeps its
     length and its body; asked for more than a turn, or in place, the model answers."""
     from omnimogen.model.compose import turned
-    from omnimogen.motion import checks
-
     left = np.load(FIXTURES.parent / "dataset-2_walk-turn-left_normal_004.joints.npy")
     straight = Motion.from_joints(left[:40])
     assert checks.locomotion(straight.joints) == "forward"
@@ -596,14 +588,12 @@ def test_a_walk_that_turns_is_asked_straight_and_bent(model, monkeypatch):
     the read style, which is bent onto a course that turns the asked way (a real straight walk stands in
     for the tiny model's); a walk that does not go straight is asked again, then left to the model."""
     from omnimogen.model.understand import Reading
-    from omnimogen.motion import checks
-
     left = np.load(FIXTURES.parent / "dataset-2_walk-turn-left_normal_004.joints.npy")
     walk = Motion.from_joints(left[:40])
     raise_ = Motion.from_joints(np.load(FIXTURES.parent / "dataset-2_raise-up-right-hand_normal_007.joints.npy"))
     asked = []
 
-    def answer(messages, opt, gen, frames, retries=3, unstyled=None, given=walk):
+    def answer(messages, opt, gen, frames, retries=3, unstyled=None, near=None, candidates=1, given=walk):
         asked.append(messages[-1].parts[-1].text)
         return pipeline.Result("<Motion>", [given], parts=(MotionCodes(model.tokenizer.encode(given)),))
 
@@ -634,8 +624,6 @@ def test_another_speed_and_nothing_else_is_the_motion_played_so(model):
     """"make it twice as fast" of a real walk: the walk itself, every second frame (time resampling,
     as the training's speed edits were made); a chat follow-up plays the last answer so, and the turn
     after it edits that; a speed asked with another change, or keep_parts=False: the model answers."""
-    from omnimogen.motion import checks
-
     walk = Motion.from_joints(np.load(FIXTURES.parent / "dataset-2_walk-turn-left_normal_004.joints.npy"))
     out = model.edit(walk, "make it twice as fast", seed=0)
     got = out.motions[0]
@@ -662,9 +650,11 @@ def test_a_style_edit_is_asked_in_the_training_words_and_pushed_from_a_normal_on
     walk = Motion.from_joints(np.load(FIXTURES.parent / "dataset-2_walk-turn-left_normal_004.joints.npy")[:60])
     asked = []
 
-    def answer(messages, opt, gen, frames, retries=3, unstyled=None):
+    def answer(messages, opt, gen, frames, retries=3, unstyled=None, near=None, candidates=1):
         turn = messages[-1]
         asked.append((turn.parts[-1].text, unstyled and unstyled.parts[-1].text, opt.style_guidance))
+        # a style edit keeps the action: several answers, the one nearest the source kept
+        assert (near is walk, candidates) == ((True, pipeline.STYLE_EDIT_CANDIDATES) if unstyled else (False, 1))
         assert unstyled is None or unstyled.parts[0].codes.shape == turn.parts[0].codes.shape  # the same motion
         return pipeline.Result("<Motion>", [walk], parts=(MotionCodes(model.tokenizer.encode(walk)),))
 
@@ -679,6 +669,24 @@ def test_a_style_edit_is_asked_in_the_training_words_and_pushed_from_a_normal_on
     assert asked[-1] == ("make <SourceMotion> look happier", None, 0.0)
     out = model.edit(walk, "make <SourceMotion> look happier and raise the left hand", seed=0)
     assert asked[-1][:2] == ("make <SourceMotion> look happier and raise the left hand", None) and out.reading is None
+
+
+def test_of_several_answers_sampled_at_once_the_one_nearest_the_source_is_kept(model, monkeypatch):
+    """Options.candidates answers in one batch; with ``near`` the one whose poses are nearest it
+    (checks.pose_distance), each a valid answer of its own."""
+    walk = Motion.from_joints(np.load(FIXTURES.parent / "dataset-2_walk-turn-left_normal_004.joints.npy")[:60])
+    made, result = [], pipeline.OmniMoGen._result
+    monkeypatch.setattr(model, "_result", lambda *a: made.append(result(model, *a)) or made[-1])
+    out = model.edit(walk, "make <SourceMotion> look happier", seed=0, candidates=3)
+    assert len(made) == 3 and all(m.motions[0].num_frames == walk.num_frames for m in made)
+    distances = [checks.pose_distance(m.motions[0].joints, walk.joints) for m in made]
+    assert out.motions[0] is made[int(np.argmin(distances))].motions[0]
+    assert len({round(d, 9) for d in distances}) == 3  # three samples, not one answer thrice
+    made.clear()
+    model.edit(walk, "make <SourceMotion> look happier", seed=0, candidates=1)
+    assert len(made) == 1
+    with pytest.raises(OptionError, match="candidates"):
+        model.edit(walk, "make <SourceMotion> look happier", candidates=0)
 
 
 def test_the_action_of_one_motion_in_the_style_of_another_is_the_style_edit_of_the_first(model, monkeypatch):
@@ -712,8 +720,9 @@ def test_an_edit_that_asks_for_another_action_is_asked_in_the_training_words(mod
     walk = Motion.from_joints(np.load(FIXTURES.parent / "dataset-2_walk-turn-left_normal_004.joints.npy")[:60])
     asked = []
 
-    def answer(messages, opt, gen, frames, retries=3, unstyled=None):
+    def answer(messages, opt, gen, frames, retries=3, unstyled=None, near=None, candidates=1):
         asked.append((messages[-1].parts[-1].text, frames))
+        assert near is None and candidates == 1  # another action: nothing to stay near
         return pipeline.Result("<Motion>", [walk], parts=(MotionCodes(model.tokenizer.encode(walk)),))
 
     monkeypatch.setattr(model, "_answer", answer)
@@ -749,14 +758,13 @@ def test_an_edit_that_keeps_the_legs_and_asks_a_gesture_splices_the_gesture_made
     """"legs stay, right hand goes up high" of a real walk: the model is asked for the gesture in its
     training captions' words, as long as the walk, and its right arm is spliced onto the walk, whose
     legs and path stay exactly; keep_parts=False leaves the edit to the model."""
-    from omnimogen.motion import checks
-
     walk = Motion.from_joints(np.load(FIXTURES.parent / "dataset-2_walk-turn-left_normal_004.joints.npy")[:60])
     raise_ = Motion.from_joints(np.load(FIXTURES.parent / "dataset-2_raise-up-right-hand_normal_007.joints.npy"))
     asked = []
 
-    def answer(messages, opt, gen, frames, retries=3, unstyled=None):
+    def answer(messages, opt, gen, frames, retries=3, unstyled=None, near=None, candidates=1):
         asked.append((messages[-1].parts[-1].text, frames))
+        assert near is None and candidates == 1  # a gesture made anew, spliced: nothing to stay near
         return pipeline.Result("<Motion>", [raise_], parts=(MotionCodes(model.tokenizer.encode(raise_)),))
 
     monkeypatch.setattr(model, "_answer", answer)

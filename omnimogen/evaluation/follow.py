@@ -421,10 +421,11 @@ def run_follow(out: str | Path, *, data: str | Path, model: str | Path | None = 
                evaluator: str | Path | None = None, prompts: str | Path | None = None, split: str = "dev",
                repeats: int = 3, seed: int = 0, baselines_only: bool = False, families: tuple[str, ...] = (),
                progress: bool = True, device=None, temperature: float | None = None,
-               keep_parts: bool = True) -> dict:  # fmt: skip
+               keep_parts: bool = True, candidates: int | None = None) -> dict:  # fmt: skip
     """Ask every case of ``split`` and write ``results.json``, ``report.md`` and ``results.png`` to ``out``.
     ``temperature``: the model's motion sampling temperature (None: its default); ``keep_parts=False``:
-    the body parts an edit keeps are left to the model too (``Options.keep_parts``), to measure it alone."""
+    the body parts an edit keeps are left to the model too (``Options.keep_parts``), to measure it alone;
+    ``candidates``: answers sampled per style edit, the nearest the source kept (``Options.candidates``)."""
     import torch
     from tqdm import tqdm
 
@@ -451,6 +452,8 @@ def run_follow(out: str | Path, *, data: str | Path, model: str | Path | None = 
         options = {"temperature": lm.lm.sampling.get("temperature", MOTION_TEMPERATURE)}
     if not keep_parts:
         options["keep_parts"] = False
+    if candidates is not None:
+        options["candidates"] = candidates
     outcomes: list[Outcome] = []
     total = len(cases) * ((0 if baselines_only else repeats) + 2)
     with tqdm(total=total, disable=not progress, desc="follow", unit="case") as bar:
