@@ -97,9 +97,10 @@ WALK_TRIES = 3  # walks asked for one that goes straight ahead (on the follow de
 # push (42% at 0.5, 46% at 2, where the action fell back).
 EDIT_STYLE_GUIDANCE = 1.0
 # A style edit keeps the action: this many answers are sampled at once (one batch) and the one whose poses
-# are nearest the source's is kept (checks.pose_distance). On the 18 gesture edits of the seen
-# style_edits_fresh set, 4 answers each, the evaluator read the kept action in 39% of first answers and
-# 61% of nearest ones, the asked style in 33% and 44%; on its 14 walks and runs, no change (71%, 43%).
+# are nearest the source's is kept (checks.pose_distance). On the blind style_blind2 set (32 edits, 4
+# times each; scripts/bench_edit_candidates.py) the evaluator read the source's action in 77% of single
+# answers and 86% of the nearest of 8 (gestures and strikes in place: 58 -> 73%), the asked style in 38%
+# and 35%: the action is kept more often, the style shown about as often.
 STYLE_EDIT_CANDIDATES = 8
 MAX_CANDIDATES = 16
 # A motion that travels slower than this (root path, m/s) walks: Bandai's walks go 0.5-1.9 m/s (median
