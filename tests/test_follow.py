@@ -485,6 +485,24 @@ def test_which_motion_gives_the_action_and_which_the_style_is_read_from_the_word
     assert understand.action_and_style(words) == roles
 
 
+@pytest.mark.parametrize("words, roles", [
+    ("at the pace of <RefMotion>, redo <SourceMotion>", ("SourceMotion", "RefMotion")),
+    ("match <SourceMotion> to <RefMotion>'s pace", ("SourceMotion", "RefMotion")),
+    ("sync <RefMotion>'s tempo to <SourceMotion>", ("RefMotion", "SourceMotion")),  # the verb points at the one changed
+    ("line up the speed of <SourceMotion> with <RefMotion>", ("SourceMotion", "RefMotion")),
+    ("play <RefMotion> so it keeps up with <SourceMotion>", ("RefMotion", "SourceMotion")),
+    ("<MotionB> but as slow as the old man in <MotionA>", ("MotionB", "MotionA")),
+    # both or neither named for the speed, a path too, a manner, in-betweening: not this
+    ("change <SourceMotion>'s speed to match <RefMotion>", None),
+    ("take the route of <RefMotion> at the pace of <SourceMotion>", None),
+    ("do the walk of <SourceMotion> in the mood of <RefMotion>", None),
+    ("the tempo of <SourceMotion> and the tempo of <RefMotion>", None),
+    ("go from <StartPose> to <EndPose> quickly", None), ("make <SourceMotion> faster", None),
+])  # fmt: skip
+def test_which_motion_is_kept_and_which_gives_the_speed_is_read_from_the_words(words, roles):
+    assert understand.motion_and_speed(words) == roles
+
+
 @pytest.mark.parametrize(("caption", "style"), [
     ("A human lifts the right hand up, in an exhausted way.", "exhausted"), ("A figure runs forward, like a hoodlum.", "chimpira"),
     ("A figure walks forward in a hoodlum.", "chimpira"),  # the model's garbled "like a hoodlum"

@@ -2,6 +2,7 @@
 
 import copy
 import json
+import re
 
 import numpy as np
 import pytest
@@ -687,6 +688,30 @@ def test_of_several_answers_sampled_at_once_the_one_nearest_the_source_is_kept(m
     assert len(made) == 1
     with pytest.raises(OptionError, match="candidates"):
         model.edit(walk, "make <SourceMotion> look happier", candidates=0)
+
+
+def test_one_motion_at_the_speed_of_another_is_played_at_that_speed(model):
+    """"<SourceMotion> as fast as the runner in <RefMotion>": the kept walk played as many times as
+    fast as the other travels faster, the roles read from the words either way round; a motion in place
+    (a gesture's timing is not its speed) is left to the model."""
+    from omnimogen.motion import FPS, resample
+
+    walk = np.load(FIXTURES.parent / "dataset-2_walk-turn-left_normal_004.joints.npy").astype(np.float64)
+    slow, fast = Motion.from_joints(walk), Motion.from_joints(resample(walk, FPS * 2, FPS))
+    out = model("<SourceMotion> should go exactly as fast as the runner in <RefMotion>",
+                {"SourceMotion": slow, "RefMotion": fast}, seed=0)  # fmt: skip
+    assert re.fullmatch(r"<SourceMotion> played (1.9\d|2) times as fast: the pace of <RefMotion>", out.composed)
+    got = out.motions[0].joints
+    assert checks.mean_speed(got) == pytest.approx(checks.mean_speed(fast.joints), rel=0.03)
+    assert abs(len(got) - fast.num_frames) <= 1 and checks.pose_distance(got, fast.joints) < 0.01  # the same walk
+    back = model("at the pace of <SourceMotion>, redo <RefMotion>", {"SourceMotion": slow, "RefMotion": fast}, seed=0)
+    assert re.match(r"<RefMotion> played 0.(49|5)", back.composed) and abs(back.motions[0].num_frames - slow.num_frames) <= 1
+    asked = model("<SourceMotion> should go exactly as fast as the runner in <RefMotion>",
+                  {"SourceMotion": slow, "RefMotion": fast}, seed=0, keep_parts=False)  # fmt: skip
+    assert asked.composed is None  # the model alone
+    wave = Motion.from_joints(np.load(FIXTURES.parent / "dataset-2_raise-up-right-hand_normal_007.joints.npy"))
+    assert model("wave like <SourceMotion>, with the timing of <RefMotion>", {"SourceMotion": wave, "RefMotion": fast},
+                 seed=0, motion_only=True).composed is None  # fmt: skip
 
 
 def test_the_action_of_one_motion_in_the_style_of_another_is_the_style_edit_of_the_first(model, monkeypatch):

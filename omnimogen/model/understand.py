@@ -6,8 +6,9 @@
 - :func:`asks_for_words`: whether the user wants words (a question, a caption, a critique) rather
   than a motion, and :func:`asks_for_caption` whether those words are a caption of the motion;
 - :func:`kept_parts`: the body parts an edit keeps as they were and those it changes;
-- :func:`path_and_action`: of two bound motions, the one whose path the words ask for, and
-  :func:`action_and_style` the one whose action and the one whose style they ask for;
+- :func:`path_and_action`: of two bound motions, the one whose path the words ask for,
+  :func:`action_and_style` the one whose action and the one whose style they ask for, and
+  :func:`motion_and_speed` the one they keep and the one whose speed they ask for;
 - :func:`asked_style` and :func:`asked_action`: the style, or the other action, an edit of one motion
   asks for and nothing else; :func:`canonical_style_edit` and :func:`canonical_action_edit` word them
   as the training's edits are; :func:`caption_style` reads the style a caption of the model names;
@@ -1101,8 +1102,8 @@ _ACTION_WORDS = re.compile(
     re.IGNORECASE,
 )
 # Two motions compared for speed ("the tempo of <RefMotion>"): not a style.
-_TEMPO_WORDS = re.compile(r"\b(tempo|rhythm|timing|pace|paced|speed|fast\w*|slow\w*|quick\w*|beat|cadence)\b",
-                          re.IGNORECASE)
+_TEMPO_WORDS = re.compile(r"\b(tempo|rhythm|timing|pace|paced|speed|fast\w*|slow\w*|quick\w*|beat|cadence|"
+                          r"keep\w* up)\b", re.IGNORECASE)  # fmt: skip
 _POSSESSED = re.compile(r"^'s\b[^<]{0,20}$")  # "<SourceMotion>'s mood"
 
 
@@ -1137,6 +1138,54 @@ def action_and_style(instruction: str) -> tuple[str, str] | None:
         return None
     other = next(n for n in names if n != styled[0])
     return other, styled[0]
+
+
+# ---- which bound motion gives the speed -----------------------------------------------------------
+
+# A verb that sets a speed points at the motion whose speed changes ("match the tempo of
+# <SourceMotion> to ...", "sync <RefMotion> with ..."), unless it says what to match ("so it matches
+# <RefMotion>", "keep up with <RefMotion>": that one gives the speed).
+_SETS_SPEED = re.compile(r"\b(match\w*|lines? up|lin(?:ed|ing) up|sync\w*|align\w*|adjust\w*|retim\w*|"
+                         r"conform\w*)\b(?:\W+[\w']+){0,4}\W*$", re.IGNORECASE)  # fmt: skip
+_TO_MATCH = re.compile(r"\b(?:(?:to|so (?:that )?(?:it|they|he|she))\s+match\w*|keep\w* up with|keeps? pace with)"
+                       r"(?:\W+[\w']+){0,3}\W*$", re.IGNORECASE)  # fmt: skip
+_TEMPO_BEFORE = re.compile(rf"{_TEMPO_WORDS.pattern}(?:\W+[\w']+){{0,5}}\W*$", re.IGNORECASE)
+_TEMPO_AFTER = re.compile(r"^(?:'s)?\s*(?:[\w-]+\s+)?(tempo|rhythm|timing|pace|speed|beat|cadence)\b",
+                          re.IGNORECASE)  # "<RefMotion>'s pace", "<RefMotion>'s walking speed"
+
+
+def motion_and_speed(instruction: str) -> tuple[str, str] | None:
+    """(the placeholder whose motion the words keep, the one whose speed they ask for) for an
+    instruction that names two motions and asks for one at the other's pace ("<SourceMotion> should go
+    exactly as fast as the runner in <RefMotion>", "at the tempo of <RefMotion>, redo <SourceMotion>"),
+    else None. A placeholder gives the speed when a word of tempo stands at most six words before it
+    in its clause ("the pace set in <RefMotion>") or right after it ("<RefMotion>'s pace"), or words
+    of matching do ("keep up with <RefMotion>"); it is the motion kept when a verb that sets a speed
+    points at it ("line up the speed of <SourceMotion> with <RefMotion>"). Exactly one must give the
+    speed, else exactly one be kept. A request that also names a path is not this."""
+    spots = list(PLACEHOLDER.finditer(instruction))
+    names = list(dict.fromkeys(m.group(1) for m in spots))
+    if len(names) != 2 or len(spots) != 2 or {"StartPose", "EndPose"} & set(names) \
+            or not _TEMPO_WORDS.search(instruction) or _PATH_WORDS.search(instruction):  # fmt: skip
+        return None
+    gives, kept = set(), set()
+    for k, m in enumerate(spots):
+        other = spots[1 - k]
+        before = instruction[other.end() if k else 0 : m.start()]
+        before = re.split(r"[;,.:!?]", before)[-1]
+        after = instruction[m.end() : other.start() if not k else len(instruction)]
+        after = re.split(r"[;,.:!?]", after)[0]
+        if _SETS_SPEED.search(before) and not _TO_MATCH.search(before):
+            kept.add(m.group(1))
+        elif _TEMPO_BEFORE.search(before) or _TEMPO_AFTER.search(after) or _TO_MATCH.search(before):
+            gives.add(m.group(1))
+    if len(gives - kept) == 1 and not kept - gives:
+        (giver,) = gives - kept
+    elif len(kept) == 1 and not gives & kept:
+        giver = next(n for n in names if n not in kept)
+    else:
+        return None
+    return next(n for n in names if n != giver), giver
 
 
 # ---- a turn asked of a walk ------------------------------------------------------------------------
