@@ -1102,8 +1102,8 @@ _ACTION_WORDS = re.compile(
     re.IGNORECASE,
 )
 # Two motions compared for speed ("the tempo of <RefMotion>"): not a style.
-_TEMPO_WORDS = re.compile(r"\b(tempo|rhythm|timing|pace|paced|speed|fast\w*|slow\w*|quick\w*|beat|cadence|"
-                          r"keep\w* up)\b", re.IGNORECASE)  # fmt: skip
+_TEMPO_WORDS = re.compile(r"\b(tempo|rhythm|rythm|timing|timed|pace|paced|speed|fast\w*|slow\w*|quick\w*|beat|"
+                          r"cadence|frequency|keep\w* up)\b", re.IGNORECASE)  # fmt: skip
 _POSSESSED = re.compile(r"^'s\b[^<]{0,20}$")  # "<SourceMotion>'s mood"
 
 
@@ -1142,46 +1142,60 @@ def action_and_style(instruction: str) -> tuple[str, str] | None:
 
 # ---- which bound motion gives the speed -----------------------------------------------------------
 
-# A verb that sets a speed points at the motion whose speed changes ("match the tempo of
-# <SourceMotion> to ...", "sync <RefMotion> with ..."), unless it says what to match ("so it matches
-# <RefMotion>", "keep up with <RefMotion>": that one gives the speed).
-_SETS_SPEED = re.compile(r"\b(match\w*|lines? up|lin(?:ed|ing) up|sync\w*|align\w*|adjust\w*|retim\w*|"
-                         r"conform\w*)\b(?:\W+[\w']+){0,4}\W*$", re.IGNORECASE)  # fmt: skip
-_TO_MATCH = re.compile(r"\b(?:(?:to|so (?:that )?(?:it|they|he|she))\s+match\w*|keep\w* up with|keeps? pace with)"
-                       r"(?:\W+[\w']+){0,3}\W*$", re.IGNORECASE)  # fmt: skip
-_TEMPO_BEFORE = re.compile(rf"{_TEMPO_WORDS.pattern}(?:\W+[\w']+){{0,5}}\W*$", re.IGNORECASE)
-_TEMPO_AFTER = re.compile(r"^(?:'s)?\s*(?:[\w-]+\s+)?(tempo|rhythm|timing|pace|speed|beat|cadence)\b",
-                          re.IGNORECASE)  # "<RefMotion>'s pace", "<RefMotion>'s walking speed"
+# The motion whose speed changes is the object of a verb that changes a speed ("slow <SourceMotion>
+# down", "speed up <RefMotion>", "clip to modify: <RefMotion>", "give that tempo to <RefMotion>"), or
+# of one that matches speeds when the words go on to what it is matched to ("match <SourceMotion> to
+# ...", "line up the speed of <SourceMotion> with ..."); "match the speed of <RefMotion>" with nothing
+# after asks for that one's speed.
+_OF = r"(?: the (?:speed|pace|tempo|timing|rhythm|cadence) of)?\W*$"
+_CHANGES_SPEED = re.compile(rf"\b(?:slow|speed up|hurry|quicken|modify|edit|change|retime|adjust){_OF}", re.IGNORECASE)
+_MATCH_VERB = re.compile(rf"\b(?:match|sync\w*|align|line up|conform){_OF}", re.IGNORECASE)
+_GIVEN_TO = re.compile(r"\b(?:appl\w*|giv\w*|transfer\w*|copy\w*|put\w*)\b(?:\W+[\w']+){0,3}?\W+to\W*$",
+                       re.IGNORECASE)  # fmt: skip
+_MATCHED_TO = re.compile(r"^\W*(?:[\w']+\W+){0,4}?(?:to|with|against)\b", re.IGNORECASE)  # "... to <RefMotion>"
+# Words that hand over the speed of the motion named after them ("so its cadence matches
+# <RefMotion>", "keep up with <RefMotion>"), or a word of tempo at most six words before it in its
+# clause ("the pace set in <RefMotion>", "pace reference: <SourceMotion>").
+_MATCHES = re.compile(r"\b(?:match(?:es|ed|ing)|(?:to|so (?:that )?[\w']+(?: \w+)?) match|keep\w* up with|"
+                      r"keeps? pace with)(?:\W+[\w']+){0,3}?\W*$", re.IGNORECASE)  # fmt: skip
+_TEMPO_BEFORE = re.compile(rf"{_TEMPO_WORDS.pattern}(?:\W+[\w']+){{0,6}}\W*$", re.IGNORECASE)
+# ... or one right after it: "<RefMotion>'s walking speed", "<SourceMotion> has the tempo", "<RefMotion>
+# as the timing reference" (not "<SourceMotion> at the pace of": that pace is the other's).
+_TEMPO_AFTER = re.compile(r"^(?:'s\s*(?:[\w-]+\s+)?|\s+(?:has|have|sets?|gives?|provides?|is|as)\s+"
+                          r"(?:(?:the|a|an|its|their|his|her)\s+)?(?:[\w-]+\s+)?|\s+)"
+                          r"(tempo|rhythm|rythm|timing|pace|speed|beat|cadence|frequency)\b", re.IGNORECASE)  # fmt: skip
 
 
 def motion_and_speed(instruction: str) -> tuple[str, str] | None:
     """(the placeholder whose motion the words keep, the one whose speed they ask for) for an
     instruction that names two motions and asks for one at the other's pace ("<SourceMotion> should go
     exactly as fast as the runner in <RefMotion>", "at the tempo of <RefMotion>, redo <SourceMotion>"),
-    else None. A placeholder gives the speed when a word of tempo stands at most six words before it
-    in its clause ("the pace set in <RefMotion>") or right after it ("<RefMotion>'s pace"), or words
-    of matching do ("keep up with <RefMotion>"); it is the motion kept when a verb that sets a speed
-    points at it ("line up the speed of <SourceMotion> with <RefMotion>"). Exactly one must give the
-    speed, else exactly one be kept. A request that also names a path is not this."""
+    else None. A placeholder is the motion kept when a verb that sets a speed takes it as its object
+    and goes on to what it is matched to (``_CHANGES_SPEED``, ``_MATCH_VERB``); else it gives the speed when words of tempo
+    or of matching stand next to it (``_MATCHES``, ``_TEMPO_BEFORE``, ``_TEMPO_AFTER``). Exactly one
+    must give the speed, else exactly one be kept. A clause that names a motion and a path is not this
+    ("take the route of <RefMotion> at the pace of <SourceMotion>"); "keep the curve" is."""
     spots = list(PLACEHOLDER.finditer(instruction))
     names = list(dict.fromkeys(m.group(1) for m in spots))
+    clauses = re.split(r"[;,.!?]", instruction)
     if len(names) != 2 or len(spots) != 2 or {"StartPose", "EndPose"} & set(names) \
-            or not _TEMPO_WORDS.search(instruction) or _PATH_WORDS.search(instruction):  # fmt: skip
+            or not _TEMPO_WORDS.search(instruction) \
+            or any(_PATH_WORDS.search(c) and PLACEHOLDER.search(c) for c in clauses):  # fmt: skip
         return None
     gives, kept = set(), set()
     for k, m in enumerate(spots):
         other = spots[1 - k]
-        before = instruction[other.end() if k else 0 : m.start()]
-        before = re.split(r"[;,.:!?]", before)[-1]
-        after = instruction[m.end() : other.start() if not k else len(instruction)]
-        after = re.split(r"[;,.:!?]", after)[0]
-        if _SETS_SPEED.search(before) and not _TO_MATCH.search(before):
+        before = re.split(r"[;,.!?]", instruction[other.end() if k else 0 : m.start()])[-1]
+        after = re.split(r"[;,.!?]", instruction[m.end() :])[0]
+        onward = after if k else after[: other.start() - m.end()]  # up to the other placeholder
+        matched = _MATCH_VERB.search(before)
+        if _CHANGES_SPEED.search(before) or (matched and _MATCHED_TO.search(onward)) or _GIVEN_TO.search(before):
             kept.add(m.group(1))
-        elif _TEMPO_BEFORE.search(before) or _TEMPO_AFTER.search(after) or _TO_MATCH.search(before):
+        elif matched or _MATCHES.search(before) or _TEMPO_BEFORE.search(before) or _TEMPO_AFTER.search(onward):
             gives.add(m.group(1))
-    if len(gives - kept) == 1 and not kept - gives:
-        (giver,) = gives - kept
-    elif len(kept) == 1 and not gives & kept:
+    if len(gives) == 1:
+        (giver,) = gives
+    elif len(kept) == 1 and not gives:
         giver = next(n for n in names if n not in kept)
     else:
         return None
