@@ -15,13 +15,11 @@ answer that passes most checks: the most any rule can gain); ``mean`` is one ans
 from __future__ import annotations
 
 import argparse
-import json
-import platform
 import warnings
 from collections import defaultdict
-from datetime import date
 
 import torch
+from bench_rerank import write_picks  # the same table (scripts/ is on the path when a script runs)
 
 from omnimogen.evaluation.evaluator import load_evaluator
 from omnimogen.evaluation.follow import Binder, Labeller, bind, check_turn, load_prompts
@@ -69,16 +67,9 @@ def main() -> None:
                     for g in (group, "all"):
                         picks[g, rule][name][0] += int(ok)
                         picks[g, rule][name][1] += 1
-    table = {f"{g}/{rule}": {name: {"pass_pct": round(100 * a / b, 1), "n": b} for name, (a, b) in sorted(rows.items())}
-             for (g, rule), rows in sorted(picks.items())}  # fmt: skip
-    result = {"suite": args.prompts, "what": "style edits, nearest of n answers to the source", "n": args.n,
-              "repeats": args.repeats, "evaluator": args.evaluator or "the follow suite's default",
-              "date": str(date.today()), "machine": platform.machine(), "picks": table}  # fmt: skip
-    with open(args.out, "w", encoding="utf-8") as f:
-        json.dump(result, f, indent=1)
-    for rule, rows in table.items():
-        print(f"{rule:20s}", "  ".join(f"{k} {v['pass_pct']:.0f} ({v['n']})" for k, v in rows.items()))
-
+    write_picks(args.out, {f"{g}/{rule}": rows for (g, rule), rows in picks.items()},
+                {"suite": args.prompts, "what": "style edits, nearest of n answers to the source", "n": args.n,
+                 "repeats": args.repeats, "evaluator": args.evaluator or "the follow suite's default"})  # fmt: skip
 
 if __name__ == "__main__":
     main()

@@ -120,14 +120,21 @@ def main() -> None:
             for name, ok in [*s["checks"].items(), ("every_check", all(s["checks"].values()))]:
                 picks["mean"][name][0] += int(ok)
                 picks["mean"][name][1] += 1
+    write_picks(args.out, picks, {"suite": "follow t2m, best of n", "split": args.split, "n": args.n,
+                                  "evaluator": args.evaluator})  # fmt: skip
+
+
+def write_picks(out: str, picks: dict, about: dict) -> None:
+    """Write the pass rates of each pick rule (``picks[rule][check] = [passed, total]``) to ``out``
+    with ``about``, the date and the machine, and print them."""
     table = {rule: {name: {"pass_pct": round(100 * a / b, 1), "n": b} for name, (a, b) in sorted(rows.items())}
-             for rule, rows in picks.items()}  # fmt: skip
-    result = {"suite": "follow t2m, best of n", "split": args.split, "n": args.n, "evaluator": args.evaluator,
-              "date": str(date.today()), "machine": platform.machine(), "picks": table}  # fmt: skip
-    with open(args.out, "w", encoding="utf-8") as f:
+             for rule, rows in sorted(picks.items())}  # fmt: skip
+    result = {**about, "date": str(date.today()), "machine": platform.machine(), "picks": table}
+    with open(out, "w", encoding="utf-8") as f:
         json.dump(result, f, indent=1)
+    width = max(map(len, table)) + 1
     for rule, rows in table.items():
-        print(f"{rule:11s}", "  ".join(f"{k} {v['pass_pct']:.0f} ({v['n']})" for k, v in rows.items()))
+        print(f"{rule:{width}s}", "  ".join(f"{k} {v['pass_pct']:.0f} ({v['n']})" for k, v in rows.items()))
 
 
 if __name__ == "__main__":

@@ -510,6 +510,24 @@ def test_which_motion_is_kept_and_which_gives_the_speed_is_read_from_the_words(w
     assert understand.motion_and_speed(words) == roles
 
 
+@pytest.mark.parametrize("words, mirror, direction", [
+    ("mirror the turn in <SourceMotion> so it goes toward the left", "left", None),
+    ("flip <SourceMotion> left to right", "", None), ("same wave as <SourceMotion> but with the other hand", "", None),
+    ("<SourceMotion>, but lefty instead of righty: swap sides", "", None),
+    ("have <SourceMotion> flip direction: same steps, but going rearward", None, "backward"),
+    ("make <SourceMotion> travel rearward instead of moving ahead", None, "backward"),
+    ("walk <SourceMotion> backwards instead of forwards", None, "backward"),
+    ("flip <SourceMotion> around so they move frontwards, the way they're facing", None, "forward"),
+    # more than a mirror or a direction: another amount of turn, a side with the direction, a speed,
+    # a style, another action
+    ("make <SourceMotion> turn 45 degrees left", None, None), ("walk <SourceMotion> backwards to the left", None, None),
+    ("<SourceMotion> but walking backward slowly", None, None), ("flip <SourceMotion> and make it look sad", None, None),
+    ("make <SourceMotion> jog backwards", None, None), ("make <SourceMotion> look sad", None, None),
+])  # fmt: skip
+def test_a_mirror_image_and_the_other_direction_are_read_from_the_words(words, mirror, direction):
+    assert (understand.asked_mirror(words), understand.asked_direction(words)) == (mirror, direction)
+
+
 @pytest.mark.parametrize(("caption", "style"), [
     ("A human lifts the right hand up, in an exhausted way.", "exhausted"), ("A figure runs forward, like a hoodlum.", "chimpira"),
     ("A figure walks forward in a hoodlum.", "chimpira"),  # the model's garbled "like a hoodlum"

@@ -714,6 +714,26 @@ def test_one_motion_at_the_speed_of_another_is_played_at_that_speed(model):
                  seed=0, motion_only=True).composed is None  # fmt: skip
 
 
+def test_a_mirror_image_and_a_walk_the_other_way_are_made_exactly(model):
+    """"mirror the turn so it goes toward the left" of a right turn: its mirror image; "have them back up
+    instead" of a walk: the walk played backward in time; each starting where the source starts,
+    facing as it does, as long as it; none where the source already shows the asked side or way."""
+    right = Motion.from_joints(np.load(FIXTURES.parent / "dataset-2_walk-turn-right_normal_005.joints.npy"))
+    out = model.edit(right, "mirror the turn in <SourceMotion> so it goes toward the left", seed=0)
+    got, src = out.motions[0].joints, right.joints
+    assert out.composed == "<SourceMotion> mirrored left to right" and out.motions[0].num_frames == right.num_frames
+    assert checks.turn_side(got) == "left" and checks.turn_degrees(got) == pytest.approx(-checks.turn_degrees(src), abs=1)
+    assert np.allclose(got[0, 0, [0, 2]], src[0, 0, [0, 2]]) and checks.headings(got)[0] == pytest.approx(checks.headings(src)[0])
+    assert model.edit(right, "mirror <SourceMotion> so it turns right", seed=0).composed is None  # it already does
+    back = model.edit(right, "have them back up instead. <SourceMotion>", seed=0)
+    assert back.composed == "<SourceMotion> played backward in time: walking backward"
+    assert checks.locomotion(back.motions[0].joints) == "backward" and back.motions[0].num_frames == right.num_frames
+    assert np.allclose(back.motions[0].joints[0, 0, [0, 2]], src[0, 0, [0, 2]])
+    again = model.edit(back.motions[0], "walk forwards, the way they face: <SourceMotion>", seed=0)
+    assert checks.locomotion(again.motions[0].joints) == "forward"
+    assert model.edit(right, "walk <SourceMotion> forwards", seed=0).composed is None  # it already walks forward
+
+
 def test_the_action_of_one_motion_in_the_style_of_another_is_the_style_edit_of_the_first(model, monkeypatch):
     """"wave like <RefMotion> with the attitude of <SourceMotion>": the style the model names in its own
     caption of <SourceMotion>, asked as the style edit of <RefMotion> (pushed as style edits are), at

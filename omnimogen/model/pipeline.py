@@ -24,10 +24,10 @@ from ..device import module_device, resolve_device, resolve_dtype
 from ..errors import FormatError, OmnimogenError, check_number
 from ..instructions.schema import PLACEHOLDER
 from ..instructions.tasks import PATHS
-from ..motion import FPS, WINDOW_ROWS, Motion, resample
+from ..motion import FPS, WINDOW_ROWS, Motion, mirror_joints, resample
 from ..motion.checks import locomotion, path_length, pose_distance, raised_hand, side_of_path, turn_side
 from ..tokenizer import MotionTokenizer, load_tokenizer
-from .compose import along_path, splice_whole, turned
+from .compose import along_path, splice_whole, started_as, turned
 from .generate import SamplingOptions, generate
 from .stitch import INBETWEEN, POSE_FRAMES, bridged, long_motion
 from .transformer import OmniMoGenLM, load_lm, save_lm
@@ -36,7 +36,9 @@ from .understand import (
     Reading,
     action_and_style,
     asked_action,
+    asked_direction,
     asked_gesture,
+    asked_mirror,
     asked_speed,
     asked_style,
     asked_turn,
@@ -404,8 +406,42 @@ class OmniMoGen:
     def edited_exactly(self, instruction: str, motion: Motion, name: str = "<SourceMotion>") -> tuple[Motion, str] | None:
         """An edit of ``motion`` that the words ask for exactly and that is made without the model (with
         how it was made, naming the motion ``name``): another speed and nothing else, played so
-        (:meth:`_played`), or a turn of a straight walk, bent so (:meth:`_turned`); else None."""
-        return self._played(instruction, motion, name) or self._turned(instruction, motion, name)
+        (:meth:`_played`), a turn of a straight walk, bent so (:meth:`_turned`), its mirror image
+        (:meth:`_mirrored`) or a walk the other way (:meth:`_reversed`); else None."""
+        return (self._played(instruction, motion, name) or self._turned(instruction, motion, name)
+                or self._mirrored(instruction, motion, name) or self._reversed(instruction, motion, name))
+
+    def _mirrored(self, instruction: str, motion: Motion, name: str) -> tuple[Motion, str] | None:
+        """A motion that shows a side (a raised hand, a turn, a path off to one side) mirrored left to
+        right, when the words ask for its mirror image or its other side and nothing else ("mirror the
+        turn so it goes toward the left", "same wave with the other hand": ``understand.asked_mirror``),
+        as a mirrored animation is made in any animation package; None where the words name the side
+        it already shows."""
+        side = asked_mirror(instruction)
+        if side is None:
+            return None
+        joints = motion.resample(FPS).joints
+        shown = next((s for s in (raised_hand(joints), turn_side(joints), side_of_path(joints)) if s in ("left", "right")), None)
+        if shown is None or side == shown:
+            return None
+        mirrored = started_as(mirror_joints(joints), joints)
+        return Motion.from_joints(mirrored, FPS, name=motion.name), f"{name} mirrored left to right"
+
+    def _reversed(self, instruction: str, motion: Motion, name: str) -> tuple[Motion, str] | None:
+        """A walk asked to go the other way along its path and nothing else ("have them back up instead",
+        "forwards, the way they face": ``understand.asked_direction``), played backward in time: human
+        backward walking is close to forward walking reversed in time (Grasso et al. 1998, J.
+        Neurophysiol. 80), so the steps and the length stay, and it starts where the walk starts, facing
+        as it does. None for a motion that does not travel, or that already goes the asked way."""
+        way = asked_direction(instruction)
+        if way is None:
+            return None
+        joints = motion.resample(FPS).joints
+        going = locomotion(joints)
+        if going == "in_place" or going == way:
+            return None
+        back = started_as(joints[::-1], joints)  # from where the walk starts, facing as it does
+        return Motion.from_joints(back, FPS, name=motion.name), f"{name} played backward in time: walking {way}"
 
     def _played(self, instruction: str, motion: Motion, name: str) -> tuple[Motion, str] | None:
         """An edit that asks for another speed and nothing else ("play it at 1.5x", "it drags, hurry it

