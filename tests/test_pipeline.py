@@ -732,6 +732,10 @@ def test_a_mirror_image_and_a_walk_the_other_way_are_made_exactly(model):
     again = model.edit(back.motions[0], "walk forwards, the way they face: <SourceMotion>", seed=0)
     assert checks.locomotion(again.motions[0].joints) == "forward"
     assert model.edit(right, "walk <SourceMotion> forwards", seed=0).composed is None  # it already walks forward
+    chat = model.chat()  # a chat's follow-up edits the last answer the same way
+    chat.replay("a person walks and turns right", None, [right])
+    assert chat("now mirror it", seed=1).composed == "the last answer mirrored left to right"
+    assert chat("and have them walk backwards instead", seed=2).composed.startswith("the last answer played backward")
 
 
 def test_the_action_of_one_motion_in_the_style_of_another_is_the_style_edit_of_the_first(model, monkeypatch):
@@ -761,7 +765,8 @@ def test_the_action_of_one_motion_in_the_style_of_another_is_the_style_edit_of_t
 def test_an_edit_that_asks_for_another_action_is_asked_in_the_training_words(model, monkeypatch):
     """"instead of walking they should jog" of a walk: asked as the training's action edits are worded,
     at the source's length (also where the words say to keep the duration), without the body parts
-    the words seem to keep; another walk of a walk is left to the model (a trajectory edit)."""
+    the words seem to keep; another walk of a walk is left to the model (a trajectory edit), but the
+    same walk backward is played so."""
     walk = Motion.from_joints(np.load(FIXTURES.parent / "dataset-2_walk-turn-left_normal_004.joints.npy")[:60])
     asked = []
 
@@ -774,8 +779,10 @@ def test_an_edit_that_asks_for_another_action_is_asked_in_the_training_words(mod
     out = model.edit(walk, "instead of walking, the person in <SourceMotion> should jog. Keep the duration.", seed=0)
     assert asked[-1] == ("Change the action in <SourceMotion>: the person should run forward instead.", walk.num_frames)
     assert out.reading.task == "edit/action" and out.reading.action == "run" and out.kept is None
-    model.edit(walk, "instead of walking, the person in <SourceMotion> should walk backwards", seed=0)
-    assert asked[-1][0] == "instead of walking, the person in <SourceMotion> should walk backwards"
+    model.edit(walk, "instead of walking, the person in <SourceMotion> should walk sideways", seed=0)
+    assert asked[-1][0] == "instead of walking, the person in <SourceMotion> should walk sideways"
+    back = model.edit(walk, "instead of walking, the person in <SourceMotion> should walk backwards", seed=0)
+    assert back.composed == "<SourceMotion> played backward in time: walking backward"  # made exactly
     model.edit(walk, "instead of walking, the person in <SourceMotion> should jog", seed=0, interpret_words=False)
     assert asked[-1][0] == "instead of walking, the person in <SourceMotion> should jog"
     chat = model.chat()
