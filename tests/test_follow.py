@@ -336,6 +336,11 @@ def test_everyday_words_are_read_as_known_actions_and_unknown_ones_say_so():
         assert understand.style_of(words) == "normal" and understand.interpret(words).style == style, words
     for plain in ("a person walks to the door", "someone waves at a friend", "a person runs for the bus"):
         assert understand.interpret(plain).style == "normal", plain
+    # Where or to whom it is done does not make an action unknown; the activity with the object does.
+    r = understand.interpret("he walks to the door")  # nearest "open a door", a walk without the place
+    assert (r.action, r.known) == ("walk", True)
+    assert not understand.interpret("he opens the door").known
+    assert not understand.interpret("she climbs up the ladder").known  # "up" is not a place phrase
     r = understand.interpret("do a backflip off the wall")
     assert not r.known and understand.unknown_request_warnings(r, "do a backflip off the wall")
     assert understand.unknown_request_warnings(understand.interpret("someone bows"), "someone bows") == []

@@ -765,15 +765,33 @@ def _bank_with(captions: tuple[str, ...]) -> tuple[list[str], list[str | None], 
     return phrases, labels, np.concatenate([emb[keep], cap_emb[~alias]])
 
 
+# Where or to whom an action is done ("to the door", "at his friend across the street", "towards the
+# bus"): context that does not change the body's motion, but that the sentence encoder reads as an
+# activity with that object ("he walks to the door" is nearest "open a door"). Not "up", "down",
+# "into", "onto", "over": walking up the stairs or jumping over a fence is another motion.
+_PLACE = re.compile(r"\b(?:to|towards?|at|across|over to|up to|past|around|from|in front of|next to|by|near|"
+                    r"along|through|for)\s+(?:(?:the|a|an|his|her|their|my|your|our|its|this|that|some|every|each|"
+                    r"all)\s+(?:[\w'-]+\s+){0,2}?[\w'-]+|him|her|them|me|us|someone|somebody|everyone|people)\b"
+                    r"(?:\s+(?:across|on|in|at|of|outside|inside)\s+the\s+[\w'-]+)?", re.IGNORECASE)  # fmt: skip
+
+
 def interpret(instruction: str, captions: tuple[str, ...] = ()) -> Reading:
     """The nearest known action and the named style of a text-to-motion request. ``captions``: the
     captions of captioned clips the model was trained on (``OmniMoGenLM.known_captions``); a request
-    nearest to one of them is asked in that caption's words (action "", style "normal")."""
+    nearest to one of them is asked in that caption's words (action "", style "normal"). A request
+    nearest an activity the corpus lacks is read again without where or to whom it is done
+    (:data:`_PLACE`): "he walks to the door" is a walk, not "open a door"."""
     from ..evaluation.evaluator import load_sentence_encoder
 
     phrases, labels, emb = _bank_with(tuple(captions))
-    sims = emb @ load_sentence_encoder()([instruction]).numpy()[0]
+    encode = load_sentence_encoder()
+    sims = emb @ encode([instruction]).numpy()[0]
     best = int(np.argmax(sims))
+    bare = " ".join(_PLACE.sub(" ", instruction).split())
+    if labels[best] is None and bare != instruction.strip() and len(bare.split()) >= 2:
+        bare_sims = emb @ encode([bare]).numpy()[0]
+        if labels[int(np.argmax(bare_sims))] is not None:  # known once the place is gone
+            sims, best = bare_sims, int(np.argmax(bare_sims))
     known_rows = [i for i, label in enumerate(labels) if label is not None]
     i = max(known_rows, key=lambda k: sims[k])
     known = labels[best] is not None and float(sims[i]) >= UNKNOWN_SIMILARITY
