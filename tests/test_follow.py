@@ -519,6 +519,8 @@ def test_which_motion_is_kept_and_which_gives_the_speed_is_read_from_the_words(w
     ("mirror the turn in <SourceMotion> so it goes toward the left", "left", None),
     ("flip <SourceMotion> left to right", "", None), ("same wave as <SourceMotion> but with the other hand", "", None),
     ("<SourceMotion>, but lefty instead of righty: swap sides", "", None),
+    ("make <SourceMotion> look to the left", None, None),  # where the head goes, not a mirror
+    ("switch the hand in <SourceMotion> to the left one and make it way more pumped", None, None),
     ("have <SourceMotion> flip direction: same steps, but going rearward", None, "backward"),
     ("make <SourceMotion> travel rearward instead of moving ahead", None, "backward"),
     ("walk <SourceMotion> backwards instead of forwards", None, "backward"),
@@ -528,6 +530,8 @@ def test_which_motion_is_kept_and_which_gives_the_speed_is_read_from_the_words(w
     ("make <SourceMotion> turn 45 degrees left", None, None), ("walk <SourceMotion> backwards to the left", None, None),
     ("<SourceMotion> but walking backward slowly", None, None), ("flip <SourceMotion> and make it look sad", None, None),
     ("make <SourceMotion> jog backwards", None, None), ("make <SourceMotion> look sad", None, None),
+    ("make <SourceMotion> lean forward more", None, None),  # a posture, not a direction
+    ("<SourceMotion>, but backwards", None, "backward"),
 ])  # fmt: skip
 def test_a_mirror_image_and_the_other_direction_are_read_from_the_words(words, mirror, direction):
     assert (understand.asked_mirror(words), understand.asked_direction(words)) == (mirror, direction)

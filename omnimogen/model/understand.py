@@ -1285,10 +1285,18 @@ _BACKWARD = re.compile(r"\b(backwards?|rearwards?|back(?:ing|s)? up|backpedal\w*
                        r"retreat\w*|back away)\b", re.IGNORECASE)  # fmt: skip
 _FORWARD = re.compile(r"\b(forwards?|frontwards?|ahead|face[- ]first|(?:the way|where) (?:they|he|she|it)(?:'re| are|'s| is)? "
                       r"fac\w*)\b", re.IGNORECASE)  # fmt: skip
+# Backward or forward of a posture, not of the way the motion goes: "lean forward", "look ahead", "tilt
+# the head backwards".
+_POSTURE = re.compile(r"\b(?:lean\w*|tilt\w*|bend\w*|bent|look\w*|gaz\w*|star\w*|nod\w*|hunch\w*|slouch\w*|"
+                      r"reach\w*|push\w*|pull\w*|point\w*|stretch\w*|throw\w*|kick\w*|punch\w*|swing\w*|lunge\w*|"
+                      r"arch\w*)\s+(?:[\w']+\s+){0,2}?(?:backwards?|forwards?|ahead|back)\b", re.IGNORECASE)  # fmt: skip
+_POSTURE_SIDE = re.compile(r"\b(?:lean\w*|tilt\w*|look\w*|gaz\w*|glanc\w*|star\w*|nod\w*|point\w*|reach\w*|"
+                           r"stretch\w*|bend\w*|twist\w*)\s+(?:[\w']+\s+){0,3}?(?:left|right)\b", re.IGNORECASE)  # fmt: skip
 # Words that ask for more than a mirror image or the other direction (an amount of turn, another path).
 _NOT_ONLY = re.compile(rf"{_DEGREES.pattern}|{_HALF.pattern}|\b(circle|zig\w*|spin\w*|diagonal\w*|corner\w*|"
                        r"sharp\w*|slight\w*|wider|tighter|run\w*|jog\w*|sprint\w*|dash\w*|hop\w*|skip\w*|crawl\w*|"
-                       r"march\w*|limp\w*|sneak\w*|tiptoe\w*|danc\w*|jump\w*)\b", re.IGNORECASE)  # fmt: skip
+                       r"march\w*|limp\w*|sneak\w*|tiptoe\w*|danc\w*|jump\w*)\b|(?<!\bno )\b(?:more|less) [a-z]{3,}",
+                       re.IGNORECASE)  # fmt: skip  # "and make it way more amped": a manner too
 
 
 def _only_the_path(text: str) -> bool:
@@ -1310,6 +1318,7 @@ def asked_mirror(instruction: str) -> str | None:
         return None
     named = re.sub(r"\bright(?:[- ]angle\w*| away| now)|all right", " ", text, flags=re.IGNORECASE)  # not sides
     named = re.sub(r"\b(?:instead of|rather than|not)\W+(?:the\W+|a\W+)?\w+", " ", named, flags=re.IGNORECASE)  # the old side
+    named = _POSTURE_SIDE.sub(" ", named)  # "look to the left": where the head goes, not a mirror
     sides, mirror = _sides(named), _MIRROR.search(text)
     if len(sides) == 1:
         return next(iter(sides))
@@ -1322,6 +1331,7 @@ def asked_direction(instruction: str) -> str | None:
     and nothing else (no side, style, speed, kept part or other action); None otherwise. Whether that is
     the other direction than the walk's own is the caller's to check."""
     text = PLACEHOLDER.sub(" ", instruction)
+    text = _POSTURE.sub(" ", text)
     back, ahead = _BACKWARD.search(text), _FORWARD.search(text)
     if _sides(re.sub(r"\bright(?: away| now)|all right", " ", text, flags=re.IGNORECASE)) or not _only_the_path(text):
         return None
