@@ -725,6 +725,8 @@ def test_a_mirror_image_and_a_walk_the_other_way_are_made_exactly(model):
     assert checks.turn_side(got) == "left" and checks.turn_degrees(got) == pytest.approx(-checks.turn_degrees(src), abs=1)
     assert np.allclose(got[0, 0, [0, 2]], src[0, 0, [0, 2]]) and checks.headings(got)[0] == pytest.approx(checks.headings(src)[0])
     assert model.edit(right, "mirror <SourceMotion> so it turns right", seed=0).composed is None  # it already does
+    straight = Motion.from_joints(right.joints[:20])  # shows no side: mirrored when asked outright
+    assert model.edit(straight, "mirror <SourceMotion>", seed=0).composed == "<SourceMotion> mirrored left to right"
     back = model.edit(right, "have them back up instead. <SourceMotion>", seed=0)
     assert back.composed == "<SourceMotion> played backward in time: walking backward"
     assert checks.locomotion(back.motions[0].joints) == "backward" and back.motions[0].num_frames == right.num_frames

@@ -415,14 +415,14 @@ class OmniMoGen:
         """A motion that shows a side (a raised hand, a turn, a path off to one side) mirrored left to
         right, when the words ask for its mirror image or its other side and nothing else ("mirror the
         turn so it goes toward the left", "same wave with the other hand": ``understand.asked_mirror``),
-        as a mirrored animation is made in any animation package; None where the words name the side
-        it already shows."""
+        as a mirrored animation is made in any animation package. Where the words name a side ("so it
+        goes toward the left"), the motion must show the other one; "mirror it" mirrors any motion."""
         side = asked_mirror(instruction)
         if side is None:
             return None
         joints = motion.resample(FPS).joints
         shown = next((s for s in (raised_hand(joints), turn_side(joints), side_of_path(joints)) if s in ("left", "right")), None)
-        if shown is None or side == shown:
+        if side and shown in (None, side):
             return None
         mirrored = started_as(mirror_joints(joints), joints)
         return Motion.from_joints(mirrored, FPS, name=motion.name), f"{name} mirrored left to right"
