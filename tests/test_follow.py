@@ -510,6 +510,8 @@ def test_which_motion_gives_the_action_and_which_the_style_is_read_from_the_word
     ("do the walk of <SourceMotion> in the mood of <RefMotion>", None),
     ("the tempo of <SourceMotion> and the tempo of <RefMotion>", None),
     ("go from <StartPose> to <EndPose> quickly", None), ("make <SourceMotion> faster", None),
+    ("Make <SourceMotion> twice as fast as <RefMotion>", None), ("<SourceMotion> but slower than <RefMotion>", None),
+    ("Play <SourceMotion> quickly and then <RefMotion>", None),  # another pace, or one after the other
 ])  # fmt: skip
 def test_which_motion_is_kept_and_which_gives_the_speed_is_read_from_the_words(words, roles):
     assert understand.motion_and_speed(words) == roles
@@ -520,6 +522,12 @@ def test_which_motion_is_kept_and_which_gives_the_speed_is_read_from_the_words(w
     ("flip <SourceMotion> left to right", "", None), ("same wave as <SourceMotion> but with the other hand", "", None),
     ("<SourceMotion>, but lefty instead of righty: swap sides", "", None),
     ("make <SourceMotion> look to the left", None, None),  # where the head goes, not a mirror
+    ("flip <SourceMotion>", "", None), ("have <SourceMotion> turn the other way instead", "", None),
+    ("reverse direction on <SourceMotion>", None, "backward"),
+    # not a mirror or a direction (a code review's examples): a somersault, another action, arms, a distance
+    ("Make <SourceMotion> do a flip", None, None), ("In <SourceMotion>, switch to a salute", None, None),
+    ("Swap the wave in <SourceMotion> for a clap", None, None), ("put the arms back up in <SourceMotion>", None, None),
+    ("move <SourceMotion> forward 2 meters", None, None),
     ("switch the hand in <SourceMotion> to the left one and make it way more pumped", None, None),
     ("have <SourceMotion> flip direction: same steps, but going rearward", None, "backward"),
     ("make <SourceMotion> travel rearward instead of moving ahead", None, "backward"),

@@ -135,8 +135,8 @@ class Options:
     # Parts of the given motions the words ask for exactly are copied, not generated: the body parts an
     # edit keeps (understand.kept_parts), one motion's path with another's gesture or manner (compose).
     keep_parts: bool = True
-    # Answers sampled at once to an edit that keeps the source's action, the nearest kept (None: a style
-    # edit's STYLE_EDIT_CANDIDATES, else 1).
+    # Answers sampled at once to an edit that keeps the source's action (a style edit), the nearest kept
+    # (None: STYLE_EDIT_CANDIDATES); other requests are answered once.
     candidates: int | None = None
 
     def __post_init__(self):
@@ -313,8 +313,8 @@ class OmniMoGen:
                 and reading.style != "normal"  # fmt: skip
             unstyled = canonical_caption(reading.action, "normal") if styled and opt.style_guidance else None
             plain = Message("user", (TextPart(unstyled),)) if unstyled else restyled
-            near = motions["SourceMotion"] if style is not None else None
-            many = opts.candidates or (STYLE_EDIT_CANDIDATES if near is not None else 1)
+            near = motions["SourceMotion"].resample(FPS) if style is not None else None
+            many = (opts.candidates or STYLE_EDIT_CANDIDATES) if near is not None else 1
             result = self._answer(messages, opt, gen, frames=n, unstyled=plain if opt.style_guidance else None,
                                   near=near, candidates=many)  # fmt: skip
             if opts.think:  # a judgment's complaints about a style the words never asked for are not taken
@@ -702,12 +702,11 @@ class OmniMoGen:
                     results.append(self._result(self._parts(prompt, out, b), out.ids[b], frames))
                 except ValueError as e:
                     last_error = str(e)
-            if near is not None:
-                results = [r for r in results if r.motions]
+            moving = [r for r in results if r.motions]  # (an answer in words alone has no poses to compare)
+            if near is not None and len(moving) > 1:
+                return min(moving, key=lambda r: pose_distance(r.motions[-1].joints, near.joints))
             if results:
-                if near is None or len(results) == 1:
-                    return results[0]
-                return min(results, key=lambda r: pose_distance(r.motions[-1].joints, near.joints))
+                return results[0]
         raise GenerationError(
             f"the model produced no valid answer in {retries} tries ({last_error}); try another seed."
         )

@@ -1122,8 +1122,8 @@ _ACTION_WORDS = re.compile(
     re.IGNORECASE,
 )
 # Two motions compared for speed ("the tempo of <RefMotion>"): not a style.
-_TEMPO_WORDS = re.compile(r"\b(tempo|rhythm|rythm|timing|timed|pace|paced|speed|fast\w*|slow\w*|quick\w*|beat|"
-                          r"cadence|frequency|keep\w* up)\b", re.IGNORECASE)  # fmt: skip
+_TEMPO_WORDS = re.compile(r"\b(tempo|rhythm|timing|pace|paced|speed|fast\w*|slow\w*|quick\w*|beat|cadence)\b",
+                          re.IGNORECASE)
 _POSSESSED = re.compile(r"^'s\b[^<]{0,20}$")  # "<SourceMotion>'s mood"
 
 
@@ -1178,7 +1178,15 @@ _MATCHED_TO = re.compile(r"^\W*(?:[\w']+\W+){0,4}?(?:to|with|against)\b", re.IGN
 # clause ("the pace set in <RefMotion>", "pace reference: <SourceMotion>").
 _MATCHES = re.compile(r"\b(?:match(?:es|ed|ing)|(?:to|so (?:that )?[\w']+(?: \w+)?) match|keep\w* up with|"
                       r"keeps? pace with)(?:\W+[\w']+){0,3}?\W*$", re.IGNORECASE)  # fmt: skip
-_TEMPO_BEFORE = re.compile(rf"{_TEMPO_WORDS.pattern}(?:\W+[\w']+){{0,6}}\W*$", re.IGNORECASE)
+# The pace reader's words: the tempo words, their typos and kin ("rythm", "timed", "step frequency").
+_PACE_WORDS = re.compile(r"\b(tempo|rhythm|rythm|timing|timed|pace|paced|speed|fast\w*|slow\w*|quick\w*|beat|"
+                         r"cadence|frequency|keep\w* up)\b", re.IGNORECASE)  # fmt: skip
+_TEMPO_BEFORE = re.compile(rf"{_PACE_WORDS.pattern}(?:\W+[\w']+){{0,6}}\W*$", re.IGNORECASE)
+# Another pace than the reference's ("twice as fast as", "slower than", "three times the speed of"), or
+# one motion after the other ("<SourceMotion> quickly and then <RefMotion>"): not this reader's.
+_NOT_THE_SAME_PACE = re.compile(r"\b(?:fast|slow|quick|speed)\w*\s+than\b|\b(?:twice|thrice|half|double|triple|"
+                                r"\d+(?:\.\d+)?\s*(?:x|times)|(?:one|two|three|four|five|ten) times)\b|\bthen\b|"
+                                r"\bfollowed by\b|\bafter that\b", re.IGNORECASE)  # fmt: skip
 # ... or one right after it: "<RefMotion>'s walking speed", "<SourceMotion> has the tempo", "<RefMotion>
 # as the timing reference" (not "<SourceMotion> at the pace of": that pace is the other's).
 _TEMPO_AFTER = re.compile(r"^(?:'s\s*(?:[\w-]+\s+)?|\s+(?:has|have|sets?|gives?|provides?|is|as)\s+"
@@ -1199,7 +1207,7 @@ def motion_and_speed(instruction: str) -> tuple[str, str] | None:
     names = list(dict.fromkeys(m.group(1) for m in spots))
     clauses = re.split(r"[;,.!?]", instruction)
     if len(names) != 2 or len(spots) != 2 or {"StartPose", "EndPose"} & set(names) \
-            or not _TEMPO_WORDS.search(instruction) \
+            or not _PACE_WORDS.search(instruction) or _NOT_THE_SAME_PACE.search(instruction) \
             or any(_PATH_WORDS.search(c) and PLACEHOLDER.search(c) for c in clauses):  # fmt: skip
         return None
     gives, kept = set(), set()
@@ -1279,32 +1287,48 @@ def asked_turn(instruction: str) -> tuple[float, float] | None:
 
 # ---- a mirror image, or the other way along the path ----------------------------------------------
 
-_MIRROR = re.compile(r"\b(mirror\w*|flip\w*|swap\w*|switch\w*|reflect\w*|other (?:side|hand|arm|way|direction)|"
-                     r"opposite (?:side|hand|arm|way|direction)|other one)\b", re.IGNORECASE)  # fmt: skip
-_BACKWARD = re.compile(r"\b(backwards?|rearwards?|back(?:ing|s)? up|backpedal\w*|in reverse|reversed?|moon ?walk\w*|"
-                       r"retreat\w*|back away)\b", re.IGNORECASE)  # fmt: skip
+# A mirror image asked outright: "mirror", or flipping / swapping / switching what has a side ("flip it
+# left to right", "swap hands", "switch sides"), "the other hand"; not "do a flip", "switch to a salute",
+# "the other way" (a direction).
+_MIRROR = re.compile(r"\b(mirror\w*|(?:flip|swap|switch|revers|invert|reflect)\w*\W+(?:[\w']+\W+){0,3}?"
+                     r"(?:left|right|sides?|hands?|arms?|horizontal\w*|the turn|the curve|the diagonal|the bend)|"
+                     r"(?:turn|curv|bend|veer|swerv|angl|slant)\w*\W+(?:[\w']+\W+){0,5}?(?:other|opposite) (?:way|direction|side)|"
+                     r"(?:other|opposite) (?:side|hand|arm)|(?:left|right)[- ]handed)\b|"
+                     r"\bflip\w*\s+(?:it|this|that|<\w+>|(?:the|this|that) (?:clip|motion|animation|take|whole thing))"
+                     r"(?!\s+(?:over|out|around)\b)", re.IGNORECASE)  # fmt: skip  # "flip it", "flip <SourceMotion>"; not "do a flip"
+_BACKWARD = re.compile(r"\b(backwards?|rearwards?|back(?:ing|s)? up|backpedal\w*|in reverse|reversed|moon ?walk\w*|"
+                       r"retreat\w*|back away|reverse (?:it|this|the (?:walk|clip|motion|animation|whole thing))|"
+                       r"revers\w* (?:the |its |their )?(?:direction|course)(?! of the (?:turn|curve|bend)))\b",
+                       re.IGNORECASE)  # fmt: skip
 _FORWARD = re.compile(r"\b(forwards?|frontwards?|ahead|face[- ]first|(?:the way|where) (?:they|he|she|it)(?:'re| are|'s| is)? "
                       r"fac\w*)\b", re.IGNORECASE)  # fmt: skip
 # Backward or forward of a posture, not of the way the motion goes: "lean forward", "look ahead", "tilt
 # the head backwards".
 _POSTURE = re.compile(r"\b(?:lean\w*|tilt\w*|bend\w*|bent|look\w*|gaz\w*|star\w*|nod\w*|hunch\w*|slouch\w*|"
                       r"reach\w*|push\w*|pull\w*|point\w*|stretch\w*|throw\w*|kick\w*|punch\w*|swing\w*|lunge\w*|"
-                      r"arch\w*)\s+(?:[\w']+\s+){0,2}?(?:backwards?|forwards?|ahead|back)\b", re.IGNORECASE)  # fmt: skip
+                      r"arch\w*|arms?|hands?|head|chest)\s+(?:[\w']+\s+){0,2}?(?:backwards?|forwards?|ahead|back)\b|"
+                      r"\b(?:put\w*|bring\w*|rais\w*|lift\w*|hold\w*|arms?|hands?)\s+(?:[\w']+\s+){0,3}?back up\b|"
+                      r"\bgo ahead and\b", re.IGNORECASE)  # fmt: skip
 _POSTURE_SIDE = re.compile(r"\b(?:lean\w*|tilt\w*|look\w*|gaz\w*|glanc\w*|star\w*|nod\w*|point\w*|reach\w*|"
                            r"stretch\w*|bend\w*|twist\w*)\s+(?:[\w']+\s+){0,3}?(?:left|right)\b", re.IGNORECASE)  # fmt: skip
 # Words that ask for more than a mirror image or the other direction (an amount of turn, another path).
 _NOT_ONLY = re.compile(rf"{_DEGREES.pattern}|{_HALF.pattern}|\b(circle|zig\w*|spin\w*|diagonal\w*|corner\w*|"
                        r"sharp\w*|slight\w*|wider|tighter|run\w*|jog\w*|sprint\w*|dash\w*|hop\w*|skip\w*|crawl\w*|"
-                       r"march\w*|limp\w*|sneak\w*|tiptoe\w*|danc\w*|jump\w*)\b|(?<!\bno )\b(?:more|less) [a-z]{3,}",
+                       r"march\w*|limp\w*|sneak\w*|tiptoe\w*|danc\w*|jump\w*)\b|(?<!\bno )\b(?:more|less) [a-z]{3,}|"
+                       r"\b(?:\d+(?:\.\d+)?|one|two|three|four|five|ten)\s*(?:m|meters?|metres?|steps?|feet|ft|yards?)\b",
                        re.IGNORECASE)  # fmt: skip  # "and make it way more amped": a manner too
 
 
-def _only_the_path(text: str) -> bool:
+def _only_the_path(text: str, outright: bool = False) -> bool:
     """Whether the words ask for nothing but where the motion goes: no style, speed, length, kept body
-    parts, amount of turn or other action (a mirror image and the other direction are made exactly)."""
+    parts, amount of turn or other action (a mirror image and the other direction are made exactly).
+    ``outright``: a mirror asked in so many words ("swap hands"), whose hands are not another action."""
+    if style_of(text) != "normal" or asked_speed(text) is not None or changes_length(text) or _NOT_ONLY.search(text):
+        return False
+    if outright:
+        return True
     action = asked_action(text)  # "back up instead" reads as a backward walk: a walk's path, not another action
-    return style_of(text) == "normal" and asked_speed(text) is None and not changes_length(text) \
-        and kept_parts(text) is None and not _NOT_ONLY.search(text) and (action is None or action.startswith("walk"))  # fmt: skip
+    return kept_parts(text) is None and (action is None or action.startswith("walk"))
 
 
 def asked_mirror(instruction: str) -> str | None:
@@ -1314,15 +1338,17 @@ def asked_mirror(instruction: str) -> str | None:
     words ask for no mirror, for the other direction (:func:`asked_direction`) or for more. Whether the
     motion shows the other side is the caller's to check."""
     text = PLACEHOLDER.sub(" ", instruction)
-    if _BACKWARD.search(text) or _FORWARD.search(text) or not _only_the_path(text):
+    outright = bool(_MIRROR.search(instruction))
+    if _BACKWARD.search(text) or _FORWARD.search(text) or not _only_the_path(text, outright):
         return None
-    named = re.sub(r"\bright(?:[- ]angle\w*| away| now)|all right", " ", text, flags=re.IGNORECASE)  # not sides
+    named = re.sub(r"\bright(?:[- ]angle\w*| away| now| way| this| there| here| back| after| before)|all right", " ",
+                   text, flags=re.IGNORECASE)  # not sides  # fmt: skip
     named = re.sub(r"\b(?:instead of|rather than|not)\W+(?:the\W+|a\W+)?\w+", " ", named, flags=re.IGNORECASE)  # the old side
     named = _POSTURE_SIDE.sub(" ", named)  # "look to the left": where the head goes, not a mirror
-    sides, mirror = _sides(named), _MIRROR.search(text)
+    sides = _sides(named)
     if len(sides) == 1:
         return next(iter(sides))
-    return "" if mirror else None
+    return "" if outright else None
 
 
 def asked_direction(instruction: str) -> str | None:
@@ -1336,7 +1362,8 @@ def asked_direction(instruction: str) -> str | None:
     if _sides(re.sub(r"\bright(?: away| now)|all right", " ", text, flags=re.IGNORECASE)) or not _only_the_path(text):
         return None
     if back and ahead:  # "backwards instead of forwards": the one not being replaced
-        old = re.search(r"\b(?:instead of|rather than|not|no longer|from)\b\W*(\w+(?:\W+\w+)?)", text, re.IGNORECASE)
+        old = re.search(r"\b(?:instead of|rather than|not|no longer|from)\W+(?:(?:going|walking|moving|heading|"
+                        r"travell?ing|stepping)\W+)?(\w+)", text, re.IGNORECASE)  # fmt: skip
         if old is None or bool(_BACKWARD.search(old.group(1))) == bool(_FORWARD.search(old.group(1))):
             return None
         return "forward" if _BACKWARD.search(old.group(1)) else "backward"
