@@ -7,9 +7,7 @@ path in 22%).
   (``instructions.recipes.splice``, as the training's body-part edits were made), frame for frame;
 - :func:`along_path`: a travelling motion bent onto another's path (motion path editing, as in
   Gleicher, "Motion Path Editing", I3D 2001): the body turned with the path, its own sway kept;
-- :func:`turned`: the same onto a course made from words ("turn right halfway");
-- :func:`started_as`: joints moved and turned about the vertical to start where and as another
-  motion starts (a mirror image or a walk played backward, placed as the motion it was made from).
+- :func:`turned`: the same onto a course made from words ("turn right halfway").
 """
 
 from __future__ import annotations
@@ -37,17 +35,6 @@ def splice_whole(base: Motion, donor: Motion, parts) -> Motion:
     held = np.concatenate([donor.joints, np.repeat(donor.joints[-1:], max(0, n - donor.num_frames), 0)])[:n]
     last = np.concatenate([base.joints, base.joints[-1:]])
     return splice(Motion.from_joints(last, FPS), Motion.from_joints(held, FPS), parts)
-
-
-def started_as(joints: np.ndarray, reference: np.ndarray) -> np.ndarray:
-    """``joints`` turned about the vertical through their first root and moved on the floor so that
-    their first frame stands where ``reference``'s does, facing the same way (heights kept)."""
-    a = headings(reference[:2])[0] - headings(joints[:2])[0]  # the turn, radians, positive to the left
-    c, s = np.cos(a), np.sin(a)
-    rel = joints - joints[0, 0] * np.array([1.0, 0.0, 1.0])
-    x, z = rel[..., 0], rel[..., 2]
-    out = np.stack([x * c + z * s, rel[..., 1], z * c - x * s], axis=-1)
-    return out + reference[0, 0] * np.array([1.0, 0.0, 1.0])
 
 
 def _course(joints: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

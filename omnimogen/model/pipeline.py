@@ -27,9 +27,9 @@ from ..instructions.tasks import PATHS
 from ..motion import FPS, WINDOW_ROWS, Motion, mirror_joints, resample
 from ..motion.checks import locomotion, path_length, pose_distance, raised_hand, side_of_path, turn_side
 from ..tokenizer import MotionTokenizer, load_tokenizer
-from .compose import along_path, splice_whole, started_as, turned
+from .compose import along_path, splice_whole, turned
 from .generate import SamplingOptions, generate
-from .stitch import INBETWEEN, POSE_FRAMES, bridged, long_motion
+from .stitch import INBETWEEN, POSE_FRAMES, bridged, long_motion, place_after
 from .transformer import OmniMoGenLM, load_lm, save_lm
 from .understand import (
     KeptParts,
@@ -424,7 +424,7 @@ class OmniMoGen:
         shown = next((s for s in (raised_hand(joints), turn_side(joints), side_of_path(joints)) if s in ("left", "right")), None)
         if side and shown in (None, side):
             return None
-        mirrored = started_as(mirror_joints(joints), joints)
+        mirrored = place_after(mirror_joints(joints), joints[:1])  # where and as the source starts
         return Motion.from_joints(mirrored, FPS, name=motion.name), f"{name} mirrored left to right"
 
     def _reversed(self, instruction: str, motion: Motion, name: str) -> tuple[Motion, str] | None:
@@ -440,7 +440,7 @@ class OmniMoGen:
         going = locomotion(joints)
         if going == "in_place" or going == way:
             return None
-        back = started_as(joints[::-1], joints)  # from where the walk starts, facing as it does
+        back = place_after(joints[::-1], joints[:1])  # from where the walk starts, facing as it does
         return Motion.from_joints(back, FPS, name=motion.name), f"{name} played backward in time: walking {way}"
 
     def _played(self, instruction: str, motion: Motion, name: str) -> tuple[Motion, str] | None:

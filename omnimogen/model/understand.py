@@ -1339,16 +1339,15 @@ def asked_mirror(instruction: str) -> str | None:
     motion shows the other side is the caller's to check."""
     text = PLACEHOLDER.sub(" ", instruction)
     outright = bool(_MIRROR.search(instruction))
-    if _BACKWARD.search(text) or _FORWARD.search(text) or not _only_the_path(text, outright):
-        return None
     named = re.sub(r"\bright(?:[- ]angle\w*| away| now| way| this| there| here| back| after| before)|all right", " ",
                    text, flags=re.IGNORECASE)  # not sides  # fmt: skip
     named = re.sub(r"\b(?:instead of|rather than|not)\W+(?:the\W+|a\W+)?\w+", " ", named, flags=re.IGNORECASE)  # the old side
     named = _POSTURE_SIDE.sub(" ", named)  # "look to the left": where the head goes, not a mirror
     sides = _sides(named)
-    if len(sides) == 1:
-        return next(iter(sides))
-    return "" if outright else None
+    if not (outright or len(sides) == 1) or _BACKWARD.search(text) or _FORWARD.search(text) \
+            or not _only_the_path(text, outright):  # the cheap words first: _only_the_path reads actions  # fmt: skip
+        return None
+    return next(iter(sides)) if len(sides) == 1 else ""
 
 
 def asked_direction(instruction: str) -> str | None:
@@ -1359,7 +1358,8 @@ def asked_direction(instruction: str) -> str | None:
     text = PLACEHOLDER.sub(" ", instruction)
     text = _POSTURE.sub(" ", text)
     back, ahead = _BACKWARD.search(text), _FORWARD.search(text)
-    if _sides(re.sub(r"\bright(?: away| now)|all right", " ", text, flags=re.IGNORECASE)) or not _only_the_path(text):
+    if not (back or ahead) or _sides(re.sub(r"\bright(?: away| now)|all right", " ", text, flags=re.IGNORECASE)) \
+            or not _only_the_path(text):  # fmt: skip
         return None
     if back and ahead:  # "backwards instead of forwards": the one not being replaced
         old = re.search(r"\b(?:instead of|rather than|not|no longer|from)\W+(?:(?:going|walking|moving|heading|"

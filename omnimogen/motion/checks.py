@@ -293,25 +293,13 @@ def path_error(joints: np.ndarray, reference: np.ndarray) -> float:
     return float(np.linalg.norm(at(pa) - at(pb), axis=1).mean())
 
 
-def body_poses(joints: np.ndarray, fps: float = FPS, rate: float = 10.0) -> np.ndarray:
-    """(T', J * 3) the poses ``rate`` times a second in the body's own frame: about the root on the
-    floor, turned to face +Z (heights kept, so a bow or a crouch shows), wherever and however it travels."""
-    step = max(1, int(round(fps / rate)))
-    j = np.asarray(joints, dtype=np.float64)[::step]
-    h = headings(np.asarray(joints, dtype=np.float64))[::step]
-    rel = j - j[:, :1] * np.array([1.0, 0.0, 1.0])
-    c, s = np.cos(h)[:, None], np.sin(h)[:, None]
-    x, z = rel[..., 0], rel[..., 2]
-    return np.stack([x * c - z * s, rel[..., 1], x * s + z * c], axis=-1).reshape(len(j), -1)
-
-
 def pose_distance(joints: np.ndarray, reference: np.ndarray, fps: float = FPS) -> float:
     """How far apart two motions' poses are (m per joint and moment), after aligning them in time by
     dynamic time warping, so a slower or livelier take of the same action stays near and another action
     is far. Written here: no library the package uses has DTW, and it is a dozen lines."""
-    a, b = body_poses(joints, fps), body_poses(reference, fps)
-    J = a.shape[1] // 3
-    d = np.linalg.norm((a[:, None] - b[None]).reshape(len(a), len(b), J, 3), axis=-1).mean(-1)  # (T'a, T'b)
+    step = max(1, int(round(fps / 10)))  # 10 poses a second, each in its body's own frame (heights kept)
+    a, b = (_local(np.asarray(m, dtype=np.float64))[::step] for m in (joints, reference))
+    d = np.linalg.norm(a[:, None] - b[None], axis=-1).mean(-1)  # (T'a, T'b) mean joint distance
     cost = np.full(len(b) + 1, np.inf)
     cost[0] = 0.0
     for i in range(len(a)):
