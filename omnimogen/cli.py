@@ -15,7 +15,9 @@ from pathlib import Path
 from .errors import FormatError, OmnimogenError
 
 CANDIDATES_HELP = ("answers sampled at once to an edit that keeps its action (a style edit), the one nearest the "
-                   "edited motion kept (by default several: STYLE_EDIT_CANDIDATES; 1 keeps the first)")  # fmt: skip
+                   "edited motion kept, and again to a request whose first answer does not show an action the "
+                   "joints check (a bow, the asked hand raised or waving, a cartwheel), the first that shows it "
+                   "kept (8 by default; 1 keeps the first answer)")  # fmt: skip
 
 
 def _add_device_flags(p: argparse.ArgumentParser, dtype: bool = True) -> None:

@@ -43,9 +43,10 @@ EXPECT = {
              "wave-left-hand": "left", "wave-right-hand": "right", "wave-both-hands": "both"},
     "waves": {"wave-left-hand": True, "wave-right-hand": True, "wave-both-hands": True, "raise-up-left-hand": False,
               "raise-up-right-hand": False, "raise-up-both-hands": False, "walk": False},
+    "bows": {"bow": True, "bye": False, "byebye": False, "guide": False, "call": False, "punch": False,
+             "slash": False, "respond": False, "raise-up-both-hands": False, "wave-both-hands": False},
 }  # fmt: skip
 FACING = ("walk", "walk-left", "walk-right", "walk-turn-left", "walk-turn-right", "run", "dash")
-SKILL_WORDS = {"inverted": r"cartwheel|flip|\brolls?\b|crawl", "airborne": r"\bjump", "kick": r"\bkick"}
 SKILL_LABELS = {"kick": "kick"}  # labelled clips: action -> skill
 UNCLEAR = r"danc|martial|spin|gets? up|lying"  # captions that may or may not show a skill: not scored
 
@@ -53,7 +54,7 @@ UNCLEAR = r"danc|martial|spin|gets? up|lying"  # captions that may or may not sh
 def skill_table(expected: list[tuple[set[str], tuple[str, ...]]]) -> dict:
     """(skills a clip shows by its words, skills read from its joints) -> per skill: detected and false rates."""
     out = {}
-    for skill in SKILL_WORDS:
+    for skill in checks.SKILL_WORDS:
         pos = [skill in got for want, got in expected if skill in want]
         neg = [skill in got for want, got in expected if not want]
         out[skill] = {"clips_showing": len(pos), "detected_pct": round(100 * float(np.mean(pos)), 1) if pos else None,
@@ -98,7 +99,8 @@ def main() -> None:
     for clip in clips:
         joints = Motion.from_features(corpus.features(clip.id)).joints
         m = checks.measure(joints)
-        got = {"turn": m.turn, "side": m.side, "locomotion": m.locomotion, "hand": m.hand, "waves": m.waves}
+        got = {"turn": m.turn, "side": m.side, "locomotion": m.locomotion, "hand": m.hand, "waves": m.waves,
+               "bows": checks.bows(joints)}
         for check, table in EXPECT.items():
             if clip.action in table:
                 ok = got[check] == table[clip.action]
@@ -116,7 +118,7 @@ def main() -> None:
             words = " ".join(captioned.captions(clip_id)).lower()
             if re.search(UNCLEAR, words):
                 continue
-            want = {k for k, pattern in SKILL_WORDS.items() if re.search(pattern, words)}
+            want = {k for k, pattern in checks.SKILL_WORDS.items() if re.search(pattern, words)}
             extra.append((want, checks.shows(Motion.from_features(captioned.features(clip_id)).joints)))
     reading = evaluator_reading(corpus, clips)
     result = {

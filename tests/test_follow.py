@@ -141,6 +141,29 @@ def test_a_raised_hand_that_swings_sideways_waves(left_turn):
     assert "action" not in combined and combined["gesture"] and combined["hand"]
 
 
+def test_a_bow_leans_the_trunk_forward_and_what_the_joints_tell_of_an_asked_action(left_turn):
+    """Two real bows (a polite and an angry take) lean forward past BOW_DEGREES; a walk, a raised hand
+    and the same bow played backward from its deepest point (so it starts bent) do not. action_test:
+    the test of an action label the joints tell, None for those they do not (a goodbye)."""
+    raised = fixture("dataset-2_raise-up-right-hand_normal_007")
+    for take in ("dataset-1_bow_normal_001", "dataset-1_bow_angry_001"):
+        bow = Motion.load(HERE / "bandai" / f"{take}.bvh.gz").resample(FPS).joints
+        assert checks.forward_lean(bow) >= checks.BOW_DEGREES + 10 and checks.bows(bow)
+        trunk = checks._local(bow)[:, checks.NECK] - checks._local(bow)[:, 0]
+        deepest = int(np.argmax(trunk[:, 2] / trunk[:, 1]))  # most bent forward
+        assert not checks.bows(bow[deepest:])  # it only straightens up from there: no bow
+        assert checks.action_test("bow")(bow) and not checks.action_test("raise-up-right-hand")(bow)
+    assert checks.forward_lean(left_turn) < 10 and checks.forward_lean(raised) < 10
+    assert not checks.bows(left_turn) and not checks.bows(raised)
+    assert checks.action_test("raise-up-right-hand")(raised) and not checks.action_test("raise-up-left-hand")(raised)
+    assert not checks.action_test("wave-right-hand")(raised)  # held, not waved
+    assert checks.action_test("raise-up-left-hand")(mirror_joints(raised))
+    assert checks.action_test("bye") is None and checks.action_test("walk") is None
+    assert checks.action_test("inverted")(left_turn) is False
+    assert checks.skill_named("A person does a cartwheel.") == "inverted" and checks.skill_named("A person kicks.") == "kick"
+    assert checks.skill_named("A person jumps forward.") == "airborne" and checks.skill_named("A person bows.") is None
+
+
 def test_whole_body_skills_read_from_the_joints(left_turn):
     from omnimogen.formats.deepmimic import read_deepmimic
 
@@ -336,6 +359,14 @@ def test_everyday_words_are_read_as_known_actions_and_unknown_ones_say_so():
         assert understand.style_of(words) == "normal" and understand.interpret(words).style == style, words
     for plain in ("a person walks to the door", "someone waves at a friend", "a person runs for the bus"):
         assert understand.interpret(plain).style == "normal", plain
+    # Who does it and to whom says nothing of how: no style from "she", "a lady" or "to the kids" (the
+    # sentence encoder alone reads feminine, feminine and childish); "like a lady" still asks for one.
+    for plain in ("she dips into a polite little bow", "a lady walks slowly", "mom waves goodbye to the kids"):
+        assert understand.style_by_sense(plain) != "normal" and understand.style_of(plain, by_sense=True) == "normal"
+    assert understand.manner_words("he waves to his two little kids") == "someone waves"
+    assert understand.manner_words("her boss walks like a gentleman") == "their boss walks like a gentleman"
+    assert understand.style_of("she walks like a lady", by_sense=True) == "feminine"
+    assert understand.style_of("she goes at an easy jogging pace", by_sense=True) == "normal"
     # Where or to whom it is done does not make an action unknown; the activity with the object does.
     r = understand.interpret("he walks to the door")  # nearest "open a door", a walk without the place
     assert (r.action, r.known) == ("walk", True)

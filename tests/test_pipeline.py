@@ -594,7 +594,7 @@ def test_a_walk_that_turns_is_asked_straight_and_bent(model, monkeypatch):
     raise_ = Motion.from_joints(np.load(FIXTURES.parent / "dataset-2_raise-up-right-hand_normal_007.joints.npy"))
     asked = []
 
-    def answer(messages, opt, gen, frames, retries=3, unstyled=None, near=None, candidates=1, given=walk):
+    def answer(messages, opt, gen, frames, retries=3, unstyled=None, pick=None, candidates=1, given=walk):
         asked.append(messages[-1].parts[-1].text)
         return pipeline.Result("<Motion>", [given], parts=(MotionCodes(model.tokenizer.encode(given)),))
 
@@ -651,11 +651,11 @@ def test_a_style_edit_is_asked_in_the_training_words_and_pushed_from_a_normal_on
     walk = Motion.from_joints(np.load(FIXTURES.parent / "dataset-2_walk-turn-left_normal_004.joints.npy")[:60])
     asked = []
 
-    def answer(messages, opt, gen, frames, retries=3, unstyled=None, near=None, candidates=1):
+    def answer(messages, opt, gen, frames, retries=3, unstyled=None, pick=None, candidates=1):
         turn = messages[-1]
         asked.append((turn.parts[-1].text, unstyled and unstyled.parts[-1].text, opt.style_guidance))
         # a style edit keeps the action: several answers, the one nearest the source kept
-        kept = near is not None and np.allclose(near.joints, walk.joints)
+        kept = pick is not None and pick(walk.joints) == 0.0 and pick(walk.joints[::-1]) > 0
         assert (kept, candidates) == ((True, pipeline.STYLE_EDIT_CANDIDATES) if unstyled else (False, 1))
         assert unstyled is None or unstyled.parts[0].codes.shape == turn.parts[0].codes.shape  # the same motion
         return pipeline.Result("<Motion>", [walk], parts=(MotionCodes(model.tokenizer.encode(walk)),))
@@ -674,8 +674,8 @@ def test_a_style_edit_is_asked_in_the_training_words_and_pushed_from_a_normal_on
 
 
 def test_of_several_answers_sampled_at_once_the_one_nearest_the_source_is_kept(model, monkeypatch):
-    """Options.candidates answers in one batch; with ``near`` the one whose poses are nearest it
-    (checks.pose_distance), each a valid answer of its own."""
+    """Options.candidates answers in one batch; for a style edit the one whose poses are nearest the
+    source's (checks.pose_distance), each a valid answer of its own."""
     walk = Motion.from_joints(np.load(FIXTURES.parent / "dataset-2_walk-turn-left_normal_004.joints.npy")[:60])
     made, result = [], pipeline.OmniMoGen._result
     monkeypatch.setattr(model, "_result", lambda *a: made.append(result(model, *a)) or made[-1])
@@ -692,6 +692,45 @@ def test_of_several_answers_sampled_at_once_the_one_nearest_the_source_is_kept(m
     assert len(made) == 1
     with pytest.raises(OptionError, match="candidates"):
         model.edit(walk, "make <SourceMotion> look happier", candidates=0)
+
+
+def test_an_answer_that_does_not_show_the_asked_action_is_sampled_again(model, monkeypatch):
+    """Text to motion read as an action the joints tell (checks.action_test): a first answer that does
+    not show it (a walk for "a person bows") is sampled again, SHOWN_CANDIDATES at once, and the first
+    of them that shows it (a real bow) kept; none showing it keeps the first answer; an answer that
+    shows it, an action the joints do not tell (a goodbye) or candidates=1: answered once."""
+    from omnimogen.model.understand import Reading
+    walk = Motion.from_joints(np.load(FIXTURES.parent / "dataset-2_walk-turn-left_normal_004.joints.npy")[:60])
+    bow = Motion.load(HERE / "fixtures" / "bandai" / "dataset-1_bow_normal_001.bvh.gz").resample(20)
+    calls, batches = [], []
+
+    def answer(messages, opt, gen, frames, retries=3, unstyled=None, pick=None, candidates=1):
+        calls.append(candidates)
+        made = batches.pop(0)
+        best = made[0] if pick is None else min(made, key=lambda m: pick(m.joints))
+        return pipeline.Result("<Motion>", [best], parts=(MotionCodes(model.tokenizer.encode(best)),))
+
+    def read(action):
+        return lambda text, known: Reading(action, "normal", "", 1.0, True, f"A person does {action}.")
+
+    monkeypatch.setattr(model, "_answer", answer)
+    monkeypatch.setattr(pipeline, "interpret", read("bow"))
+    batches[:] = [[walk], [walk, walk, bow, walk]]
+    out = model.generate("she takes a deep bow", seed=0)
+    assert calls == [1, pipeline.SHOWN_CANDIDATES] and out.motions[0] is bow and checks.bows(out.motions[0].joints)
+    calls.clear()
+    batches[:] = [[walk], [walk, walk]]  # none of them bows: the first answer stays
+    assert model.generate("she takes a deep bow", seed=0).motions[0] is walk and calls == [1, 8]
+    calls.clear()
+    batches[:] = [[bow]]
+    assert model.generate("she takes a deep bow", seed=0).motions[0] is bow and calls == [1]
+    calls.clear()
+    batches[:] = [[walk]]
+    model.generate("she takes a deep bow", seed=0, candidates=1)
+    monkeypatch.setattr(pipeline, "interpret", read("bye"))
+    batches[:] = [[walk]]
+    model.generate("she waves goodbye", seed=0)
+    assert calls == [1, 1]
 
 
 def test_one_motion_at_the_speed_of_another_is_played_at_that_speed(model):
@@ -776,9 +815,9 @@ def test_an_edit_that_asks_for_another_action_is_asked_in_the_training_words(mod
     walk = Motion.from_joints(np.load(FIXTURES.parent / "dataset-2_walk-turn-left_normal_004.joints.npy")[:60])
     asked = []
 
-    def answer(messages, opt, gen, frames, retries=3, unstyled=None, near=None, candidates=1):
+    def answer(messages, opt, gen, frames, retries=3, unstyled=None, pick=None, candidates=1):
         asked.append((messages[-1].parts[-1].text, frames))
-        assert near is None and candidates == 1  # another action: nothing to stay near
+        assert pick is None and candidates == 1  # another action: nothing to stay near
         return pipeline.Result("<Motion>", [walk], parts=(MotionCodes(model.tokenizer.encode(walk)),))
 
     monkeypatch.setattr(model, "_answer", answer)
@@ -820,9 +859,9 @@ def test_an_edit_that_keeps_the_legs_and_asks_a_gesture_splices_the_gesture_made
     raise_ = Motion.from_joints(np.load(FIXTURES.parent / "dataset-2_raise-up-right-hand_normal_007.joints.npy"))
     asked = []
 
-    def answer(messages, opt, gen, frames, retries=3, unstyled=None, near=None, candidates=1):
+    def answer(messages, opt, gen, frames, retries=3, unstyled=None, pick=None, candidates=1):
         asked.append((messages[-1].parts[-1].text, frames))
-        assert near is None and candidates == 1  # a gesture made anew, spliced: nothing to stay near
+        assert pick is None and candidates == 1  # a gesture made anew, spliced: nothing to stay near
         return pipeline.Result("<Motion>", [raise_], parts=(MotionCodes(model.tokenizer.encode(raise_)),))
 
     monkeypatch.setattr(model, "_answer", answer)

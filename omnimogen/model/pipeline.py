@@ -13,7 +13,7 @@ them, in order of first mention, before the text.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,7 +25,16 @@ from ..errors import FormatError, OmnimogenError, check_number
 from ..instructions.schema import PLACEHOLDER
 from ..instructions.tasks import PATHS
 from ..motion import FPS, WINDOW_ROWS, Motion, mirror_joints, resample
-from ..motion.checks import locomotion, path_length, pose_distance, raised_hand, side_of_path, turn_side
+from ..motion.checks import (
+    action_test,
+    locomotion,
+    path_length,
+    pose_distance,
+    raised_hand,
+    side_of_path,
+    skill_named,
+    turn_side,
+)
 from ..tokenizer import MotionTokenizer, load_tokenizer
 from .compose import along_path, splice_whole, turned
 from .generate import SamplingOptions, generate
@@ -105,6 +114,10 @@ EDIT_STYLE_GUIDANCE = 1.0
 # answers and 86% of the nearest of 8 (gestures and strikes in place: 58 -> 73%), the asked style in 38%
 # and 35%: the action is kept more often, the style shown about as often.
 STYLE_EDIT_CANDIDATES = 8
+# A text-to-motion request whose action the joints can check (checks.shows_action: a bow leans forward, a
+# raised or waving hand is the asked one, a cartwheel turns over) and whose answer does not show it is
+# sampled again, this many at once, and the first that shows it is kept (else the first answer).
+SHOWN_CANDIDATES = 8
 MAX_CANDIDATES = 16
 # A motion that travels slower than this (root path, m/s) walks: Bandai's walks go 0.5-1.9 m/s (median
 # 1.3), its runs 1.2-3.7 (a tenth under 1.9) and its dashes 2.5-4.4.
@@ -136,7 +149,8 @@ class Options:
     # edit keeps (understand.kept_parts), one motion's path with another's gesture or manner (compose).
     keep_parts: bool = True
     # Answers sampled at once to an edit that keeps the source's action (a style edit), the nearest kept
-    # (None: STYLE_EDIT_CANDIDATES); other requests are answered once.
+    # (None: STYLE_EDIT_CANDIDATES), and to a text-to-motion request whose first answer does not show the
+    # action the joints can check, the first that shows it kept (None: SHOWN_CANDIDATES); 1: one answer.
     candidates: int | None = None
 
     def __post_init__(self):
@@ -313,10 +327,19 @@ class OmniMoGen:
                 and reading.style != "normal"  # fmt: skip
             unstyled = canonical_caption(reading.action, "normal") if styled and opt.style_guidance else None
             plain = Message("user", (TextPart(unstyled),)) if unstyled else restyled
-            near = motions["SourceMotion"].resample(FPS) if style is not None else None
-            many = (opts.candidates or STYLE_EDIT_CANDIDATES) if near is not None else 1
-            result = self._answer(messages, opt, gen, frames=n, unstyled=plain if opt.style_guidance else None,
-                                  near=near, candidates=many)  # fmt: skip
+            guide = plain if opt.style_guidance else None
+            near = motions["SourceMotion"].resample(FPS).joints if style is not None else None
+            result = self._answer(messages, opt, gen, frames=n, unstyled=guide,
+                                  pick=None if near is None else lambda j: pose_distance(j, near),
+                                  candidates=(opts.candidates or STYLE_EDIT_CANDIDATES) if near is not None else 1)  # fmt: skip
+            read = reading is not None and reading.known and reading.task == "t2m"
+            shown = action_test(reading.action or skill_named(reading.caption) or "") if read else None
+            many = opts.candidates or SHOWN_CANDIDATES
+            if shown is not None and many > 1 and result.motions and not shown(result.motions[-1].joints):
+                again = self._answer(messages, opt, gen, frames=n, unstyled=guide, candidates=many,
+                                     pick=lambda j: 0.0 if shown(j) else 1.0)  # fmt: skip
+                if again.motions and shown(again.motions[-1].joints):
+                    result = again
             if opts.think:  # a judgment's complaints about a style the words never asked for are not taken
                 style = reading.style if reading is not None else style_of(instruction)
                 unasked = ("style",) if style == "normal" else ()
@@ -679,11 +702,13 @@ class OmniMoGen:
         return Message("user", (*parts, TextPart(instruction)))
 
     def _answer(self, messages, opt: SamplingOptions, gen, frames: int | None, retries: int = 3,
-                unstyled: Message | None = None, near: Motion | None = None, candidates: int = 1) -> Result:  # fmt: skip
+                unstyled: Message | None = None, pick: Callable[[np.ndarray], float] | None = None,
+                candidates: int = 1) -> Result:  # fmt: skip
         """The model's answer to the last turn of ``messages``. Guided motion codes are contrasted with
         UNCONDITIONAL asked alone, and with ``unstyled`` too where given (the request without its style).
-        ``candidates`` answers are sampled at once and the one whose motion's poses are nearest ``near``
-        (checks.pose_distance) is kept: an edit that keeps the action (STYLE_EDIT_CANDIDATES)."""
+        ``candidates`` answers are sampled at once and the one whose joints ``pick`` scores lowest is
+        kept, the earliest of equals: the nearest the source for a style edit (STYLE_EDIT_CANDIDATES),
+        one that shows the asked action for a request the joints can check (SHOWN_CANDIDATES)."""
         prompt = self.lm.vocab.render(messages, generation_prompt=True)
         free = None  # guided motion codes: the requests asked beside the answer (generate.py)
         if opt.guidance != 1.0 and not opt.words_only:
@@ -703,8 +728,8 @@ class OmniMoGen:
                 except ValueError as e:
                     last_error = str(e)
             moving = [r for r in results if r.motions]  # (an answer in words alone has no poses to compare)
-            if near is not None and len(moving) > 1:
-                return min(moving, key=lambda r: pose_distance(r.motions[-1].joints, near.joints))
+            if pick is not None and len(moving) > 1:
+                return min(moving, key=lambda r: pick(r.motions[-1].joints))
             if results:
                 return results[0]
         raise GenerationError(

@@ -480,12 +480,46 @@ _NORMAL_WORDS = re.compile(r"\b(?:look|seem|feel|act|appear)\w*\s+(?:\w+\s+)?(?:
 def style_of(text: str, by_sense: bool = False) -> str:
     """The style the words name: the longest style word or phrase of the caption and phrasing tables
     found in them; else "normal" where they ask for it ("look normal", "an ordinary walk"); else, with
-    ``by_sense``, the style their sense is nearest to (:func:`style_by_sense`); else "normal"."""
+    ``by_sense``, the style their sense is nearest to (:func:`style_by_sense`), read without the words
+    that say who does it and to whom (:func:`manner_words`); else "normal"."""
     low = text.lower()
     for word, style in _style_words():
         if style != "normal" and re.search(rf"\b{re.escape(word)}\b", low):
             return style
-    return style_by_sense(text) if by_sense and not _NORMAL_WORDS.search(text) else "normal"
+    return style_by_sense(manner_words(text)) if by_sense and not _NORMAL_WORDS.search(text) else "normal"
+
+
+# Words that say who does an action but not how: a gender, a family role, a gendered job. The sentence
+# encoder reads "she" and "a lady" as the feminine style and "the actress" as the musical one, which
+# nobody asked for ("she dips into a polite little bow"); "like a lady" still asks for a manner. Age
+# words ("a girl", "grandpa") are not among them: they say how a body moves.
+_WHO = re.compile(r"\b(?:(?:s?he|her|hers|him|his|herself|himself)|(?:wo)?m[ae]n|lad(?:y|ies)|gentlem[ae]n|guys?|"
+                  r"gals?|(?:fe)?males?|wife|husband|mom|mum|mother|dad|father|sister|brother|aunt|uncle|"
+                  r"(?:police|business|sales|chair|fire|camera|delivery)(?:wo)?m[ae]n|actor|actress|waiter|"
+                  r"waitress|host|hostess|steward|stewardess)\b", re.IGNORECASE)  # fmt: skip
+_LIKE = re.compile(r"\blike\s+(?:a|an|the|some)?\s*(?:[\w'-]+,?\s+){0,3}$", re.IGNORECASE)  # "like a prim, genteel"
+_PRONOUNS = {"she": "someone", "he": "someone", "her": "their", "his": "their", "hers": "theirs", "him": "them",
+             "herself": "themselves", "himself": "themselves"}
+
+
+# To or for whom an action is done: "to the kids" reads as the childish style, "for the audience" as the
+# musical one, and neither says how the body moves (where it is done may: "at an easy pace").
+_TO_WHOM = re.compile(r"\b(?:to|towards?|at|for|with)\s+(?:(?:the|a|an|his|her|their|my|your|our|some|all|all the|"
+                      r"two|three|a few|a group of)\s+)?(?:[\w'-]+\s+){0,2}?(?:kids?|child(?:ren)?|crowds?|audiences?|"
+                      r"guests?|friends?|family|people|class|students?|team|fans|customers?|visitors?|boss|teachers?|"
+                      r"neighbou?rs?|colleagues?|co-?workers?|strangers?|everyone|everybody|someone|somebody|him|her|"
+                      r"them|me|us|bab(?:y|ies)|toddlers?|king|queen|judges?|spectators?|passengers?|tourists?|"
+                      r"patrons?|diners?|players?|soldiers?|troops|partner|opponents?)\b", re.IGNORECASE)  # fmt: skip
+
+
+def manner_words(text: str) -> str:
+    """``text`` without to or for whom it is done (:data:`_TO_WHOM`), and with the words that say only
+    who does it (:data:`_WHO`) made "someone", "person" or "their", except after "like": what is left
+    says how."""
+    text = _TO_WHOM.sub(" ", text)
+    text = _WHO.sub(lambda m: m.group(0) if _LIKE.search(text[: m.start()]) else
+                    _PRONOUNS.get(m.group(0).lower(), "person"), text)  # fmt: skip
+    return " ".join(text.split())
 
 
 # Words of the style phrases that a caption of the action alone may use ("small steps", "head down").
