@@ -695,7 +695,8 @@ def test_of_several_answers_sampled_at_once_the_one_nearest_the_source_is_kept(m
 
 
 def test_an_answer_that_does_not_show_the_asked_action_is_sampled_again(model, monkeypatch):
-    """Text to motion read as an action the joints tell (checks.action_test): a first answer that does
+    """Text to motion (or an edit into another action) read as an action the joints tell
+    (checks.action_test): a first answer that does
     not show it (a walk for "a person bows") is sampled again, SHOWN_CANDIDATES at once, and the first
     of them that shows it (a real bow) kept; none showing it keeps the first answer; an answer that
     shows it, an action the joints do not tell (a goodbye) or candidates=1: answered once."""
@@ -731,6 +732,11 @@ def test_an_answer_that_does_not_show_the_asked_action_is_sampled_again(model, m
     batches[:] = [[walk]]
     model.generate("she waves goodbye", seed=0)
     assert calls == [1, 1]
+    calls.clear()  # an edit into another action the joints tell: the same
+    monkeypatch.setattr(model, "asked_action", lambda text, source: "bow")
+    batches[:] = [[walk], [walk, bow]]
+    out = model.edit(walk, "have them bow instead", seed=0)
+    assert out.reading.task == "edit/action" and out.motions[0] is bow and calls == [1, 8]
 
 
 def test_one_motion_at_the_speed_of_another_is_played_at_that_speed(model):

@@ -759,6 +759,27 @@ def _with_side(action: str, text: str) -> str:
     return action.replace("right", side) if side == "left" else action.replace("left", side)
 
 
+_BOTH_HANDS = re.compile(r"\b(?:both|two)\s+(?:of\s+\w+\s+)?(?:hands|arms|palms)\b", re.IGNORECASE)
+
+
+def _with_gesture(action: str, text: str) -> str:
+    """A hand gesture read as waving or held up as the words say (:func:`hand_gesture`), with the hands
+    they name (both, or the one side): the sentence encoder tells these apart poorly ("flaps her left
+    palm side to side" is nearest a raised hand, "warily hoists the left hand" a wave, "waves hello
+    with both hands" the right hand)."""
+    kind = {"wave": "wave-", "raise": "raise-up-"}.get(hand_gesture(text) or "")
+    gesture = next((g for g in ("wave-", "raise-up-") if action.startswith(g)), None)
+    if gesture is None:
+        return action
+    hands = action[len(gesture) :]
+    sides = _sides(text)
+    if _BOTH_HANDS.search(text):
+        hands = "both-hands"
+    elif hands == "both-hands" and len(sides) == 1:
+        hands = f"{next(iter(sides))}-hand"
+    return (kind or gesture) + hands
+
+
 def canonical_caption(action: str, style: str) -> str:
     """The request in the words every training caption of (action, style) starts from."""
     from ..data.captions import ACTIONS, STYLES
@@ -832,7 +853,7 @@ def interpret(instruction: str, captions: tuple[str, ...] = ()) -> Reading:
     if labels[i] == "":  # a caption of a captioned training clip: asked in its words
         caption = phrases[i].strip().rstrip(".")
         return Reading("", "normal", phrases[i], float(sims[i]), known, caption[0].upper() + caption[1:] + ".")
-    action = _with_side(labels[i], instruction)
+    action = _with_gesture(_with_side(labels[i], instruction), instruction)
     style = style_of(instruction, by_sense=True)
     return Reading(action, style, phrases[i], float(sims[i]), known, canonical_caption(action, style))
 
@@ -1015,9 +1036,22 @@ _LISTING = re.compile(r"\b(?:the|its|his|her|their|both|whole|entire|other|and|o
 _THOSE = re.compile(r"\b(them|those|these|it|that)\b", re.IGNORECASE)  # "the arms are raised, don't change them"
 
 
-_WAVING = re.compile(r"\b(wav\w*|wag\w*|flap\w*|wiggl\w*)", re.IGNORECASE)
-_NOT_WAVING = re.compile(r"\b(no|not|don'?t|without|stop|never)\s+(?:\w+\s+)?(wav\w*|wag\w*|flap\w*|wiggl\w*)", re.IGNORECASE)
-_RAISED = re.compile(r"\b(rais\w*|lift\w*|up|high|overhead|air|held|hold\w*|aloft|skyward\w*)\b", re.IGNORECASE)
+# A hand that goes to and fro waves (a greeting is a wave); one put up and kept there is raised. Not
+# "swing": a walk's arms swing ("trade the right arm's swing for a hand held straight up").
+_WAVE_WORDS = (r"wav\w*|wag\w*|flap\w*|wiggl\w*|back and forth|side to side|to and fro|"
+               r"hello|hi|bye|goodbye|farewell")  # fmt: skip
+_WAVING = re.compile(rf"\b(?:{_WAVE_WORDS})\b", re.IGNORECASE)
+_NOT_WAVING = re.compile(rf"\b(no|not|don'?t|without|stop|never)\s+(?:\w+\s+)?(?:{_WAVE_WORDS})\b", re.IGNORECASE)
+_RAISED = re.compile(r"\b(rais\w*|lift\w*|hoist\w*|up|high|overhead|air|held|hold\w*|aloft|skyward\w*|stretch\w*|"
+                     r"reach\w*|still|motionless)\b", re.IGNORECASE)  # fmt: skip
+
+
+def hand_gesture(text: str) -> str | None:
+    """"wave" where the words wave a hand (and do not say not to), else "raise" where they put one up
+    and keep it there, else None."""
+    if _WAVING.search(text) and not _NOT_WAVING.search(text):
+        return "wave"
+    return "raise" if _RAISED.search(text) else None
 
 
 def asked_gesture(instruction: str, parts: KeptParts) -> str | None:
@@ -1027,12 +1061,12 @@ def asked_gesture(instruction: str, parts: KeptParts) -> str | None:
     arms = [p.split("_")[0] for p in parts.changed if p.endswith("_arm")]
     if "legs" not in parts.kept or not arms:
         return None
-    waving = bool(_WAVING.search(instruction)) and not _NOT_WAVING.search(instruction)
-    if not waving and not _RAISED.search(instruction):
+    kind = hand_gesture(instruction)
+    if kind is None:
         return None
     side = "both" if len(arms) == 2 else arms[0]
     hands = "both-hands" if side == "both" else f"{side}-hand"
-    return f"wave-{hands}" if waving else f"raise-up-{hands}"
+    return f"wave-{hands}" if kind == "wave" else f"raise-up-{hands}"
 
 
 def kept_parts(instruction: str) -> KeptParts | None:
