@@ -367,6 +367,10 @@ def test_everyday_words_are_read_as_known_actions_and_unknown_ones_say_so():
     assert understand.manner_words("her boss walks like a gentleman") == "their boss walks like a gentleman"
     assert understand.style_of("she walks like a lady", by_sense=True) == "feminine"
     assert understand.style_of("she goes at an easy jogging pace", by_sense=True) == "normal"
+    # An age in years is not the word "old": a 30-year-old is no style, a four-year-old a child's.
+    ages = {"a 30-year-old man jogs": "normal", "a 25 year old woman walks": "normal", "a four-year-old waves": "childish",
+            "an 80-year-old man walks": "elderly", "a seventy-five-year-old walks": "elderly"}  # fmt: skip
+    assert {words: understand.style_of(words, by_sense=True) for words in ages} == ages
     # Where or to whom it is done does not make an action unknown; the activity with the object does.
     r = understand.interpret("he walks to the door")  # nearest "open a door", a walk without the place
     assert (r.action, r.known) == ("walk", True)

@@ -482,11 +482,27 @@ def style_of(text: str, by_sense: bool = False) -> str:
     found in them; else "normal" where they ask for it ("look normal", "an ordinary walk"); else, with
     ``by_sense``, the style their sense is nearest to (:func:`style_by_sense`), read without the words
     that say who does it and to whom (:func:`manner_words`); else "normal"."""
+    text = _AGE.sub(_age_word, text)
     low = text.lower()
     for word, style in _style_words():
         if style != "normal" and re.search(rf"\b{re.escape(word)}\b", low):
             return style
     return style_by_sense(manner_words(text)) if by_sense and not _NORMAL_WORDS.search(text) else "normal"
+
+
+# An age in years ("a 30-year-old man", "a four year old") names no style by its word "old": a child's
+# age reads childlike, an old person's elderly, any other none.
+_TENS = {w: 10 * i for i, w in enumerate("ten twenty thirty forty fifty sixty seventy eighty ninety".split(), 1)}
+_AGE = re.compile(r"\b(\d+|[a-z]+(?:[- ][a-z]+)?)[- ]years?[- ]old\b", re.IGNORECASE)
+
+
+def _age_word(m: re.Match) -> str:
+    words = m.group(1).lower().replace("-", " ").split()
+    if words[0].isdigit():
+        years = int(words[0])
+    else:
+        years = sum(_TENS.get(w, _NUMBERS.get(w, 0)) for w in words)
+    return "childlike" if 0 < years <= 10 else "elderly" if years >= 65 else "grown"
 
 
 # Words that say who does an action but not how: a gender, a family role, a gendered job. The sentence
