@@ -344,6 +344,14 @@ def test_length_words_questions_and_sides():
     assert understand._with_side("bow", "bow to the left") == "bow"
     assert understand._with_side("walk-right", "walking on a diagonal toward the lft") == "walk-left"  # typos
     assert understand._with_side("wave-left-hand", "wave with the rigth hand") == "wave-right-hand"
+    # A hand gesture waves or is held as the words say, with both hands or the side they name.
+    assert understand._with_gesture("raise-up-left-hand", "flaps her left palm side to side") == "wave-left-hand"
+    assert understand._with_gesture("wave-left-hand", "warily hoists the left hand") == "raise-up-left-hand"
+    assert understand._with_gesture("wave-right-hand", "waves hello with both hands") == "wave-both-hands"
+    assert understand._with_gesture("raise-up-both-hands", "put ur left hand up in the air") == "raise-up-left-hand"
+    assert understand._with_gesture("raise-up-right-hand", "no waving, just hold the right hand up") == "raise-up-right-hand"
+    assert understand._with_gesture("bow", "bow and wave") == "bow"
+    assert understand.hand_gesture("trade the right arm's swing for a hand held straight up") == "raise"
     assert understand.canonical_caption("bye", "tired") == "A person waves goodbye tiredly."
     assert understand.canonical_caption("walk", "normal") == "A person walks forward."
 
