@@ -644,6 +644,36 @@ def test_a_turn_the_model_cannot_answer_is_scored_unanswered_not_a_crash():
     assert [a for a, _ in answers] == [None, None] and all(w.startswith("no answer") for _, w in answers)
 
 
+def test_only_a_warning_of_an_unknown_request_counts_as_warned(left_turn):
+    """A known request answered with another warning ("none of 9 answers shows ...", from the answers
+    sampled again) is not warned of as unknown: no_false_warning holds; the unknown warning fails it."""
+    from omnimogen.evaluation.follow import FollowCase, Turn, _answer_case
+    from omnimogen.model.pipeline import Result
+
+    class Answers:
+        def __init__(self, warning):
+            self.warning = warning
+
+        def chat(self):
+            return None  # one turn: asked as generate is, not as a conversation
+
+        def __call__(self, *args, **kwargs):
+            return Result("<Motion>", [Motion.from_joints(left_turn)], warnings=[self.warning])
+
+    class Reads:
+        def __call__(self, motions):
+            return [("walk", "normal")] * len(motions)
+
+        def exists(self, action, style):
+            return True
+
+    case = FollowCase("c", "t2m", "test", (Turn("a person walks and turns left", {"action": "walk"}),))
+    for warning, kept in (("none of 9 answers shows what 'A person bows.' asks, as the joints tell", True),
+                          (f"{understand.UNKNOWN_WARNING} 'juggle'; the nearest action ...", False)):  # fmt: skip
+        (out,) = _answer_case("model", case, {}, None, Reads(), Answers(warning), 0, 0)
+        assert out.checks["no_false_warning"] is kept and out.warning == warning
+
+
 @pytest.mark.parametrize(("words", "gesture"), [
     ("legs stay, right hand waves. <SourceMotion>", "wave-right-hand"),
     ("<SourceMotion> w/ the same steps, but both arms go up in the air", "raise-up-both-hands"),

@@ -719,9 +719,12 @@ def test_an_answer_that_does_not_show_the_asked_action_is_sampled_again(model, m
     batches[:] = [[walk], [walk, walk, bow, walk]]
     out = model.generate("she takes a deep bow", seed=0)
     assert calls == [1, pipeline.SHOWN_CANDIDATES] and out.motions[0] is bow and checks.bows(out.motions[0].joints)
+    assert out.warnings == []
     calls.clear()
-    batches[:] = [[walk], [walk, walk]]  # none of them bows: the first answer stays
-    assert model.generate("she takes a deep bow", seed=0).motions[0] is walk and calls == [1, 8]
+    batches[:] = [[walk], [walk, walk]]  # none of them bows: the first answer stays, and says so
+    out = model.generate("she takes a deep bow", seed=0)
+    assert out.motions[0] is walk and calls == [1, 8]
+    assert any("none of 9 answers shows what 'A person does bow.' asks" in w for w in out.warnings)
     calls.clear()
     batches[:] = [[bow]]
     assert model.generate("she takes a deep bow", seed=0).motions[0] is bow and calls == [1]

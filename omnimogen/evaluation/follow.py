@@ -59,6 +59,7 @@ from ..fileio import atomic_path, lock_folder, unlock_folder
 from ..instructions.corpus import ClipInfo, Corpus
 from ..instructions.schema import PLACEHOLDER
 from ..model.generate import MAX_TEMPERATURE
+from ..model.understand import UNKNOWN_WARNING
 from ..motion import FPS, WINDOW_ROWS, Motion, checks, resample
 
 PROMPTS = Path(__file__).with_name("follow_prompts.json")
@@ -518,7 +519,8 @@ def _answer_case(method, case, motions, binder, labeller, lm, seed, repeat, opti
         target = target_labels(case, k)
         exists = target is None or labeller.exists(target["action"], target["style"])
         known = getattr(getattr(lm, "lm", None), "known_captions", ()) if method == "model" else ()
-        got = check_turn(t.expect, answer, edited, motions, read, warning is not None, case.family, exists, known)
+        warned = warning is not None and UNKNOWN_WARNING in warning  # (not: "none of 9 answers shows ...")
+        got = check_turn(t.expect, answer, edited, motions, read, warned, case.family, exists, known)
         if method == "model":
             got = {"answered": True} | got
         if method != "model":

@@ -342,6 +342,10 @@ class OmniMoGen:
                                      pick=lambda j: 0.0 if shown(j) else 1.0)  # fmt: skip
                 if again.motions and shown(again.motions[-1].joints):
                     result = again
+                else:  # said, not silent: the joints show that this answer misses what was asked
+                    result = dataclasses.replace(result, warnings=[*result.warnings, (
+                        f"none of {many + 1} answers shows what {reading.caption!r} asks, as the joints tell "
+                        f"(checks.action_test); this one may not either.")])  # fmt: skip
             if opts.think:  # a judgment's complaints about a style the words never asked for are not taken
                 style = reading.style if reading is not None else style_of(instruction)
                 unasked = ("style",) if style == "normal" else ()

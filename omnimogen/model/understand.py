@@ -874,12 +874,15 @@ def interpret(instruction: str, captions: tuple[str, ...] = ()) -> Reading:
     return Reading(action, style, phrases[i], float(sims[i]), known, canonical_caption(action, style))
 
 
+UNKNOWN_WARNING = "the model was not trained on anything like"  # how a warning of an unknown request starts
+
+
 def unknown_request_warnings(reading: Reading, instruction: str) -> list[str]:
     """One warning when the request is unlike anything the model was trained to do, else none."""
     if reading.known:
         return []
     nearest = f"'{reading.action}' (as in '{reading.phrase}'" if reading.action else f"'{reading.phrase}' ("
-    return [f"the model was not trained on anything like {instruction.strip()!r}; the nearest action it knows is "
+    return [f"{UNKNOWN_WARNING} {instruction.strip()!r}; the nearest action it knows is "
             f"{nearest}, similarity {reading.similarity:.2f}), so the motion is likely that or something else."]  # fmt: skip
 
 
