@@ -16,7 +16,7 @@ from omnimogen.model import pipeline
 from omnimogen.model.pipeline import GenerationError, InstructionError, OmniMoGen
 from omnimogen.model.transformer import ModelConfig, OmniMoGenLM
 from omnimogen.model.vocab import Message, MotionCodes, TextPart, Vocab
-from omnimogen.motion import Normalizer, checks
+from omnimogen.motion import Normalizer, checks, resample
 from omnimogen.tokenizer import PRESETS, MotionTokenizer
 
 STEPS = 6
@@ -473,8 +473,10 @@ def test_everyday_words_are_asked_as_the_training_captions_and_unknown_requests_
     raw = model.generate("my character takes a calm stroll ahead", seconds=1.2, seed=0, interpret_words=False)
     assert raw.reading is None and raw.prompt.parts[-1].text == "my character takes a calm stroll ahead"
     assert out.warnings == []
-    for seed in range(3):  # the model decides the length: not under 2 s (pipeline.SHORTEST_FRAMES)
+    for seed in range(3):  # the model decides the length: not under 2 s (pipeline.SHORTEST_FRAMES), a walk 4 s
         assert model.generate("a person runs", seed=seed).motions[0].num_frames >= pipeline.SHORTEST_FRAMES
+        walk = model.generate("a person strolls along", seed=seed)
+        assert walk.reading.action == "walk" and walk.motions[0].num_frames >= pipeline.SHORTEST_WALK_FRAMES
     odd = model.generate("do a backflip", seconds=1.2, seed=0)
     assert len(odd.warnings) == 1 and "not trained on anything like" in odd.warnings[0]
     assert odd.prompt.parts[-1].text == "do a backflip"  # an unknown request keeps its words
@@ -590,7 +592,7 @@ def test_a_walk_that_turns_is_asked_straight_and_bent(model, monkeypatch):
     for the tiny model's); a walk that does not go straight is asked again, then left to the model."""
     from omnimogen.model.understand import Reading
     left = np.load(FIXTURES.parent / "dataset-2_walk-turn-left_normal_004.joints.npy")
-    walk = Motion.from_joints(left[:40])
+    walk = Motion.from_joints(resample(left[:40], 9.5, 20))  # its straight first 2 s, played slower: 4.1 s
     raise_ = Motion.from_joints(np.load(FIXTURES.parent / "dataset-2_raise-up-right-hand_normal_007.joints.npy"))
     asked = []
 
@@ -619,6 +621,10 @@ def test_a_walk_that_turns_is_asked_straight_and_bent(model, monkeypatch):
     monkeypatch.setattr(model, "_answer", lambda *a, **k: answer(*a, **k, given=raise_))
     out = model.generate("walk and turn left", seed=0)
     assert out.composed is None and len(asked) == pipeline.WALK_TRIES + 1 and asked[-1] == "A person does walk-turn-left."
+    asked.clear()  # a walk of three steps and a stop (2 s, the model's own length): asked again, the same way
+    monkeypatch.setattr(model, "_answer", lambda *a, **k: answer(*a, **k, given=Motion.from_joints(left[:40])))
+    assert model.generate("walk and turn left", seed=0).composed is None and len(asked) == pipeline.WALK_TRIES + 1
+    assert model.generate("walk and turn left", seed=0, seconds=2).composed is not None  # a length asked: kept
 
 
 def test_another_speed_and_nothing_else_is_the_motion_played_so(model):
