@@ -149,7 +149,8 @@ def test_a_bow_leans_the_trunk_forward_and_what_the_joints_tell_of_an_asked_acti
     for take in ("dataset-1_bow_normal_001", "dataset-1_bow_angry_001"):
         bow = Motion.load(HERE / "bandai" / f"{take}.bvh.gz").resample(FPS).joints
         assert checks.forward_lean(bow) >= checks.BOW_DEGREES + 10 and checks.bows(bow)
-        trunk = checks._local(bow)[:, checks.NECK] - checks._local(bow)[:, 0]
+        local = checks._local(bow)
+        trunk = local[:, checks.NECK] - local[:, 0]
         deepest = int(np.argmax(trunk[:, 2] / trunk[:, 1]))  # most bent forward
         assert not checks.bows(bow[deepest:])  # it only straightens up from there: no bow
         assert checks.action_test("bow")(bow) and not checks.action_test("raise-up-right-hand")(bow)
